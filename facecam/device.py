@@ -1,0 +1,49 @@
+"""Choosing the compute device once, from `--device auto|cpu|cuda[:N]`."""
+
+from __future__ import annotations
+
+import re
+
+from .config import cpu_threads
+from .errors import DeviceError, UsageError
+
+_threads_set = False
+
+
+def resolve_device(spec: str = "auto"):
+    """Return the torch.device for a `--device` value; also sets torch's CPU threads once.
+
+    "auto" picks the first CUDA device when torch sees one, else the CPU.
+    """
+    import torch
+
+    global _threads_set
+    if not _threads_set:
+        torch.set_num_threads(cpu_threads())
+        _threads_set = True
+
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    m = re.fullmatch(r"cuda(?::(\d+))?", spec)
+    if not m:
+        raise UsageError(f"unknown device {spec!r}: use auto, cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        raise DeviceError(f"device {spec} requested but torch sees no CUDA device: use --device cpu")
+    index = int(m.group(1) or 0)
+    if index >= torch.cuda.device_count():
+        raise DeviceError(
+            f"device {spec} requested but torch sees {torch.cuda.device_count()} CUDA device(s)"
+        )
+    return torch.device("cuda", index)
+
+
+def describe(device) -> str:
+    """A short human name for the device, e.g. 'cpu (2 threads)' or 'cuda:0 (NVIDIA ...)'."""
+    import torch
+
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"

@@ -1,0 +1,25 @@
+"""Errors that reach the user: each carries a one-line message and the process exit code."""
+
+
+class FacecamError(Exception):
+    """A failure the user can act on. `str(err)` is the one-line message shown on stderr."""
+
+    exit_code = 1
+
+
+class UsageError(FacecamError):
+    """The command line asks for something that cannot work (exit code 2)."""
+
+    exit_code = 2
+
+
+class InputError(FacecamError):
+    """An image, video or camera could not be read."""
+
+
+class WeightsError(FacecamError):
+    """A weight file is missing, corrupt, or not the network it claims to be."""
+
+
+class DeviceError(FacecamError):
+    """The requested compute device is not available."""

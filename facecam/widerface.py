@@ -1,0 +1,168 @@
+"""WIDER FACE detection scoring: the standard evaluation (AP per easy / medium / hard setting).
+
+This re-implements the official protocol (as in the WIDER FACE eval tool and its Python port):
+scores are normalised to [0, 1] over the whole result set, each prediction is matched at IoU ≥ 0.5
+(areas with the +1 pixel convention) to the best-overlapping ground-truth face, predictions that
+hit a face outside the setting are ignored, and AP is the VOC area under the precision/recall
+curve sampled at 1000 score thresholds. On a subset, only the images that have predictions count.
+
+Predictions: {(event, image stem): float array (N, 5) of x, y, w, h, score}.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+SETTINGS = ("easy", "medium", "hard")
+THRESHOLDS = 1000
+
+
+def read_result_txt(path: Path) -> np.ndarray:
+    """One WIDER submission file: name line, count line, then `x y w h score` lines."""
+    lines = Path(path).read_text().splitlines()
+    count = int(lines[1]) if len(lines) > 1 else 0
+    rows = [list(map(float, line.split()[:5])) for line in lines[2 : 2 + count] if line.strip()]
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 5)
+
+
+def read_results(folder: Path) -> dict[tuple[str, str], np.ndarray]:
+    """All submission files below `folder`, laid out as <event>/<image stem>.txt."""
+    return {(p.parent.name, p.stem): read_result_txt(p) for p in sorted(Path(folder).glob("*/*.txt"))}
+
+
+def read_gt_txt(path: Path) -> dict[str, np.ndarray]:
+    """The bbx_gt.txt format: image path, face count, then `x y w h blur ... pose` per face.
+
+    Returns {relative image path: int array (N, 10)}; an image with no face has N = 0.
+    """
+    lines = Path(path).read_text().split("\n")
+    out, i = {}, 0
+    while i < len(lines) and lines[i].strip():
+        name, count = lines[i].strip(), int(lines[i + 1])
+        rows = [list(map(int, lines[i + 2 + k].split()[:10])) for k in range(max(count, 1))]
+        out[name] = np.asarray(rows[:count], dtype=np.int64).reshape(-1, 10)
+        i += 2 + max(count, 1)
+    return out
+
+
+def load_mat_ground_truth(mat_dir: Path):
+    """{(event, stem): (gt boxes (N, 4) xywh, {setting: 0-based indices of faces that count})}."""
+    from scipy.io import loadmat
+
+    mat_dir = Path(mat_dir)
+    full = loadmat(mat_dir / "wider_face_val.mat")
+    settings = {s: loadmat(mat_dir / f"wider_{s}_val.mat")["gt_list"] for s in SETTINGS}
+    gt = {}
+    for e, event in enumerate(full["event_list"]):
+        event_name = str(event[0][0])
+        for j, file in enumerate(full["file_list"][e][0]):
+            stem = str(file[0][0])
+            boxes = full["face_bbx_list"][e][0][j][0].astype(np.float64).reshape(-1, 4)
+            keep = {s: settings[s][e][0][j][0].astype(np.int64).ravel() - 1 for s in SETTINGS}
+            gt[(event_name, stem)] = (boxes, keep)
+    return gt
+
+
+def _overlaps(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """IoU matrix (P, G) of x1y1x2y2 boxes with the +1 pixel area convention of the eval tool."""
+    iw = np.minimum(pred[:, None, 2], gt[None, :, 2]) - np.maximum(pred[:, None, 0], gt[None, :, 0]) + 1
+    ih = np.minimum(pred[:, None, 3], gt[None, :, 3]) - np.maximum(pred[:, None, 1], gt[None, :, 1]) + 1
+    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+    area_p = (pred[:, 2] - pred[:, 0] + 1) * (pred[:, 3] - pred[:, 1] + 1)
+    area_g = (gt[:, 2] - gt[:, 0] + 1) * (gt[:, 3] - gt[:, 1] + 1)
+    union = area_p[:, None] + area_g[None, :] - inter
+    return np.where((iw > 0) & (ih > 0), inter / union, 0.0)
+
+
+def _image_eval(pred: np.ndarray, gt: np.ndarray, counts: np.ndarray, iou: float = 0.5):
+    """Per prediction (sorted by score): faces recalled so far, and whether it is a proposal."""
+    recalled = np.zeros(len(gt), dtype=np.int8)  # 1 found, -1 hit a face that does not count
+    pred_recall = np.zeros(len(pred))
+    proposal = np.ones(len(pred))
+    if len(gt) and len(pred):
+        p = pred[:, :4].copy()
+        p[:, 2:] += p[:, :2]
+        g = gt.copy()
+        g[:, 2:] += g[:, :2]
+        ov = _overlaps(p, g)
+        for h in range(len(pred)):
+            j = int(ov[h].argmax())
+            if ov[h, j] >= iou:
+                if not counts[j]:
+                    recalled[j] = -1
+                    proposal[h] = -1
+                elif recalled[j] == 0:
+                    recalled[j] = 1
+            pred_recall[h] = np.count_nonzero(recalled == 1)
+    return pred_recall, proposal
+
+
+def _image_pr(scores: np.ndarray, proposal: np.ndarray, pred_recall: np.ndarray) -> np.ndarray:
+    """(THRESHOLDS, 2): proposals and recalled faces at each threshold 1 - (t+1)/THRESHOLDS."""
+    out = np.zeros((THRESHOLDS, 2))
+    thresholds = 1 - (np.arange(THRESHOLDS) + 1) / THRESHOLDS
+    for t, thresh in enumerate(thresholds):
+        above = np.flatnonzero(scores >= thresh)
+        if above.size:
+            last = above[-1]
+            out[t] = np.count_nonzero(proposal[: last + 1] == 1), pred_recall[last]
+    return out
+
+
+def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
+    mrec = np.concatenate(([0.0], recall, [1.0]))
+    mpre = np.concatenate(([0.0], precision, [0.0]))
+    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
+    i = np.flatnonzero(mrec[1:] != mrec[:-1])
+    return float(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]))
+
+
+def average_precision(preds: dict, gt: dict) -> dict[str, float]:
+    """AP per setting over the images present in `preds` (keys (event, stem), see module doc)."""
+    missing = [k for k in preds if k not in gt]
+    if missing:
+        raise KeyError(f"no ground truth for {missing[0][0]}/{missing[0][1]}")
+    all_scores = np.concatenate([p[:, 4] for p in preds.values() if len(p)] or [np.zeros(0)])
+    lo, hi = (all_scores.min(), all_scores.max()) if all_scores.size else (0.0, 1.0)
+    aps = {}
+    for setting in SETTINGS:
+        curve = np.zeros((THRESHOLDS, 2))
+        faces = 0
+        for key, pred in preds.items():
+            boxes, keep = gt[key]
+            counts = np.zeros(len(boxes), dtype=bool)
+            counts[keep[setting]] = True
+            faces += counts.sum()
+            pred = pred[np.argsort(-pred[:, 4], kind="stable")]
+            scores = (pred[:, 4] - lo) / max(hi - lo, 1e-12)
+            if len(pred) and len(boxes):
+                pred_recall, proposal = _image_eval(pred, boxes, counts)
+                curve += _image_pr(scores, proposal, pred_recall)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            precision = np.nan_to_num(curve[:, 1] / curve[:, 0])
+        recall = curve[:, 1] / max(faces, 1)
+        aps[setting] = voc_ap(recall, precision)
+    return aps
+
+
+def recall_at_iou(pred_boxes: np.ndarray, gt_boxes: np.ndarray, iou: float = 0.5) -> int:
+    """How many ground-truth boxes (x1y1x2y2) are matched one-to-one by a prediction at ≥ iou.
+
+    Greedy in prediction order (pass them best score first), without the +1 pixel convention.
+    """
+    if not len(pred_boxes) or not len(gt_boxes):
+        return 0
+    iw = np.minimum(pred_boxes[:, None, 2], gt_boxes[None, :, 2]) - np.maximum(pred_boxes[:, None, 0], gt_boxes[None, :, 0])
+    ih = np.minimum(pred_boxes[:, None, 3], gt_boxes[None, :, 3]) - np.maximum(pred_boxes[:, None, 1], gt_boxes[None, :, 1])
+    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+    area = lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # noqa: E731
+    ious = inter / (area(pred_boxes)[:, None] + area(gt_boxes)[None, :] - inter)
+    taken = np.zeros(len(gt_boxes), dtype=bool)
+    for row in ious:
+        row = np.where(taken, -1.0, row)
+        j = int(row.argmax())
+        if row[j] >= iou:
+            taken[j] = True
+    return int(taken.sum())

@@ -1,0 +1,1 @@
+"""Catalog of known weight files (catalog.json), shipped as package data."""

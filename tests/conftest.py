@@ -1,0 +1,56 @@
+"""Fixtures: the shared data set (FACECAM_TEST_DATA), bundled samples, a fresh weight cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "tests" / "data" / "samples"
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("FACECAM_TEST_DATA", REPO.parent / "shared" / "data")).resolve()
+
+
+def pytest_configure(config):
+    if os.environ.get("CI", "").lower() == "true" and not _data_dir().is_dir():
+        raise pytest.UsageError(f"CI=true but the test data set is missing at {_data_dir()} (FACECAM_TEST_DATA)")
+
+
+@pytest.fixture(scope="session")
+def data() -> Path:
+    """The shared data set; tests that need it are skipped only outside CI when it is absent."""
+    path = _data_dir()
+    if not path.is_dir():
+        pytest.skip(f"shared data set not found at {path} (set FACECAM_TEST_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def weight_cache(tmp_path_factory) -> Path:
+    """A fresh FACECAM_CACHE for the run, so the first load really converts the weights."""
+    path = tmp_path_factory.mktemp("facecam-cache")
+    os.environ["FACECAM_CACHE"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def detector():
+    from facecam.models import retinaface
+
+    return retinaface.load(device="cpu")
+
+
+@pytest.fixture(scope="session")
+def official_weights(data) -> Path:
+    return data / "weights" / "retinaface" / "mobilenet0.25_Final.pth"
+
+
+@pytest.fixture(scope="session")
+def official_detector(official_weights):
+    from facecam.models import retinaface
+
+    return retinaface.load(str(official_weights), device="cpu")

@@ -1,0 +1,98 @@
+"""The `facecam` command as a user runs it: a real process, real files, exit codes, stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+
+from conftest import SAMPLES
+
+SAMPLE_FACES = {"kit_with_rose.jpg": (501, 700, 2), "obama-240p.jpg": (427, 240, 1),
+                "obama_and_biden.jpg": (2000, 1428, 3), "obama_small.jpg": (320, 240, 1)}
+
+
+def facecam(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "facecam", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, env={**os.environ, "COLUMNS": "200"}, timeout=300)
+
+
+def assert_one_line_error(result, code, text):
+    assert result.returncode == code, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and text in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_import_is_light():
+    code = "import sys, facecam.cli; print(sorted(m for m in ('torch', 'cv2', 'numpy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_lists_the_commands():
+    result = facecam("--help")
+    assert result.returncode == 0
+    assert "detect" in result.stdout and "Find faces" in result.stdout
+
+
+def test_detect_json_on_the_bundled_samples():
+    result = facecam("detect", "--json", SAMPLES)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [Path(o["image"]).name for o in lines] == sorted(SAMPLE_FACES)
+    for obj in lines:
+        width, height, count = SAMPLE_FACES[Path(obj["image"]).name]
+        assert (obj["width"], obj["height"], len(obj["faces"])) == (width, height, count)
+        for face in obj["faces"]:
+            assert set(face) == {"box", "score", "landmarks"}
+            x1, y1, x2, y2 = face["box"]
+            assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
+            assert len(face["landmarks"]) == 5 and all(len(p) == 2 for p in face["landmarks"])
+            assert 0.6 < face["score"] <= 1
+
+
+def test_unreadable_image_is_reported_and_the_rest_processed(tmp_path):
+    folder = tmp_path / "photos"
+    shutil.copytree(SAMPLES, folder)
+    (folder / "broken.jpg").write_text("not an image")
+    result = facecam("detect", "--json", folder, tmp_path / "missing.png")
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2 and "missing.png: no such file or folder" in errors[0]
+    assert "broken.jpg: not a readable image" in errors[1]
+    objs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sum("faces" in o for o in objs) == 4 and sum("error" in o for o in objs) == 2
+
+
+def test_save_dir_writes_annotated_images_and_wider_results(tmp_path):
+    result = facecam("detect", SAMPLES, "--save-dir", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "obama_and_biden.jpg" in result.stdout  # the table
+    for name, (width, height, count) in SAMPLE_FACES.items():
+        image = cv2.imread(str(tmp_path / "out" / "images" / name))
+        assert image.shape == (height, width, 3)
+        lines = (tmp_path / "out" / "wider" / name).with_suffix(".txt").read_text().splitlines()
+        assert lines[0] == Path(name).stem and int(lines[1]) == count and len(lines) == 2 + count
+        for line in lines[2:]:
+            x, y, w, h, score = map(float, line.split())
+            assert w > 0 and h > 0 and 0.6 < score <= 1
+
+
+def test_usage_errors_exit_2_with_one_line():
+    assert_one_line_error(facecam("detect", SAMPLES, "--threshold", "1.5"), 2, "--threshold")
+    assert_one_line_error(facecam("detect", SAMPLES, "--bogus"), 2, "--bogus")
+    assert_one_line_error(facecam("detct"), 2, "detct")
+    assert_one_line_error(facecam("detect", SAMPLES, "--device", "tpu"), 2, "unknown device 'tpu'")
+    assert_one_line_error(facecam("detect", SAMPLES, "--detector", "nonesuch"), 2, "unknown model 'nonesuch'")
+
+
+def test_corrupt_weights_exit_1_naming_the_file(tmp_path):
+    bad = tmp_path / "mobilenet0.25_Final.pth"
+    bad.write_bytes(b"\x00" * 1000)
+    assert_one_line_error(facecam("detect", SAMPLES, "--detector", bad), 1, f"{bad}: not a readable PyTorch checkpoint")

@@ -1,0 +1,118 @@
+"""Small, data-free checks of the pieces with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from facecam import widerface
+from facecam.device import resolve_device
+from facecam.errors import DeviceError, UsageError
+from facecam.models import retinaface
+
+
+def _priors_loop(h, w):
+    """biubug6's PriorBox, written as its nested loops."""
+    out = []
+    for step, sizes in zip(retinaface.STEPS, retinaface.MIN_SIZES):
+        for i in range(-(-h // step)):
+            for j in range(-(-w // step)):
+                for s in sizes:
+                    out.append([(j + 0.5) * step / w, (i + 0.5) * step / h, s / w, s / h])
+    return np.array(out, np.float32)
+
+
+@pytest.mark.parametrize("h,w", [(360, 640), (37, 61), (1, 1), (240, 427)])
+def test_priors_match_the_reference_loops(h, w):
+    np.testing.assert_allclose(retinaface.priors(h, w), _priors_loop(h, w), rtol=1e-6)
+
+
+def test_priors_count_matches_the_network_output():
+    net = retinaface.RetinaFace().eval()
+    with torch.inference_mode():
+        loc, conf, landms = net(torch.zeros(1, 3, 37, 61))
+    assert loc.shape == (1, len(retinaface.priors(37, 61)), 4)
+    assert conf.shape[-1] == 2 and landms.shape[-1] == 10
+    torch.testing.assert_close(conf.sum(-1), torch.ones(conf.shape[:2]))
+
+
+def test_decode_zero_offsets_gives_the_anchor():
+    anchors = np.array([[0.5, 0.25, 0.1, 0.2]], np.float32)
+    boxes, points = retinaface.decode(np.zeros((1, 4), np.float32), np.zeros((1, 10), np.float32), anchors)
+    np.testing.assert_allclose(boxes, [[0.45, 0.15, 0.55, 0.35]], atol=1e-7)
+    np.testing.assert_allclose(points, np.tile([[0.5, 0.25]], (1, 5, 1)), atol=1e-7)
+    # offsets are scaled by the variances (0.1 for centres, 0.2 for log sizes)
+    boxes, points = retinaface.decode(np.array([[1, 0, np.log(2) / 0.2, 0]], np.float32),
+                                      np.full((1, 10), 1.0, np.float32), anchors)
+    np.testing.assert_allclose(boxes, [[0.51 - 0.1, 0.15, 0.51 + 0.1, 0.35]], atol=1e-6)
+    np.testing.assert_allclose(points[0, 0], [0.51, 0.27], atol=1e-6)
+
+
+def test_nms_keeps_the_best_of_each_cluster():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 9]], np.float32)
+    scores = np.array([0.8, 0.9, 0.7, 0.85], np.float32)
+    # IoU(1, 0) = 81/119 = 0.68 -> suppressed; IoU(1, 3) = 72/118 = 0.61 -> suppressed
+    assert retinaface.nms(boxes, scores, 0.4).tolist() == [1, 2]
+    # at 0.7 both survive box 1, but box 0 overlaps the kept box 3 by 90/100
+    assert retinaface.nms(boxes, scores, 0.7).tolist() == [1, 3, 2]
+    assert retinaface.nms(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), 0.4).tolist() == []
+
+
+def test_fused_batchnorm_gives_the_same_output():
+    torch.manual_seed(0)
+    net = retinaface.RetinaFace().eval()
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+    x = torch.randn(1, 3, 64, 96) * 50
+    with torch.inference_mode():
+        want = net(x)
+        got = retinaface.fuse_batchnorms(net)(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_voc_ap_known_values():
+    # precision 1 up to recall 0.5, then 0.5 up to recall 1: AP = 0.5 + 0.25
+    assert widerface.voc_ap(np.array([0.5, 1.0]), np.array([1.0, 0.5])) == pytest.approx(0.75)
+    assert widerface.voc_ap(np.array([1.0]), np.array([1.0])) == pytest.approx(1.0)
+    # the precision envelope: a later higher precision lifts earlier points
+    assert widerface.voc_ap(np.array([0.5, 0.5, 1.0]), np.array([0.4, 0.6, 0.6])) == pytest.approx(0.6)
+
+
+def test_wider_ap_on_hand_made_predictions():
+    gt_boxes = np.array([[10, 10, 20, 20], [50, 50, 20, 20], [100, 100, 4, 4]], np.float64)
+    # faces 0 and 1 count in every setting; face 2 (tiny) only in hard
+    keep = {"easy": np.array([0, 1]), "medium": np.array([0, 1]), "hard": np.array([0, 1, 2])}
+    gt = {("e", "img"): (gt_boxes, keep)}
+    perfect = np.array([[10, 10, 20, 20, 0.9], [50, 50, 20, 20, 0.8], [100, 100, 4, 4, 0.7]])
+    ap = widerface.average_precision({("e", "img"): perfect}, gt)
+    assert ap == pytest.approx({"easy": 1.0, "medium": 1.0, "hard": 1.0})
+    # a false positive ranked first halves the precision at the first recall step
+    fp_first = np.vstack([[200, 200, 20, 20, 0.95], perfect[:2]])
+    ap = widerface.average_precision({("e", "img"): fp_first}, gt)
+    # easy: recall 0.5 at precision 1/2, recall 1 at precision 2/3 -> envelope 2/3 over both
+    assert ap["easy"] == pytest.approx(2 / 3, abs=1e-3)
+    assert ap["hard"] == pytest.approx(2 / 3 * 2 / 3, abs=1e-3)
+
+
+def test_recall_at_iou_is_one_to_one():
+    gt = np.array([[0, 0, 10, 10], [100, 100, 110, 110]], float)
+    preds = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]], float)
+    assert widerface.recall_at_iou(preds, gt) == 1
+    assert widerface.recall_at_iou(preds[:0], gt) == 0
+
+
+def test_device_choice():
+    assert resolve_device("auto").type in {"cpu", "cuda"}
+    assert resolve_device("cpu").type == "cpu"
+    with pytest.raises(UsageError):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(DeviceError, match="no CUDA device"):
+            resolve_device("cuda:0")
