@@ -56,7 +56,7 @@ def _keep_freed_memory() -> None:
     """Let glibc reuse freed feature maps instead of returning them to the OS after every frame.
 
     Each forward pass allocates tens of MB of activations; by default glibc maps and unmaps them
-    each time, and the page faults cost 15-20% of a 720p/1080p detection. Linux/glibc only.
+    each time, and the page faults cost 12-22% of a 720p/1080p detection. Linux/glibc only.
     """
     import ctypes
     import ctypes.util
