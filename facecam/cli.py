@@ -122,8 +122,11 @@ def detect(
                 _save(save_dir, rel, draw.detections(image, faces), faces)
 
     if not json_out:
-        ui.table(f"{len(files)} image(s)",
-                 ["image", "face", "score", "box x1,y1,x2,y2", "landmarks"], rows)
+        found = sum(1 for row in rows if row[1] != "-")
+        ui.table(None, ["image", "face", "score", "box x1, y1, x2, y2"], rows)
+        ui.info(f"{found} face(s) in {len(files) - failures} image(s)"
+                + (f"; annotated copies in {save_dir / 'images'}" if save_dir else "")
+                + ("; landmarks: use --json" if found else ""))
     if failures:
         raise typer.Exit(1)
 
@@ -136,11 +139,9 @@ def _report_failure(path: Path, err: FacecamError, json_out: bool) -> None:
 
 def _table_rows(path: Path, faces) -> list[list]:
     if not faces:
-        return [[str(path), "-", "", "no face", ""]]
+        return [[str(path), "-", "", "no face"]]
     return [
-        [str(path) if i == 0 else "", i + 1, f"{f.score:.3f}",
-         ",".join(f"{v:.0f}" for v in f.box),
-         " ".join(f"({x:.0f},{y:.0f})" for x, y in f.landmarks)]
+        [str(path) if i == 0 else "", i + 1, f"{f.score:.3f}", ", ".join(f"{v:.0f}" for v in f.box)]
         for i, f in enumerate(faces)
     ]
 
