@@ -193,4 +193,6 @@ def main(argv: list[str] | None = None) -> None:
         else:  # a bug: a short line unless the traceback is asked for
             ui.error(f"internal error: {type(err).__name__}: {err} (set FACECAM_DEBUG=1 for the traceback)")
             code = 1
+    if code == 130:  # Ctrl-C, turned into an exit code by Typer
+        ui.error("interrupted")
     sys.exit(code if isinstance(code, int) else 0)

@@ -236,3 +236,28 @@ def test_converted_default_weights_are_cached_and_a_bad_cache_is_rebuilt(detecto
     again = retinaface.load(device="cpu")
     np.testing.assert_array_equal(again.forward(image)[1], want)
     assert cached[0].stat().st_size > 1_000_000  # rewritten
+
+
+def test_upstream_download_is_verified_and_atomic(official_weights, weight_cache, monkeypatch):
+    """The download path, run against a local file:// URL standing in for the upstream one."""
+    entry = catalog.get("retinaface-mnet025-biubug6")
+    target = weight_cache / entry.source["file"]
+    target.unlink(missing_ok=True)
+
+    def with_url(url):
+        fake = catalog.Entry(**{**entry.__dict__, "source": {**entry.source, "url": url}})
+        monkeypatch.setattr(catalog, "entries", lambda: [fake])
+        return fake
+
+    assert catalog.locate(with_url(official_weights.as_uri())) == target
+    assert target.read_bytes() == official_weights.read_bytes()
+    target.unlink()
+
+    wrong = weight_cache / "not-the-weights.bin"
+    wrong.write_bytes(b"x" * 1000)
+    with pytest.raises(WeightsError, match="does not match"):
+        catalog.locate(with_url(wrong.as_uri()))
+    assert not target.exists()  # a bad download is not left behind as if it were the file
+    with pytest.raises(WeightsError, match=f"could not download .* copy mobilenet0.25_Final.pth .* to {target}"):
+        catalog.locate(with_url((weight_cache / "nowhere.pth").as_uri()))
+    assert not list(weight_cache.glob(".mobilenet0.25_Final.pth.*"))  # no temporary files left
