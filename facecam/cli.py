@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -170,6 +171,9 @@ def _save(save_dir: Path, rel: Path, annotated, faces) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors on stderr, exit 1 for failures, 2 for usage errors."""
+    # A process started in the background (or by a runner) inherits SIGINT as ignored; Ctrl-C and
+    # `kill -INT` must still stop facecam cleanly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         code = app(args=argv, prog_name="facecam", standalone_mode=False)
     except FacecamError as err:

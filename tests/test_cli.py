@@ -96,3 +96,21 @@ def test_corrupt_weights_exit_1_naming_the_file(tmp_path):
     bad = tmp_path / "mobilenet0.25_Final.pth"
     bad.write_bytes(b"\x00" * 1000)
     assert_one_line_error(facecam("detect", SAMPLES, "--detector", bad), 1, f"{bad}: not a readable PyTorch checkpoint")
+
+
+def test_sigint_stops_even_when_inherited_as_ignored(data):
+    """A background job inherits SIGINT as ignored; facecam installs its own handler anyway."""
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "facecam", "detect", "--json", data / "recognition" / "lfw"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    first = proc.stdout.readline()  # the detector runs: one image done
+    assert json.loads(first)["faces"]
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "error: interrupted" and "Traceback" not in err
+    assert len(out.splitlines()) < 1700  # stopped well before the 1,721 images were done
