@@ -12,13 +12,19 @@ ARCFACE_112 = np.array(
 )
 
 
-def similarity_matrix(landmarks: np.ndarray, template: np.ndarray) -> np.ndarray:
+def similarity_matrix(landmarks: np.ndarray, template: np.ndarray, weights=None) -> np.ndarray:
     """The 2x3 least-squares similarity transform (rotation, uniform scale, shift) that maps
-    `landmarks` (5, 2) onto `template` (5, 2)."""
+    `landmarks` (5, 2) onto `template` (5, 2).
+
+    weights: optional whole-number weight per point. Weighted least squares with integer weights is
+    the plain fit on the points repeated that many times, which is how they are applied.
+    """
     from skimage.transform import SimilarityTransform
 
     src = np.asarray(landmarks, dtype=np.float64)
     dst = np.asarray(template, dtype=np.float64)
+    if weights is not None:
+        src, dst = np.repeat(src, weights, axis=0), np.repeat(dst, weights, axis=0)
     if hasattr(SimilarityTransform, "from_estimate"):  # scikit-image >= 0.26
         tform = SimilarityTransform.from_estimate(src, dst)
     else:
@@ -27,12 +33,13 @@ def similarity_matrix(landmarks: np.ndarray, template: np.ndarray) -> np.ndarray
     return tform.params[:2].astype(np.float32)
 
 
-def align(image_bgr: np.ndarray, landmarks: np.ndarray, template: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def align(image_bgr: np.ndarray, landmarks: np.ndarray, template: np.ndarray, size: tuple[int, int],
+          weights=None) -> np.ndarray:
     """Warp the face with these landmarks onto `template`: BGR uint8 crop of `size` (width, height).
 
     Pixels outside the source image are black, as in the embedders' training crops.
     """
     import cv2
 
-    matrix = similarity_matrix(landmarks, template)
+    matrix = similarity_matrix(landmarks, template, weights)
     return cv2.warpAffine(image_bgr, matrix, size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))

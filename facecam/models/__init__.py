@@ -8,6 +8,10 @@ def load_embedder(model: str | None = None, *, device: str = "auto"):
     from ..errors import UsageError
     from . import catalog
 
+    if model and Path(model).suffix == ".dat":
+        from . import dlib_resnet
+
+        return dlib_resnet.load(model, device=device)
     if model and Path(model).suffix == ".onnx":
         from . import sface
 
@@ -15,6 +19,10 @@ def load_embedder(model: str | None = None, *, device: str = "auto"):
     entry = catalog.get(model) if model else catalog.default("embedder")
     if entry.kind != "embedder":
         raise UsageError(f"{entry.name} is a {entry.kind}, not a face embedder")
+    if entry.arch == "dlib-resnet":
+        from . import dlib_resnet
+
+        return dlib_resnet.load(entry.name, device=device)
     if entry.arch == "sface":
         from . import sface
 

@@ -16,13 +16,14 @@ class Embedder:
 
     name, dim, default_threshold (cosine), sha256 of the weights;
     input_size (width, height) and template (5, 2) in crop pixels;
-    rgb: whether the network takes RGB (else BGR) channels.
+    rgb: whether the network takes RGB (else BGR) channels;
+    landmark_weights: whole-number weight of each landmark in the alignment fit (None: equal).
     """
 
     def __init__(
         self, *, net: nn.Module, device, name: str, sha256: str, dim: int,
         input_size: tuple[int, int], template: np.ndarray, default_threshold: float, rgb: bool,
-        batch_size: int = 32,
+        batch_size: int = 32, landmark_weights: tuple[int, ...] | None = None,
     ):
         self.net = net.eval().to(device)
         self.device = device
@@ -34,10 +35,11 @@ class Embedder:
         self.default_threshold = default_threshold
         self.rgb = rgb
         self.batch_size = batch_size
+        self.landmark_weights = landmark_weights
 
     def crop(self, image_bgr: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """The aligned BGR uint8 crop (height, width, 3) this embedder expects."""
-        return align(image_bgr, landmarks, self.template, self.input_size)
+        return align(image_bgr, landmarks, self.template, self.input_size, self.landmark_weights)
 
     def embed(self, image_bgr: np.ndarray, faces: list[Detection]) -> np.ndarray:
         """Vectors (N, dim) float32 for the detected faces of one BGR uint8 image."""
