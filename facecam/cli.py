@@ -275,6 +275,25 @@ def models_verify() -> None:
         raise typer.Exit(1)
 
 
+@models_app.command("import")
+def models_import(
+    file: Annotated[Path, typer.Argument(help="A state dict (.pth) of an IR-50 or iresnet50 face embedder.")],
+    arch: Annotated[str, typer.Option(help="Its architecture: ir50 (face.evoLVe layout) or iresnet50 (insightface arcface_torch).")],
+    name: Annotated[Optional[str], typer.Option(help="The name to use with --model [default: the file name].")] = None,
+    threshold: Annotated[float, typer.Option(help="Default cosine threshold for this model.")] = 0.4,
+    replace: Annotated[bool, typer.Option(help="Replace an imported model of the same name.")] = False,
+) -> None:
+    """Check a weight file against its architecture, keep a copy, and make it usable as --model NAME."""
+    from .models import catalog
+
+    if arch not in ("ir50", "iresnet50"):
+        raise typer.BadParameter("must be ir50 or iresnet50", param_hint="--arch")
+    if not -1.0 <= threshold <= 1.0:
+        raise typer.BadParameter("a cosine threshold is between -1 and 1", param_hint="--threshold")
+    entry = catalog.import_model(file, arch=arch, name=name or file.stem, threshold=threshold, replace=replace)
+    ui.info(f"imported {entry.name} ({arch}, sha256 {entry.sha256[:16]}…); use it with --model {entry.name}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors on stderr, exit 1 for failures, 2 for usage errors."""
     # A process started in the background (or by a runner) inherits SIGINT as ignored; Ctrl-C and

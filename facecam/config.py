@@ -21,6 +21,15 @@ def cache_dir() -> Path:
     return Path(base) / "facecam"
 
 
+def models_dir() -> Path:
+    """Where imported weight files and their list live (FACECAM_MODELS, else the user data dir)."""
+    env = os.environ.get("FACECAM_MODELS")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "facecam" / "models"
+
+
 def cpu_threads() -> int:
     """Threads for torch on the CPU (FACECAM_THREADS, else every core this process may use)."""
     env = os.environ.get("FACECAM_THREADS")

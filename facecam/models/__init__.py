@@ -23,6 +23,10 @@ def load_embedder(model: str | None = None, *, device: str = "auto"):
         from . import dlib_resnet
 
         return dlib_resnet.load(entry.name, device=device)
+    if entry.arch in ("ir50", "iresnet50"):
+        from . import irse
+
+        return irse.load(entry.name, device=device)
     if entry.arch == "sface":
         from . import sface
 

@@ -19,9 +19,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..config import cache_dir
+from ..config import cache_dir, models_dir
 from ..errors import UsageError, WeightsError
-from ..storage import atomic_write, sha256_file
+from ..storage import atomic_write, locked, sha256_file
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,59 @@ class Entry:
         return self.source.get("url") or self.source.get("file", "?")
 
 
+IMPORTED = "imported.json"  # in models_dir(): the user's own weight files, added by import_model
+
+
 def entries() -> list[Entry]:
+    """The built-in catalog, then the models the user imported."""
     text = resources.files("facecam.pretrained").joinpath("catalog.json").read_text()
-    return [Entry(**{**{"bytes": None}, **raw}) for raw in json.loads(text)["models"]]
+    return [Entry(**{"bytes": None, **raw}) for raw in json.loads(text)["models"] + _imported()]
+
+
+def _imported() -> list[dict]:
+    path = models_dir() / IMPORTED
+    if not path.is_file():
+        return []
+    try:
+        return json.loads(path.read_text())["models"]
+    except (ValueError, KeyError) as err:
+        raise WeightsError(f"{path}: unreadable list of imported models ({err}); fix or delete it") from None
+
+
+def _folder(entry: Entry) -> Path:
+    return models_dir() if entry.source.get("dir") == "models" else cache_dir()
+
+
+def import_model(path: Path, *, arch: str, name: str, threshold: float, replace: bool = False) -> Entry:
+    """Check a user's weight file against `arch`, copy it into models_dir() and list it by `name`."""
+    import re
+
+    from . import irse
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name or ""):
+        raise UsageError(f"invalid model name {name!r}: use letters, digits, '.', '_' and '-'")
+    irse.read_state_dict(path, arch)  # refuses a file that does not fit the architecture exactly
+    digest = sha256_file(path)
+    entry = Entry(
+        name=name, kind="embedder", arch=arch, format="torch-state-dict", default=False,
+        source={"file": f"{name}.pth", "dir": "models", "imported_from": str(Path(path).resolve())},
+        sha256=digest, bytes=Path(path).stat().st_size, license="user-supplied",
+        description=f"{arch} weights imported from {Path(path).name}", dim=512,
+        input="112x112 RGB, ArcFace template", threshold=threshold,
+        threshold_source="given at import (not calibrated by facecam)",
+    )
+    listing = models_dir() / IMPORTED
+    with locked(listing):
+        imported = _imported()
+        builtin = {e.name for e in entries()} - {m["name"] for m in imported}
+        if name in builtin or (not replace and any(m["name"] == name for m in imported)):
+            raise UsageError(f"a model named {name!r} exists already" + ("" if name in builtin else "; add --replace"))
+        with open(path, "rb") as src, atomic_write(models_dir() / f"{name}.pth") as dst:
+            shutil.copyfileobj(src, dst)
+        imported = [m for m in imported if m["name"] != name] + [entry.__dict__]
+        with atomic_write(listing, "w") as f:
+            json.dump({"format": 1, "models": imported}, f, indent=2)
+    return entry
 
 
 def get(name: str) -> Entry:
@@ -78,7 +128,7 @@ def find(entry: Entry) -> Path | None:
         except metadata.PackageNotFoundError:
             return None
     else:
-        path = cache_dir() / entry.source["file"]
+        path = _folder(entry) / entry.source["file"]
     return path if path.is_file() else None
 
 
@@ -87,7 +137,7 @@ def locate(entry: Entry, *, download: bool = True) -> Path:
     if "package" in entry.source:
         path = _package_file(entry)
     else:
-        path = cache_dir() / entry.source["file"]
+        path = _folder(entry) / entry.source["file"]
         if not path.exists():
             if not download or "url" not in entry.source:
                 raise WeightsError(
