@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__, config, ui
-from .errors import FacecamError
+from .errors import FacecamError, UsageError
 
 app = typer.Typer(
     name="facecam",
@@ -189,6 +189,216 @@ def embed(
         ui.info(f"{embedder.name}: {embedder.dim}-d vectors for the faces above; use --json to get them")
     if images.failures:
         raise typer.Exit(1)
+
+
+RegistryOpt = Annotated[
+    Optional[Path], typer.Option("--registry", help="Registry folder [default: $FACECAM_REGISTRY or ./registry].")
+]
+
+
+def _registry_path(path: Path | None) -> Path:
+    from .registry import default_path
+
+    return path if path is not None else default_path()
+
+
+def _embedder_for(registry_path: Path, model: str | None, device: str):
+    """The embedder to use with this registry: --model, else the registry's own, else the default."""
+    from .models import load_embedder
+    from .registry import INDEX, Registry
+
+    if model is None and (registry_path / INDEX).is_file():
+        model = Registry.open(registry_path).model["name"]
+    embedder = load_embedder(model, device=device)
+    return embedder, {"name": embedder.name, "dim": embedder.dim, "sha256": embedder.sha256}
+
+
+@app.command()
+def register(
+    name: Annotated[Optional[str], typer.Option(help="Who is enrolled (not with --by-folder).")] = None,
+    from_dir: Annotated[Optional[Path], typer.Option(help="A folder of photos of this person (or, with --by-folder, one sub-folder per person).")] = None,
+    by_folder: Annotated[bool, typer.Option(help="Enrol every sub-folder of --from-dir under the sub-folder's name.")] = False,
+    replace: Annotated[bool, typer.Option(help="Drop the person's existing samples first.")] = False,
+    keep_crops: Annotated[bool, typer.Option(help="Keep each sample's aligned face crop beside the registry (personal data), so it can be re-embedded with another model.")] = True,
+    registry: RegistryOpt = None,
+    model: ModelOpt = None,
+    threshold: DetectThresholdOpt = config.DETECT_THRESHOLD,
+    max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
+    detector: DetectorOpt = None,
+    detector_backbone: BackboneOpt = None,
+    device: DeviceOpt = "auto",
+    json_out: Annotated[bool, typer.Option("--json", help="A JSON summary on stdout.")] = False,
+) -> None:
+    """Enrol people from photos: one face per photo, one sample per photo."""
+    import numpy as np
+
+    from .registry import Registry, check_name, transaction
+
+    if from_dir is None:
+        raise typer.BadParameter("enrolment from a camera is not available yet: pass --from-dir", param_hint="--from-dir")
+    if not from_dir.is_dir():
+        raise typer.BadParameter(f"{from_dir} is not a folder", param_hint="--from-dir")
+    if by_folder == (name is not None):
+        raise typer.BadParameter("give --name, or --by-folder, not both", param_hint="--name")
+    people = ({p.name: p for p in sorted(from_dir.iterdir()) if p.is_dir()} if by_folder
+              else {check_name(name): from_dir})
+    for person in people:
+        check_name(person)
+    path = _registry_path(registry)
+    embedder, model_info = _embedder_for(path, model, device)
+    Registry.open(path, model=model_info, create=True)  # refuse another model's registry before any work
+    det = _detector(detector, detector_backbone, device, threshold, max_size)
+
+    enrolled, skipped = {}, []
+    for person, folder in people.items():
+        vectors, metadata, crops = [], [], []
+        images = _Images([folder], json_out, f"enrolling {person}")
+        for image_path, _, image in images:
+            faces = det.detect(image)
+            if len(faces) != 1:
+                reason = "no face" if not faces else f"{len(faces)} faces"
+                skipped.append({"image": str(image_path), "reason": reason})
+                ui.warn(f"{image_path}: {reason}; skipped")
+                continue
+            crop = embedder.crop(image, faces[0].landmarks)
+            vectors.append(embedder.embed_crops(crop[None])[0])
+            metadata.append({"source": str(image_path), "quality": round(float(faces[0].score), 4)})
+            crops.append(crop if keep_crops else None)
+        skipped += [{"image": "?", "reason": "unreadable"}] * images.failures
+        if vectors:
+            enrolled[person] = (np.stack(vectors), metadata, crops)
+        else:
+            ui.warn(f"{person}: no usable photo in {folder}; not enrolled")
+    if enrolled:
+        with transaction(path, model=model_info, create=True) as reg:
+            for person, (vectors, metadata, crops) in enrolled.items():
+                if replace and person in reg.names():
+                    reg.remove(person)
+                reg.add(person, vectors, metadata, crops)
+            counts = {person: reg.count(person) for person in enrolled}
+    else:
+        counts = {}
+    summary = {"registry": str(path), "model": embedder.name,
+               "enrolled": {p: {"added": len(v[0]), "total": counts[p]} for p, v in enrolled.items()},
+               "skipped": skipped}
+    if json_out:
+        ui.json_line(summary)
+    else:
+        for person, info in summary["enrolled"].items():
+            ui.info(f"{person}: {info['added']} sample(s) added, {info['total']} in all ({path})")
+    if not enrolled:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_people(
+    registry: RegistryOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per person on stdout.")] = False,
+) -> None:
+    """Everyone enrolled: samples, pose coverage, when, with which model."""
+    from .registry import Registry
+
+    reg = Registry.open(_registry_path(registry))
+    rows = []
+    for i, ident in enumerate(reg.identities):
+        samples = [s for s in reg.samples if s["identity"] == i]
+        poses = sorted({s["pose"] for s in samples if s.get("pose")})
+        info = {"name": ident["name"], "samples": len(samples), "poses": poses, "created": ident["created"],
+                "updated": ident["updated"], "model": reg.model["name"]}
+        if json_out:
+            ui.json_line(info)
+        rows.append([ident["name"], len(samples), ", ".join(poses) or "-", ident["created"][:16].replace("T", " "),
+                     ident["updated"][:16].replace("T", " "), reg.model["name"]])
+    if not json_out:
+        ui.table(None, ["name", "samples", "poses", "created (UTC)", "updated (UTC)", "model"], rows)
+        ui.info(f"{len(reg.identities)} people, {len(reg.samples)} samples in {reg.path}")
+
+
+@app.command()
+def delete(
+    name: Annotated[str, typer.Argument(help="Who to remove, with all their samples.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    registry: RegistryOpt = None,
+) -> None:
+    """Remove a person and their samples from the registry."""
+    from .registry import Registry, transaction
+
+    path = _registry_path(registry)
+    count = Registry.open(path).count(name)
+    if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete {name} and {count} sample(s)?"):
+        raise typer.Abort()
+    with transaction(path) as reg:
+        removed = reg.remove(name)
+    ui.info(f"deleted {name} ({removed} samples)")
+
+
+@app.command()
+def rename(
+    old: Annotated[str, typer.Argument(help="The enrolled name.")],
+    new: Annotated[str, typer.Argument(help="The new name.")],
+    registry: RegistryOpt = None,
+) -> None:
+    """Rename an enrolled person."""
+    from .registry import transaction
+
+    with transaction(_registry_path(registry)) as reg:
+        reg.rename(old, new)
+    ui.info(f"renamed {old} to {new}")
+
+
+registry_app = typer.Typer(help="Check, restore, export and import the registry.", no_args_is_help=True)
+app.add_typer(registry_app, name="registry")
+
+
+@registry_app.command("check")
+def registry_check(registry: RegistryOpt = None) -> None:
+    """Verify every checksum and the arrays' shapes; exit 1 naming what is wrong."""
+    from .registry import Registry
+
+    reg = Registry.open(_registry_path(registry))
+    ui.info(f"{reg.path}: ok, generation {reg.generation}, {len(reg.identities)} people, "
+            f"{len(reg.samples)} samples, model {reg.model['name']}")
+
+
+@registry_app.command("restore")
+def registry_restore(registry: RegistryOpt = None) -> None:
+    """Go back to the previous generation (after a damaged file or an unwanted change)."""
+    from .registry import restore
+
+    path = _registry_path(registry)
+    ui.info(f"{path}: restored generation {restore(path)}")
+
+
+@registry_app.command("export")
+def registry_export(file: Annotated[Path, typer.Argument(help="The .npz file to write.")], registry: RegistryOpt = None) -> None:
+    """Write the registry to one .npz file (vectors, ids and the JSON document; no crops, no pickle)."""
+    from .registry import Registry, export
+
+    reg = Registry.open(_registry_path(registry))
+    export(reg, file)
+    ui.info(f"exported {len(reg.identities)} people, {len(reg.samples)} samples to {file}")
+
+
+@registry_app.command("import")
+def registry_import(
+    file: Annotated[Path, typer.Argument(help="A file written by 'facecam registry export'.")],
+    registry: RegistryOpt = None,
+) -> None:
+    """Add the people of an export to the registry (same model only); a name enrolled in both is an error."""
+    import numpy as np
+
+    from .registry import read_export, transaction
+
+    doc, vectors, ids = read_export(file)
+    path = _registry_path(registry)
+    with transaction(path, model=doc["model"], create=True) as reg:
+        clash = sorted(set(reg.names()) & {i["name"] for i in doc["identities"]})
+        if clash:
+            raise UsageError(f"{clash[0]!r} is enrolled already in {path}; rename or delete one first")
+        for k, ident in enumerate(doc["identities"]):
+            rows = np.flatnonzero(ids == k)
+            reg.add(ident["name"], vectors[rows], [doc["samples"][r] for r in rows])
+    ui.info(f"imported {len(doc['identities'])} people into {path}")
 
 
 def _table_rows(path: Path, faces) -> list[list]:

@@ -154,3 +154,45 @@ def test_models_list_and_verify(tmp_path):
     assert verify.returncode == 1
     assert_one_line_error(verify, 1, f"retinaface-mnet025-biubug6: {cache / 'mobilenet0.25_Final.pth'} is corrupt")
     assert "sface: ok" in verify.stderr
+
+
+def test_register_list_rename_delete(data, tmp_path):
+    train = data / "face_recognition_examples/examples/knn_examples/train"
+    reg = tmp_path / "registry"
+    result = facecam("register", "--from-dir", train, "--by-folder", "--registry", reg, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert {k: v["added"] for k, v in summary["enrolled"].items()} == {
+        "alex_lacamoire": 1, "biden": 2, "kit_harington": 2, "obama": 2, "rose_leslie": 2}
+    assert summary["model"] == "sface" and summary["skipped"] == []
+    again = facecam("register", "--name", "obama", "--from-dir", train / "obama", "--registry", reg, "--json")
+    assert json.loads(again.stdout)["enrolled"]["obama"] == {"added": 2, "total": 4}
+    replaced = facecam("register", "--name", "obama", "--from-dir", train / "obama", "--registry", reg,
+                       "--replace", "--json")
+    assert json.loads(replaced.stdout)["enrolled"]["obama"] == {"added": 2, "total": 2}
+    # a photo with two faces is skipped and reported
+    group = tmp_path / "group"
+    group.mkdir()
+    shutil.copy(SAMPLES / "kit_with_rose.jpg", group)
+    shutil.copy(SAMPLES / "obama_small.jpg", group)
+    mixed = facecam("register", "--name", "Someone", "--from-dir", group, "--registry", reg, "--json")
+    assert json.loads(mixed.stdout)["skipped"] == [{"image": str(group / "kit_with_rose.jpg"), "reason": "2 faces"}]
+
+    assert facecam("rename", "Someone", "Barack Obama", "--registry", reg).returncode == 0
+    assert_one_line_error(facecam("rename", "biden", "rose_leslie", "--registry", reg), 2, "'rose_leslie' is enrolled already")
+    assert_one_line_error(facecam("delete", "nobody", "--yes", "--registry", reg), 2, "no one named 'nobody'")
+    assert_one_line_error(facecam("register", "--name", " ", "--from-dir", group, "--registry", reg), 2, "invalid name")
+    assert facecam("delete", "biden", "--yes", "--registry", reg).returncode == 0
+    people = {o["name"]: o for o in map(json.loads, facecam("list", "--json", "--registry", reg).stdout.splitlines())}
+    assert {k: v["samples"] for k, v in people.items()} == {
+        "alex_lacamoire": 1, "kit_harington": 2, "obama": 2, "rose_leslie": 2, "Barack Obama": 1}
+    assert facecam("registry", "check", "--registry", reg).returncode == 0
+    # another model's registry is refused before any work
+    assert_one_line_error(facecam("register", "--name", "x", "--from-dir", group, "--registry", reg, "--model", "dlib-resnet"),
+                          1, "enrolled with model sface (128-d), not dlib-resnet")
+    # export, import into a fresh registry
+    assert facecam("registry", "export", tmp_path / "people.npz", "--registry", reg).returncode == 0
+    assert facecam("registry", "import", tmp_path / "people.npz", "--registry", tmp_path / "copy").returncode == 0
+    copied = {o["name"]: o["samples"] for o in map(json.loads, facecam("list", "--json", "--registry", tmp_path / "copy").stdout.splitlines())}
+    assert copied == {k: v["samples"] for k, v in people.items()}
+    assert_one_line_error(facecam("list", "--registry", tmp_path / "nothing"), 1, "no registry here")

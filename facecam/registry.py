@@ -1,0 +1,352 @@
+"""The registry of enrolled people: NumPy vectors and ids that are never lost or corrupted.
+
+On disk (a folder, `registry/` by default; the format is described in registry/README.md):
+
+    registry.json          the commit point: model, identities, samples, array file names + sha256
+    registry.json.bak      the previous generation's registry.json (for `facecam registry restore`)
+    vectors.<G>.npy        float32 (N, D), L2-normalised, one row per sample, rows grouped by identity
+    ids.<G>.npy            int32 (N,), the identity index of each row
+    crops/<sample>.png     the aligned face crop of each sample (optional; for re-embedding)
+    registry.json.lock     held by every writer for its whole read-modify-write
+
+A save writes the arrays of a new generation G under new names, fsyncs them, then replaces
+registry.json atomically. A crash at any moment leaves either the old or the new registry.json,
+and both point at array files that exist and match their checksums. The generation before the
+current one is kept, and registry.json.bak points at it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FacecamError, UsageError
+from .storage import atomic_write, locked, sha256_file
+
+FORMAT = 1
+INDEX = "registry.json"
+BACKUP = "registry.json.bak"
+NAME_RE = re.compile(r"\S(.{0,98}\S)?")
+
+
+class RegistryError(FacecamError):
+    """The registry cannot be read or changed as asked."""
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def default_path() -> Path:
+    """FACECAM_REGISTRY, else registry/ in the working directory."""
+    return Path(os.environ.get("FACECAM_REGISTRY", "registry"))
+
+
+@dataclass(frozen=True)
+class Match:
+    """The best identity for one query vector; name None means unknown (below the threshold)."""
+
+    name: str | None
+    score: float
+    best_name: str | None  # the best identity even when it is below the threshold
+    runner_up: str | None
+    runner_up_score: float | None
+
+
+@dataclass
+class Registry:
+    """An in-memory registry; `open` / `transaction` read it, `transaction` writes it back."""
+
+    path: Path
+    model: dict  # {"name", "dim", "sha256"}
+    identities: list[dict] = field(default_factory=list)  # {"name", "created", "updated"}
+    samples: list[dict] = field(default_factory=list)  # {"identity", "time", "source", ...}
+    vectors: np.ndarray = None
+    generation: int = 0
+
+    def __post_init__(self):
+        if self.vectors is None:
+            self.vectors = np.zeros((0, int(self.model["dim"])), np.float32)
+
+    # --- reading
+
+    @classmethod
+    def open(cls, path: str | Path, *, model: dict | None = None, create: bool = False) -> "Registry":
+        """Load and verify the registry in `path`.
+
+        model: the embedder about to be used ({"name", "dim", "sha256"}); a registry written by
+        another model is refused. create: an absent registry is an empty one for `model`.
+        """
+        path = Path(path)
+        index = path / INDEX
+        if not index.is_file():
+            if path.exists() and not path.is_dir():
+                raise RegistryError(f"{path}: not a folder")
+            if create and model is not None:
+                return cls(path=path, model=dict(model))
+            raise RegistryError(f"{path}: no registry here (enrol someone first, or pass --registry DIR)")
+        reg = cls._load(path, index)
+        if model is not None:
+            reg.check_model(model)
+        return reg
+
+    @classmethod
+    def _load(cls, path: Path, index: Path) -> "Registry":
+        try:
+            doc = json.loads(index.read_text())
+            if doc.get("format") != FORMAT:
+                raise RegistryError(f"{index}: registry format {doc.get('format')!r}; this facecam reads {FORMAT}")
+            files = doc["files"]
+            arrays = {}
+            for key in ("vectors", "ids"):
+                file = path / files[key]["name"]
+                if not file.is_file() or sha256_file(file) != files[key]["sha256"]:
+                    raise RegistryError(
+                        f"{file}: missing or damaged (checksum mismatch); "
+                        f"run 'facecam registry restore' to go back to the previous generation"
+                    )
+                arrays[key] = np.load(file, allow_pickle=False)
+            vectors, ids = arrays["vectors"], arrays["ids"]
+            identities, samples = doc["identities"], doc["samples"]
+            dim = int(doc["model"]["dim"])
+            if vectors.dtype != np.float32 or vectors.shape != (len(samples), dim) or ids.shape != (len(samples),):
+                raise RegistryError(f"{index}: arrays do not match the sample list; run 'facecam registry restore'")
+            if len(ids) and (ids.min() < 0 or ids.max() >= len(identities)):
+                raise RegistryError(f"{index}: sample ids out of range; run 'facecam registry restore'")
+            for sample, i in zip(samples, ids):
+                sample["identity"] = int(i)
+        except RegistryError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise RegistryError(
+                f"{index}: unreadable ({type(err).__name__}: {err}); run 'facecam registry restore'"
+            ) from None
+        return cls(path=path, model=doc["model"], identities=identities, samples=samples,
+                   vectors=vectors, generation=int(doc["generation"]))
+
+    def check_model(self, model: dict) -> None:
+        mine = self.model
+        if mine["name"] != model["name"] or int(mine["dim"]) != int(model["dim"]) or mine.get("sha256") != model.get("sha256"):
+            raise RegistryError(
+                f"{self.path}: enrolled with model {mine['name']} ({mine['dim']}-d), not {model['name']}: "
+                f"vectors of different models cannot be compared; use --model {mine['name']} "
+                f"or rebuild it with 'facecam registry reembed --model {model['name']}'"
+            )
+
+    @property
+    def ids(self) -> np.ndarray:
+        return np.array([s["identity"] for s in self.samples], dtype=np.int32)
+
+    def names(self) -> list[str]:
+        return [i["name"] for i in self.identities]
+
+    def index_of(self, name: str) -> int:
+        for i, ident in enumerate(self.identities):
+            if ident["name"] == name:
+                return i
+        raise UsageError(f"no one named {name!r} is enrolled in {self.path}")
+
+    def count(self, name: str) -> int:
+        i = self.index_of(name)
+        return sum(1 for s in self.samples if s["identity"] == i)
+
+    # --- matching
+
+    def match(self, queries: np.ndarray, threshold: float) -> list[Match]:
+        """For each query vector (M, D): the best identity by its best sample's cosine score.
+
+        One matrix product for all queries; per identity the maximum over its samples.
+        """
+        queries = np.atleast_2d(np.asarray(queries, np.float32))
+        if not len(self.identities) or not len(self.vectors):
+            return [Match(None, float("-inf"), None, None, None) for _ in queries]
+        scores = per_identity_scores(self.vectors, self.ids, len(self.identities), queries)  # (M, K)
+        out = []
+        for row in scores:
+            order = np.argsort(-row)[:2]
+            best, score = int(order[0]), float(row[order[0]])
+            second = int(order[1]) if len(order) > 1 and np.isfinite(row[order[1]]) else None
+            out.append(Match(
+                name=self.identities[best]["name"] if score >= threshold else None, score=score,
+                best_name=self.identities[best]["name"],
+                runner_up=self.identities[second]["name"] if second is not None else None,
+                runner_up_score=float(row[second]) if second is not None else None,
+            ))
+        return out
+
+    # --- changing (inside a transaction)
+
+    def add(self, name: str, vectors: np.ndarray, metadata: list[dict], crops: list | None = None) -> None:
+        """Append samples of `name` (enrolled if new). vectors (n, D) L2-normalised."""
+        name = check_name(name)
+        vectors = np.asarray(vectors, np.float32).reshape(-1, int(self.model["dim"]))
+        if len(metadata) != len(vectors):
+            raise ValueError("one metadata dict per vector")
+        norms = np.linalg.norm(vectors, axis=1)
+        if len(vectors) and not np.allclose(norms, 1.0, atol=1e-3):
+            raise ValueError("registry vectors must be L2-normalised")
+        try:
+            i = self.index_of(name)
+            self.identities[i]["updated"] = now()
+        except UsageError:
+            self.identities.append({"name": name, "created": now(), "updated": now()})
+            i = len(self.identities) - 1
+        new = []
+        for k, meta in enumerate(metadata):
+            sample = {"identity": i, "time": now(), **meta, "id": uuid.uuid4().hex}
+            if crops is not None and crops[k] is not None:
+                sample["crop"] = self._write_crop(sample["id"], crops[k])
+            new.append(sample)
+        self.samples += new
+        self.vectors = np.concatenate([self.vectors, vectors])
+
+    def remove(self, name: str) -> int:
+        i = self.index_of(name)
+        keep = [k for k, s in enumerate(self.samples) if s["identity"] != i]
+        removed = len(self.samples) - len(keep)
+        for k, s in enumerate(self.samples):
+            if s["identity"] == i and s.get("crop"):
+                with contextlib.suppress(FileNotFoundError):
+                    (self.path / s["crop"]).unlink()
+        self.samples = [self.samples[k] for k in keep]
+        self.vectors = self.vectors[keep]
+        del self.identities[i]
+        for s in self.samples:
+            if s["identity"] > i:
+                s["identity"] -= 1
+        return removed
+
+    def rename(self, old: str, new: str) -> None:
+        new = check_name(new)
+        i = self.index_of(old)
+        if new != old and new in self.names():
+            raise UsageError(f"{new!r} is enrolled already")
+        self.identities[i]["name"] = new
+        self.identities[i]["updated"] = now()
+
+    def _write_crop(self, sample_id: str, crop_bgr: np.ndarray) -> str:
+        import cv2
+
+        rel = f"crops/{sample_id}.png"
+        ok, data = cv2.imencode(".png", crop_bgr)
+        if ok:
+            with atomic_write(self.path / rel) as f:
+                f.write(data.tobytes())
+        return rel
+
+    # --- writing
+
+    def save(self) -> None:
+        """Write a new generation (call inside `transaction`, which holds the lock)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        order = np.argsort(self.ids, kind="stable")  # rows grouped by identity, for matching
+        self.samples = [self.samples[k] for k in order]
+        self.vectors = np.ascontiguousarray(self.vectors[order], dtype=np.float32)
+        gen = self.generation + 1
+        files = {}
+        for key, array in (("vectors", self.vectors), ("ids", self.ids)):
+            name = f"{key}.{gen}.npy"
+            buffer = io.BytesIO()
+            np.save(buffer, array, allow_pickle=False)
+            with atomic_write(self.path / name) as f:
+                f.write(buffer.getvalue())
+            files[key] = {"name": name, "sha256": sha256_file(self.path / name)}
+        samples = [{k: v for k, v in s.items() if k != "identity"} for s in self.samples]
+        doc = {"format": FORMAT, "generation": gen, "model": self.model, "identities": self.identities,
+               "samples": samples, "files": files}
+        index = self.path / INDEX
+        if index.is_file():
+            with atomic_write(self.path / BACKUP) as f:
+                f.write(index.read_bytes())
+        with atomic_write(index, "w") as f:
+            json.dump(doc, f, indent=1)
+        self.generation = gen
+        self._collect(keep={gen, gen - 1})
+
+    def _collect(self, keep: set[int]) -> None:
+        """Delete array files of generations no registry.json (current or backup) points at."""
+        for file in self.path.glob("*.npy"):
+            m = re.fullmatch(r"(vectors|ids)\.(\d+)\.npy", file.name)
+            if m and int(m.group(2)) not in keep:
+                file.unlink(missing_ok=True)
+        for tmp in self.path.glob(".*.tmp"):  # left by a writer that was killed
+            tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def transaction(path: str | Path, *, model: dict | None = None, create: bool = False):
+    """Lock the registry, load it, let the caller change it, save it (only if no error)."""
+    path = Path(path)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    if not path.is_dir():
+        raise RegistryError(f"{path}: no registry here (enrol someone first, or pass --registry DIR)")
+    with locked(path / INDEX):
+        reg = Registry.open(path, model=model, create=create)
+        yield reg
+        reg.save()
+
+
+def restore(path: str | Path) -> int:
+    """Make the backup (previous generation) current again; returns its generation."""
+    path = Path(path)
+    with locked(path / INDEX):
+        backup = path / BACKUP
+        if not backup.is_file():
+            raise RegistryError(f"{path}: no previous generation to restore")
+        reg = Registry._load(path, backup)  # verifies its arrays
+        with atomic_write(path / INDEX) as f:
+            f.write(backup.read_bytes())
+        return reg.generation
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or any(c in name for c in "\n\r\t"):
+        raise UsageError(f"invalid name {name!r}: 1-100 characters, no leading or trailing spaces")
+    return name
+
+
+def per_identity_scores(vectors: np.ndarray, ids: np.ndarray, identities: int, queries: np.ndarray) -> np.ndarray:
+    """(M, K) best cosine score of each identity for each query; rows of `vectors` grouped by id."""
+    scores = queries @ vectors.T  # (M, N)
+    out = np.full((len(queries), identities), -np.inf, np.float32)
+    if not len(ids):
+        return out
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    if np.all(np.diff(ids) >= 0):
+        out[:, ids[starts]] = np.maximum.reduceat(scores, starts, axis=1)
+    else:  # not grouped (only between edits in memory): the slower general form
+        for k in range(identities):
+            cols = ids == k
+            if cols.any():
+                out[:, k] = scores[:, cols].max(axis=1)
+    return out
+
+
+def export(reg: Registry, file: str | Path) -> None:
+    """One .npz with the vectors, ids and the JSON document (no pickle); crops are not included."""
+    doc = {"format": FORMAT, "model": reg.model, "identities": reg.identities,
+           "samples": [{k: v for k, v in s.items() if k not in ("identity", "crop")} for s in reg.samples]}
+    buffer = io.BytesIO()
+    np.savez(buffer, vectors=reg.vectors, ids=reg.ids, document=np.frombuffer(json.dumps(doc).encode(), np.uint8))
+    with atomic_write(file) as f:
+        f.write(buffer.getvalue())
+
+
+def read_export(file: str | Path) -> tuple[dict, np.ndarray, np.ndarray]:
+    try:
+        with np.load(file, allow_pickle=False) as z:
+            doc = json.loads(z["document"].tobytes().decode())
+            return doc, z["vectors"].astype(np.float32), z["ids"].astype(np.int32)
+    except (OSError, ValueError, KeyError) as err:
+        raise RegistryError(f"{file}: not a facecam registry export ({type(err).__name__})") from None
+

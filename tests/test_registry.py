@@ -1,0 +1,194 @@
+"""The registry: round trips, checksums and backups, concurrent writers, kills mid-save, models."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from facecam.errors import UsageError
+from facecam.registry import Registry, RegistryError, per_identity_scores, restore, transaction
+
+MODEL = {"name": "test-model", "dim": 8, "sha256": "0" * 64}
+
+
+def unit(rng, n, d=8):
+    v = rng.normal(size=(n, d)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def meta(n):
+    return [{"source": f"photo{k}.jpg"} for k in range(n)]
+
+
+def test_round_trip_and_matching(tmp_path):
+    rng = np.random.default_rng(0)
+    alice, bob = unit(rng, 3), unit(rng, 2)
+    with transaction(tmp_path, model=MODEL, create=True) as reg:
+        reg.add("Alice", alice[:2], meta(2))
+        reg.add("Bob", bob, meta(2))
+    with transaction(tmp_path, model=MODEL) as reg:
+        reg.add("Alice", alice[2:], meta(1))  # rows of Alice now sit apart until saved
+    reg = Registry.open(tmp_path, model=MODEL)
+    assert reg.names() == ["Alice", "Bob"] and reg.count("Alice") == 3 and reg.generation == 2
+    assert reg.ids.tolist() == [0, 0, 0, 1, 1]  # grouped by identity on save
+    np.testing.assert_array_equal(reg.vectors, np.concatenate([alice, bob]))
+    # each enrolled vector matches its own person with score 1; the runner-up is the other person
+    matches = reg.match(np.concatenate([alice, bob]), threshold=0.99)
+    assert [m.name for m in matches] == ["Alice"] * 3 + ["Bob"] * 2
+    assert all(abs(m.score - 1) < 1e-6 for m in matches)
+    assert [m.runner_up for m in matches] == ["Bob"] * 3 + ["Alice"] * 2
+    stranger = reg.match(unit(rng, 1), threshold=0.99)[0]
+    assert stranger.name is None and stranger.best_name in {"Alice", "Bob"} and stranger.score < 0.99
+
+
+def test_per_identity_scores_is_the_max_over_samples():
+    rng = np.random.default_rng(1)
+    vectors, queries = unit(rng, 7), unit(rng, 3)
+    ids = np.array([0, 0, 1, 1, 1, 3, 3])  # identity 2 has no samples
+    scores = per_identity_scores(vectors, ids, 4, queries)
+    full = queries @ vectors.T
+    np.testing.assert_allclose(scores[:, 0], full[:, :2].max(1))
+    np.testing.assert_allclose(scores[:, 1], full[:, 2:5].max(1))
+    assert np.isneginf(scores[:, 2]).all()
+    np.testing.assert_allclose(per_identity_scores(vectors[::-1], ids[::-1], 4, queries), scores)
+
+
+def test_names_delete_rename(tmp_path):
+    rng = np.random.default_rng(2)
+    with transaction(tmp_path, model=MODEL, create=True) as reg:
+        reg.add("Alice Tan", unit(rng, 1), meta(1))
+        reg.add("Bob", unit(rng, 1), meta(1))
+        for bad in ("", " Alice", "x" * 101, "a\nb"):
+            with pytest.raises(UsageError, match="invalid name"):
+                reg.add(bad, unit(rng, 1), meta(1))
+        with pytest.raises(UsageError, match="enrolled already"):
+            reg.rename("Bob", "Alice Tan")
+        with pytest.raises(UsageError, match="no one named 'Carol'"):
+            reg.remove("Carol")
+        reg.rename("Bob", "Robert")
+        assert reg.remove("Alice Tan") == 1
+    reg = Registry.open(tmp_path)
+    assert reg.names() == ["Robert"] and reg.ids.tolist() == [0]
+
+
+def test_another_models_registry_is_refused(tmp_path):
+    with transaction(tmp_path, model=MODEL, create=True) as reg:
+        reg.add("Alice", unit(np.random.default_rng(3), 1), meta(1))
+    other = {"name": "sface", "dim": 128, "sha256": "f" * 64}
+    with pytest.raises(RegistryError, match="enrolled with model test-model .8-d., not sface"):
+        Registry.open(tmp_path, model=other)
+
+
+def test_damaged_array_is_named_and_restore_brings_back_the_previous_generation(tmp_path):
+    rng = np.random.default_rng(4)
+    with transaction(tmp_path, model=MODEL, create=True) as reg:
+        reg.add("Alice", unit(rng, 2), meta(2))
+    with transaction(tmp_path, model=MODEL) as reg:
+        reg.add("Bob", unit(rng, 1), meta(1))
+    vectors = tmp_path / "vectors.2.npy"
+    data = bytearray(vectors.read_bytes())
+    data[-3] ^= 0x40
+    vectors.write_bytes(bytes(data))
+    with pytest.raises(RegistryError, match=r"vectors.2.npy: missing or damaged .*facecam registry restore"):
+        Registry.open(tmp_path)
+    assert restore(tmp_path) == 1
+    assert Registry.open(tmp_path).names() == ["Alice"]
+    (tmp_path / "registry.json").write_text("{ not json")
+    with pytest.raises(RegistryError, match="registry.json: unreadable"):
+        Registry.open(tmp_path)
+
+
+WRITER = textwrap.dedent("""
+    import sys, numpy as np
+    from facecam.registry import transaction
+    path, who, count, dim = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    model = {"name": "test-model", "dim": dim, "sha256": "0" * 64}
+    rng = np.random.default_rng(abs(hash(who)) % 1000)
+    for k in range(count):
+        v = rng.normal(size=(4, dim)).astype(np.float32)
+        with transaction(path, model=model, create=True) as reg:
+            reg.add(f"{who}-{k}", v / np.linalg.norm(v, axis=1, keepdims=True), [{"source": "x"}] * 4)
+        print(k, flush=True)
+""")
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path):
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), who, "15", "8"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for who in ("a", "b")]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    reg = Registry.open(tmp_path)
+    assert sorted(reg.names()) == sorted(f"{w}-{k}" for w in "ab" for k in range(15))
+    assert len(reg.samples) == 120 and reg.generation == 30
+
+
+def test_writer_killed_mid_save_leaves_a_loadable_registry(tmp_path):
+    """SIGKILL at many moments of a writer saving a large registry (so that saves take a while)."""
+    generations = set()
+    for attempt in range(8):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), f"w{attempt}", "1000", "512"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc.stdout.readline()  # at least one save done
+        time.sleep(0.05 + 0.037 * attempt)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        reg = Registry.open(tmp_path)  # verifies every checksum
+        generations.add(reg.generation)
+        assert len(reg.samples) == 4 * len(reg.identities)
+    assert len(generations) == 8  # every attempt added at least one person, none was lost
+    with transaction(tmp_path, model={"name": "test-model", "dim": 512, "sha256": "0" * 64}):
+        pass
+    assert not list(tmp_path.glob(".*.tmp"))  # ... are swept by the next save
+    assert {p.name for p in tmp_path.glob("*.npy")} <= {f"{k}.{g}.npy" for k in ("vectors", "ids")
+                                                       for g in (reg.generation, reg.generation + 1)}
+
+
+@pytest.mark.slow
+def test_matching_real_people(detector, data, tmp_path):
+    """60 LFW people enrolled from 2 photos each, probed with a third; 60 other people as strangers.
+
+    Measured with sface: rank-1 60/60; at the catalog threshold 0.363, 59 probes named correctly,
+    1 called unknown, none given a wrong name, and 7 of the 60 strangers accepted (the 1:1
+    threshold is too low for 1:N identification: calibration is the evaluation issue's work);
+    at 0.46 no stranger is accepted (highest stranger score 0.457).
+    """
+    from facecam.models import load_embedder
+    from facecam.sources import read_image
+
+    embedder = load_embedder("sface", device="cpu")
+    root = data / "recognition" / "lfw"
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    people = [p for p in folders if len(list(p.glob("*.jpg"))) >= 3][:60]
+    strangers = [p for p in folders if len(list(p.glob("*.jpg"))) == 1][:60]
+
+    def vector(path):
+        image = read_image(path)
+        centre = np.array(image.shape[1::-1]) / 2
+        face = min(detector.detect(image), key=lambda f: np.linalg.norm((f.box[:2] + f.box[2:]) / 2 - centre))
+        return embedder.embed(image, [face])[0]
+
+    model = {"name": embedder.name, "dim": embedder.dim, "sha256": embedder.sha256}
+    probes = []
+    with transaction(tmp_path, model=model, create=True) as reg:
+        for person in people:
+            photos = sorted(person.glob("*.jpg"))
+            reg.add(person.name, np.stack([vector(p) for p in photos[:2]]), meta(2))
+            probes.append((person.name, vector(photos[2])))
+    reg = Registry.open(tmp_path, model=model)
+    matches = reg.match(np.stack([v for _, v in probes]), threshold=embedder.default_threshold)
+    truth = [name for name, _ in probes]
+    assert sum(m.best_name == t for m, t in zip(matches, truth)) == 60
+    assert sum(m.name == t for m, t in zip(matches, truth)) >= 59
+    assert sum(m.name not in (None, t) for m, t in zip(matches, truth)) == 0
+    unknown = reg.match(np.stack([vector(sorted(p.glob("*.jpg"))[0]) for p in strangers]), threshold=0.363)
+    assert sum(m.name is not None for m in unknown) <= 7
+    assert max(m.score for m in unknown) < 0.46
