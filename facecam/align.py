@@ -43,3 +43,20 @@ def align(image_bgr: np.ndarray, landmarks: np.ndarray, template: np.ndarray, si
 
     matrix = similarity_matrix(landmarks, template, weights)
     return cv2.warpAffine(image_bgr, matrix, size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+
+
+# The crop kept with each registry sample: the ArcFace geometry centred in 224x224, wide enough to
+# hold every embedder's crop (dlib's 150x150 chip spans about 95 of these pixels), so that the
+# registry can be re-embedded with another model from the crop and its landmarks alone.
+CANONICAL_SIZE = (224, 224)
+CANONICAL_TEMPLATE = ARCFACE_112 + 56.0
+
+
+def canonical_crop(image_bgr: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(BGR uint8 224x224 crop, the 5 landmarks (5, 2) in that crop's pixels)."""
+    import cv2
+
+    matrix = similarity_matrix(landmarks, CANONICAL_TEMPLATE)
+    crop = cv2.warpAffine(image_bgr, matrix, CANONICAL_SIZE, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    moved = np.asarray(landmarks, np.float32) @ matrix[:, :2].T + matrix[:, 2]
+    return crop, moved.astype(np.float32)

@@ -232,6 +232,7 @@ def register(
     """Enrol people from photos: one face per photo, one sample per photo."""
     import numpy as np
 
+    from .align import canonical_crop
     from .registry import Registry, check_name, transaction
 
     if from_dir is None:
@@ -260,10 +261,15 @@ def register(
                 skipped.append({"image": str(image_path), "reason": reason})
                 ui.warn(f"{image_path}: {reason}; skipped")
                 continue
-            crop = embedder.crop(image, faces[0].landmarks)
-            vectors.append(embedder.embed_crops(crop[None])[0])
-            metadata.append({"source": str(image_path), "quality": round(float(faces[0].score), 4)})
-            crops.append(crop if keep_crops else None)
+            vectors.append(embedder.embed(image, faces)[0])
+            sample = {"source": str(image_path), "quality": round(float(faces[0].score), 4)}
+            if keep_crops:
+                crop, landmarks = canonical_crop(image, faces[0].landmarks)
+                sample["landmarks"] = np.round(landmarks, 2).tolist()
+                crops.append(crop)
+            else:
+                crops.append(None)
+            metadata.append(sample)
         skipped += [{"image": "?", "reason": "unreadable"}] * images.failures
         if vectors:
             enrolled[person] = (np.stack(vectors), metadata, crops)
@@ -367,6 +373,81 @@ def registry_restore(registry: RegistryOpt = None) -> None:
 
     path = _registry_path(registry)
     ui.info(f"{path}: restored generation {restore(path)}")
+
+
+@registry_app.command("reembed")
+def registry_reembed(
+    model: Annotated[str, typer.Option(help="The embedder to rebuild every vector with.")],
+    registry: RegistryOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Rebuild all vectors with another model from the face crops kept beside the registry."""
+    from .models import load_embedder
+    from .registry import reembed, transaction
+
+    embedder = load_embedder(model, device=device)
+    with transaction(_registry_path(registry)) as reg:
+        old = reg.model["name"]
+        reembed(reg, embedder)
+    ui.info(f"{reg.path}: {len(reg.samples)} samples re-embedded, {old} -> {embedder.name}")
+
+
+@app.command()
+def calibrate(
+    far: Annotated[float, typer.Option(help="Target false-accept rate for one comparison, e.g. 0.001.")] = 0.001,
+    folder: Annotated[Optional[Path], typer.Option(help="Also use labelled photos: one sub-folder per person.")] = None,
+    registry: RegistryOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = "auto",
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Genuine and impostor score distributions, and the threshold that reaches a false-accept rate."""
+    import numpy as np
+
+    from .calibration import rates, score_pools, threshold_for_far
+    from .registry import INDEX, Registry
+
+    if not 0 < far < 1:
+        raise typer.BadParameter("must be between 0 and 1", param_hint="--far")
+    path = _registry_path(registry)
+    vectors, labels = [], []
+    embedder, model_info = _embedder_for(path, model, device)
+    if (path / INDEX).is_file():
+        reg = Registry.open(path, model=model_info)
+        vectors += list(reg.vectors)
+        labels += [reg.identities[i]["name"] for i in reg.ids]
+    if folder is not None:
+        det = _detector(None, None, device, config.DETECT_THRESHOLD, config.DETECT_MAX_SIZE)
+        for person in sorted(p for p in folder.iterdir() if p.is_dir()):
+            for _, _, image in _Images([person], json_out, f"embedding {person.name}"):
+                faces = det.detect(image)
+                if len(faces) == 1:
+                    vectors.append(embedder.embed(image, faces)[0])
+                    labels.append(f"folder:{person.name}")
+    names = sorted(set(labels))
+    ids = np.array([names.index(label) for label in labels])
+    genuine, impostor = score_pools(np.array(vectors).reshape(-1, embedder.dim), ids)
+    if not len(genuine) or not len(impostor):
+        raise UsageError("calibration needs two or more people and someone with two or more samples")
+    threshold = threshold_for_far(impostor, far)
+    tar, measured_far = rates(genuine, impostor, threshold)
+    current_tar, current_far = rates(genuine, impostor, embedder.default_threshold)
+    result = {"model": embedder.name, "people": len(names), "samples": len(labels),
+              "genuine_pairs": len(genuine), "impostor_pairs": len(impostor), "target_far": far,
+              "threshold": round(threshold, 4), "tar": round(tar, 4), "far": round(measured_far, 6),
+              "default_threshold": embedder.default_threshold, "default_tar": round(current_tar, 4),
+              "default_far": round(current_far, 6),
+              "genuine": {q: round(float(np.quantile(genuine, v)), 4) for q, v in (("p5", .05), ("median", .5))},
+              "impostor": {q: round(float(np.quantile(impostor, v)), 4) for q, v in (("median", .5), ("p99", .99), ("max", 1))}}
+    if json_out:
+        ui.json_line(result)
+    else:
+        ui.table(f"{embedder.name}: {len(names)} people, {len(labels)} samples", ["threshold", "true accepts", "false accepts"], [
+            [f"{threshold:.4f} (for FAR {far:g})", f"{tar:.2%}", f"{measured_far:.4%}"],
+            [f"{embedder.default_threshold} (model default)", f"{current_tar:.2%}", f"{current_far:.4%}"],
+        ])
+        if len(impostor) * far < 10:
+            ui.warn(f"only {len(impostor)} impostor pairs: a false-accept rate of {far:g} is barely measurable; add people or --folder")
 
 
 @registry_app.command("export")

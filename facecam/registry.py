@@ -282,6 +282,26 @@ class Registry:
             tmp.unlink(missing_ok=True)
 
 
+def reembed(reg: Registry, embedder) -> None:
+    """Replace every vector by `embedder`'s, computed from the crops kept beside the registry."""
+    import cv2
+
+    missing = [s for s in reg.samples if not s.get("crop") or not s.get("landmarks")]
+    if missing:
+        raise RegistryError(
+            f"{reg.path}: {len(missing)} sample(s) have no kept face crop (enrolled with --no-keep-crops); "
+            f"they cannot be re-embedded: delete and enrol those people again"
+        )
+    crops = []
+    for s in reg.samples:
+        image = cv2.imread(str(reg.path / s["crop"]), cv2.IMREAD_COLOR)
+        if image is None:
+            raise RegistryError(f"{reg.path / s['crop']}: missing or unreadable face crop")
+        crops.append(embedder.crop(image, np.asarray(s["landmarks"], np.float32)))
+    reg.vectors = embedder.embed_crops(np.stack(crops)) if crops else np.zeros((0, embedder.dim), np.float32)
+    reg.model = {"name": embedder.name, "dim": embedder.dim, "sha256": embedder.sha256}
+
+
 @contextlib.contextmanager
 def transaction(path: str | Path, *, model: dict | None = None, create: bool = False):
     """Lock the registry, load it, let the caller change it, save it (only if no error)."""

@@ -196,3 +196,34 @@ def test_register_list_rename_delete(data, tmp_path):
     copied = {o["name"]: o["samples"] for o in map(json.loads, facecam("list", "--json", "--registry", tmp_path / "copy").stdout.splitlines())}
     assert copied == {k: v["samples"] for k, v in people.items()}
     assert_one_line_error(facecam("list", "--registry", tmp_path / "nothing"), 1, "no registry here")
+
+
+def test_reembed_with_another_model_and_calibrate(data, tmp_path):
+    import numpy as np
+
+    train = data / "face_recognition_examples/examples/knn_examples/train"
+    reg = tmp_path / "registry"
+    assert facecam("register", "--from-dir", train, "--by-folder", "--registry", reg).returncode == 0
+    result = facecam("calibrate", "--registry", reg, "--folder", data / "recognition/asian", "--json")
+    assert result.returncode == 0, result.stderr
+    cal = json.loads(result.stdout)
+    # 5 + 19 people; 9 enrolled samples + 75 of the 76 photos (one has no single clear face)
+    assert (cal["people"], cal["samples"], cal["genuine_pairs"], cal["impostor_pairs"]) == (24, 84, 115, 3371)
+    assert cal["far"] <= 0.001 and cal["tar"] > 0.98
+
+    assert facecam("registry", "reembed", "--model", "dlib-resnet", "--registry", reg).returncode == 0
+    people = [json.loads(line) for line in facecam("list", "--json", "--registry", reg).stdout.splitlines()]
+    assert {p["model"] for p in people} == {"dlib-resnet"} and sum(p["samples"] for p in people) == 9
+    # the re-embedded vector of obama's first photo is the dlib vector of that photo
+    from facecam.registry import Registry
+
+    registry = Registry.open(reg)
+    row = next(k for k, s in enumerate(registry.samples) if s["source"].endswith("obama/obama.jpg"))
+    direct = json.loads(facecam("embed", "--json", "--model", "dlib-resnet", train / "obama" / "obama.jpg").stdout)
+    assert float(np.dot(registry.vectors[row], direct["faces"][0]["vector"])) > 0.99
+
+    bare = tmp_path / "bare"
+    assert facecam("register", "--name", "obama", "--from-dir", train / "obama", "--registry", bare,
+                   "--no-keep-crops").returncode == 0
+    assert_one_line_error(facecam("registry", "reembed", "--model", "dlib-resnet", "--registry", bare), 1,
+                          "2 sample(s) have no kept face crop")

@@ -137,3 +137,16 @@ def test_read_official_lfw_pairs(data):
 
     pairs = read_pairs(data / "recognition" / "lfw_pairs.txt")
     assert len(pairs) == 6000 and sum(same for _, _, same in pairs) == 3000
+
+
+def test_threshold_for_far_and_rates():
+    from facecam.calibration import rates, score_pools, threshold_for_far
+
+    impostor = np.array([0.1, 0.5, 0.2, 0.3, 0.4, 0.05, 0.15, 0.25, 0.35, 0.45], np.float32)
+    t = threshold_for_far(impostor, 0.2)  # 2 of 10 may pass (0.5 and 0.45): just above 0.4
+    assert 0.4 < t < 0.4 + 1e-6
+    assert rates(np.array([0.9, 0.38, 0.46]), impostor, t) == (pytest.approx(2 / 3), pytest.approx(0.2))
+    assert rates([], impostor, threshold_for_far(impostor, 0.0))[1] == 0.0
+    vectors = np.eye(3, dtype=np.float32)[[0, 0, 1, 2]]
+    genuine, impostors = score_pools(vectors, np.array([0, 0, 1, 1]))
+    assert sorted(genuine.tolist()) == [0.0, 1.0] and sorted(impostors.tolist()) == [0.0] * 4
