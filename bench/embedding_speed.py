@@ -13,29 +13,21 @@ of the exact layout (their compute does not depend on the values).
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import data_dir, machine  # noqa: E402
+from common import data_dir, machine, median_ms  # noqa: E402
 
 THREADS = 2
 FACES = 16
 
 
 def per_face_ms(fn, faces: int, repeats: int = 5) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000 / faces
+    return median_ms(fn, repeats) / faces
 
 
 def main():

@@ -9,30 +9,18 @@ Load: `Registry.open` of a saved registry (sha256 of both arrays included), up t
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine  # noqa: E402
+from common import machine, median_ms  # noqa: E402
 
 from facecam.registry import Registry, per_identity_scores  # noqa: E402
 
 SAMPLES_PER_ID = 5
-
-
-def median_ms(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000
 
 
 def unit(rng, n, d):
