@@ -585,6 +585,141 @@ def models_import(
     ui.info(f"imported {entry.name} ({arch}, sha256 {entry.sha256[:16]}…); use it with --model {entry.name}")
 
 
+eval_app = typer.Typer(help="Measure accuracy on your own labelled data.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+def _central_face(faces, image):
+    """The face nearest the image centre (the subject of a portrait or an LFW photo)."""
+    import numpy as np
+
+    centre = np.array(image.shape[1::-1]) / 2
+    return min(faces, key=lambda f: float(np.linalg.norm((f.box[:2] + f.box[2:]) / 2 - centre)), default=None)
+
+
+@eval_app.command("pairs")
+def eval_pairs(
+    pairs: Annotated[Path, typer.Option(help="A pairs file in the LFW pairs.txt format.")],
+    root: Annotated[Path, typer.Option(help="The folder of <name>/<name>_NNNN.jpg images.")],
+    model: ModelOpt = None,
+    device: DeviceOpt = "auto",
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Face verification on labelled pairs: 10-fold accuracy, accuracy at the model's threshold, TAR at FAR."""
+    import numpy as np
+
+    from . import sources
+    from .evaluation import accuracy, kfold_accuracy, pair_folds, tar_at_far
+    from .models import load_embedder
+    from .pairs import image_path, read_pairs
+
+    pair_list = read_pairs(pairs)
+    if not pair_list:
+        raise UsageError(f"{pairs}: no pairs")
+    det = _detector(None, None, device, config.DETECT_THRESHOLD, config.DETECT_MAX_SIZE)
+    embedder = load_embedder(model, device=device)
+    vectors, problems = {}, {}
+    keys = sorted({k for a, b, _ in pair_list for k in (a, b)})
+    with ui.progress(enabled=not json_out) as bar:
+        task = bar.add_task("embedding", total=len(keys))
+        for key in keys:
+            bar.advance(task)
+            path = image_path(root, key)
+            try:
+                image = sources.read_image(path)
+            except FacecamError as err:
+                problems[key] = str(err)
+                continue
+            face = _central_face(det.detect(image), image)
+            if face is None:
+                problems[key] = f"{path}: no face found"
+            else:
+                vectors[key] = embedder.embed(image, [face])[0]
+    scores = np.array([float(vectors[a] @ vectors[b]) if a in vectors and b in vectors else np.nan for a, b, _ in pair_list])
+    same = np.array([s for _, _, s in pair_list])
+    mean, std, _ = kfold_accuracy(scores, same, fold_of=pair_folds(pairs, len(pair_list)))
+    genuine, impostor = scores[same], scores[~same]
+    tar2, t2 = tar_at_far(genuine, impostor, 1e-2)
+    tar3, t3 = tar_at_far(genuine, impostor, 1e-3)
+    skipped = [{"pair": i + 1, "reason": problems.get(a) or problems.get(b)}
+               for i, (a, b, _) in enumerate(pair_list) if np.isnan(scores[i])]
+    result = {"model": embedder.name, "pairs": len(pair_list), "same": int(same.sum()), "different": int((~same).sum()),
+              "accuracy_10fold": round(mean, 5), "accuracy_10fold_std": round(std, 5),
+              "threshold": embedder.default_threshold,
+              "accuracy_at_threshold": round(accuracy(scores, same, embedder.default_threshold), 5),
+              "tar_at_far_1e-2": round(tar2, 5), "threshold_at_far_1e-2": round(t2, 4),
+              "tar_at_far_1e-3": round(tar3, 5), "threshold_at_far_1e-3": round(t3, 4),
+              "skipped": skipped}
+    if json_out:
+        ui.json_line(result)
+        return
+    ui.table(f"{embedder.name}: {len(pair_list)} pairs ({result['same']} same, {result['different']} different)",
+             ["measure", "value"], [
+                 ["accuracy, 10-fold cross-validated", f"{mean:.2%} ± {std:.2%}"],
+                 [f"accuracy at the model threshold {embedder.default_threshold}", f"{result['accuracy_at_threshold']:.2%}"],
+                 ["TAR at FAR 1e-2", f"{tar2:.2%} (threshold {t2:.3f})"],
+                 ["TAR at FAR 1e-3", f"{tar3:.2%} (threshold {t3:.3f})"],
+                 ["pairs skipped (counted as errors)", len(skipped)],
+             ])
+    for item in skipped:
+        ui.warn(f"pair {item['pair']}: {item['reason']}")
+
+
+@eval_app.command("detection")
+def eval_detection(
+    images: Annotated[Path, typer.Option(help="The WIDER FACE images folder (<event>/<image>.jpg).")],
+    gt: Annotated[Path, typer.Option(help="A wider_face_val_bbx_gt.txt-format file listing the images to evaluate.")],
+    mat_dir: Annotated[Optional[Path], typer.Option(help="The official eval-tool .mat ground truth, for easy/medium/hard AP.")] = None,
+    max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
+    detector: DetectorOpt = None,
+    device: DeviceOpt = "auto",
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """WIDER FACE average precision of the detector (easy/medium/hard with --mat-dir)."""
+    import numpy as np
+
+    from . import sources, widerface
+
+    truth = widerface.read_gt_txt(gt)
+    det = _detector(detector, None, device, 0.02, max_size)  # the usual evaluation floor
+    preds, hits = {}, 0
+    with ui.progress(enabled=not json_out) as bar:
+        task = bar.add_task("detecting", total=len(truth))
+        for rel, boxes in truth.items():
+            bar.advance(task)
+            faces = det.detect(sources.read_image(images / rel))
+            p = np.array([[*f.box[:2], *(f.box[2:] - f.box[:2]), f.score] for f in faces]).reshape(-1, 5)
+            preds[(Path(rel).parent.name, Path(rel).stem)] = p
+            keep = p[:, 4] > config.DETECT_THRESHOLD
+            g = boxes[:, :4].astype(float)
+            g[:, 2:] += g[:, :2]
+            hits += widerface.recall_at_iou(np.hstack([p[keep, :2], p[keep, :2] + p[keep, 2:4]]), g)
+    faces_total = sum(len(b) for b in truth.values())
+    if mat_dir is not None:
+        ap = widerface.average_precision(preds, widerface.load_mat_ground_truth(mat_dir))
+    else:
+        ap = {"overall": widerface.average_precision(preds, _all_faces_count(truth))["easy"]}
+    result = {"images": len(truth), "faces": faces_total, "max_size": max_size or None, "detector": det.name,
+              **{f"ap_{k}": round(v, 4) for k, v in ap.items()},
+              "recall_at_default_threshold": round(hits / max(faces_total, 1), 4)}
+    if json_out:
+        ui.json_line(result)
+    else:
+        ui.table(f"{det.name}: {len(truth)} images, {faces_total} faces, max size {max_size or 'full'}",
+                 ["measure", "value"], [[k, v] for k, v in result.items() if k.startswith(("ap_", "recall"))])
+
+
+def _all_faces_count(truth):
+    """Ground truth where every face counts (no easy/medium/hard split): the AP over all faces."""
+    import numpy as np
+
+    out = {}
+    for rel, boxes in truth.items():
+        every = np.arange(len(boxes))
+        out[(Path(rel).parent.name, Path(rel).stem)] = (boxes[:, :4].astype(float), {s: every for s in ("easy", "medium", "hard")})
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors on stderr, exit 1 for failures, 2 for usage errors."""
     # A process started in the background (or by a runner) inherits SIGINT as ignored; Ctrl-C and

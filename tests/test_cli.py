@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import pytest
 
 from conftest import SAMPLES
 
@@ -227,3 +228,42 @@ def test_reembed_with_another_model_and_calibrate(data, tmp_path):
                    "--no-keep-crops").returncode == 0
     assert_one_line_error(facecam("registry", "reembed", "--model", "dlib-resnet", "--registry", bare), 1,
                           "2 sample(s) have no kept face crop")
+
+
+def test_eval_pairs_counts_unscored_pairs_as_errors(data, tmp_path):
+    lines = (data / "recognition/lfw_pairs_fold1.txt").read_text().splitlines()
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("\n".join(["1\t20", *lines[1:21], *lines[301:321], "Nobody_Here\t1\t2"]) + "\n")
+    result = facecam("eval", "pairs", "--pairs", pairs, "--root", data / "recognition/lfw", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert (out["pairs"], out["same"], out["different"]) == (41, 21, 20)
+    assert out["skipped"] == [{"pair": 41, "reason": f"{data / 'recognition/lfw/Nobody_Here/Nobody_Here_0001.jpg'}: cannot read (No such file or directory)"}]
+    # every scored pair is right at the model threshold; the unscored one is an error
+    assert out["accuracy_at_threshold"] == round(40 / 41, 5)
+    assert out["tar_at_far_1e-2"] == round(20 / 21, 5)  # the unscored same-person pair is a reject
+    assert out["accuracy_10fold"] == 0.98  # folds i mod 10: the fold holding pair 41 scores 4/5
+
+
+def test_eval_detection_on_a_wider_subset(data, tmp_path):
+    from facecam import widerface
+
+    root = data / "detection/widerface_val"
+    truth = widerface.read_gt_txt(root / "subset_bbx_gt.txt")
+    chosen = ["0--Parade/0_Parade_Parade_0_194.jpg", "0--Parade/0_Parade_Parade_0_917.jpg",
+              "0--Parade/0_Parade_Parade_0_854.jpg", "0--Parade/0_Parade_marchingband_1_355.jpg"]
+    gt = tmp_path / "gt.txt"
+    gt.write_text("".join(f"{rel}\n{len(truth[rel])}\n" + "".join(" ".join(map(str, row)) + "\n" for row in truth[rel])
+                          for rel in chosen))
+    result = facecam("eval", "detection", "--images", root / "images", "--gt", gt,
+                     "--mat-dir", root / "ground_truth", "--max-size", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert (out["images"], out["faces"]) == (4, 27)
+    # measured: AP 1.0 / 0.8996 / 0.7796, 17 of 27 faces found at the default threshold
+    assert out["ap_easy"] == pytest.approx(1.0, abs=0.01)
+    assert out["ap_medium"] == pytest.approx(0.8996, abs=0.01) and out["ap_hard"] == pytest.approx(0.7796, abs=0.01)
+    assert round(out["recall_at_default_threshold"] * 27) in (16, 17, 18)
+    overall = json.loads(facecam("eval", "detection", "--images", root / "images", "--gt", gt, "--max-size", "0", "--json").stdout)
+    assert overall["ap_overall"] == pytest.approx(0.7218, abs=0.01)  # every face counts, tiny ones too
+    assert overall["recall_at_default_threshold"] == out["recall_at_default_threshold"]

@@ -150,3 +150,22 @@ def test_threshold_for_far_and_rates():
     vectors = np.eye(3, dtype=np.float32)[[0, 0, 1, 2]]
     genuine, impostors = score_pools(vectors, np.array([0, 0, 1, 1]))
     assert sorted(genuine.tolist()) == [0.0, 1.0] and sorted(impostors.tolist()) == [0.0] * 4
+
+
+def test_kfold_accuracy_known_answers():
+    from facecam.evaluation import best_threshold, kfold_accuracy, tar_at_far
+
+    # separable scores: every fold is classified perfectly
+    same = np.array([True, False] * 10)
+    scores = np.where(same, 0.8, 0.2) + np.linspace(0, 0.01, 20)
+    assert kfold_accuracy(scores, same, folds=10)[0] == 1.0
+    assert 0.21 < best_threshold(scores, same) < 0.8
+    # one impostor scores above every genuine pair: the fold holding it loses that pair
+    scores2 = scores.copy()
+    scores2[1] = 0.95
+    mean, _, thresholds = kfold_accuracy(scores2, same, folds=10)
+    assert mean == pytest.approx(0.95) and len(thresholds) == 10
+    genuine, impostor = scores2[same], scores2[~same]
+    assert tar_at_far(genuine, impostor, 0.1)[0] == 1.0  # 1 of 10 impostors may pass: the 0.95 one
+    assert tar_at_far(genuine, impostor, 0.0) == (0.0, pytest.approx(0.95, abs=1e-6))
+    assert tar_at_far(scores[same], scores[~same], 0.0)[0] == 1.0
