@@ -665,6 +665,87 @@ def eval_pairs(
         ui.warn(f"pair {item['pair']}: {item['reason']}")
 
 
+@eval_app.command("identify")
+def eval_identify(
+    root: Annotated[Path, typer.Option(help="A folder of identity sub-folders of photos.")],
+    gallery: Annotated[int, typer.Option(help="Photos enrolled per identity (the first K by name); identities with fewer than K+1 photos are strangers.")] = 1,
+    model: ModelOpt = None,
+    device: DeviceOpt = "auto",
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Open-set identification: rank-1, true accepts of enrolled people, false accepts of strangers."""
+    import numpy as np
+
+    from . import sources
+    from .calibration import threshold_for_far
+    from .models import load_embedder
+    from .registry import Registry
+
+    if gallery < 1:
+        raise typer.BadParameter("must be 1 or more", param_hint="--gallery")
+    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not folders:
+        raise UsageError(f"{root}: no identity sub-folders")
+    det = _detector(None, None, device, config.DETECT_THRESHOLD, config.DETECT_MAX_SIZE)
+    embedder = load_embedder(model, device=device)
+    reg = Registry(path=root, model={"name": embedder.name, "dim": embedder.dim, "sha256": embedder.sha256})
+    probes, strangers, no_face = [], [], []  # probes: (truth, vector or None)
+
+    def vector(path):
+        try:
+            image = sources.read_image(path)
+        except FacecamError:
+            image = None
+        face = _central_face(det.detect(image), image) if image is not None else None
+        if face is None:
+            no_face.append(str(path))
+            return None
+        return embedder.embed(image, [face])[0]
+
+    with ui.progress(enabled=not json_out) as bar:
+        task = bar.add_task("embedding", total=len(folders))
+        for folder in folders:
+            bar.advance(task)
+            photos = sources.list_images([folder])
+            if len(photos) > gallery:
+                enrolled = [v for v in map(vector, photos[:gallery]) if v is not None]
+                if enrolled:
+                    reg.add(folder.name, np.stack(enrolled), [{"source": "gallery"}] * len(enrolled))
+                    probes += [(folder.name, vector(p)) for p in photos[gallery:]]
+                    continue
+            strangers += [v for v in map(vector, photos) if v is not None]
+    if not reg.identities or not probes:
+        raise UsageError(f"{root}: no identity has more than {gallery} photos with a face")
+    threshold = embedder.default_threshold
+    known = [v for _, v in probes if v is not None]
+    truth = [t for t, v in probes if v is not None]
+    matches = reg.match(np.stack(known), threshold) if known else []
+    rank1 = sum(m.best_name == t for m, t in zip(matches, truth)) / len(probes)
+    tar = sum(m.name == t for m, t in zip(matches, truth)) / len(probes)
+    wrong = sum(m.name not in (None, t) for m, t in zip(matches, truth))
+    stranger_scores = np.array([m.score for m in reg.match(np.stack(strangers), threshold)]) if strangers else np.zeros(0)
+    far = float(np.mean(stranger_scores >= threshold)) if len(stranger_scores) else None
+    result = {"model": embedder.name, "gallery": gallery, "enrolled": len(reg.identities),
+              "probes": len(probes), "strangers": len(strangers), "no_face": len(no_face),
+              "rank1": round(rank1, 5), "threshold": threshold, "tar": round(tar, 5),
+              "wrong_names": wrong, "stranger_far": None if far is None else round(far, 5)}
+    if len(stranger_scores):
+        t1 = threshold_for_far(stranger_scores, 0.01)
+        result["threshold_at_far_1e-2"] = round(t1, 4)
+        result["tar_at_far_1e-2"] = round(sum(m.best_name == t and m.score >= t1 for m, t in zip(matches, truth)) / len(probes), 5)
+    if json_out:
+        ui.json_line(result)
+        return
+    rows = [["enrolled identities / probes / stranger photos", f"{len(reg.identities)} / {len(probes)} / {len(strangers)}"],
+            ["rank-1 accuracy", f"{rank1:.2%}"],
+            [f"true accepts at the model threshold {threshold}", f"{tar:.2%} ({wrong} given a wrong name)"],
+            [f"strangers accepted at {threshold}", "no strangers" if far is None else f"{far:.2%}"]]
+    if "threshold_at_far_1e-2" in result:
+        rows.append(["threshold for 1% of strangers accepted", f"{result['threshold_at_far_1e-2']} (true accepts {result['tar_at_far_1e-2']:.2%})"])
+    rows.append(["photos with no face found", len(no_face)])
+    ui.table(f"{embedder.name}: open-set identification, {gallery} enrolled photo(s) per identity", ["measure", "value"], rows)
+
+
 @eval_app.command("detection")
 def eval_detection(
     images: Annotated[Path, typer.Option(help="The WIDER FACE images folder (<event>/<image>.jpg).")],

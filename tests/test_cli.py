@@ -267,3 +267,20 @@ def test_eval_detection_on_a_wider_subset(data, tmp_path):
     overall = json.loads(facecam("eval", "detection", "--images", root / "images", "--gt", gt, "--max-size", "0", "--json").stdout)
     assert overall["ap_overall"] == pytest.approx(0.7218, abs=0.01)  # every face counts, tiny ones too
     assert overall["recall_at_default_threshold"] == out["recall_at_default_threshold"]
+
+
+def test_eval_identify_on_a_small_real_set(data, tmp_path):
+    lfw = data / "recognition/lfw"
+    root = tmp_path / "people"
+    root.mkdir()
+    known = ["Abdullah_Gul", "Ai_Sugiyama", "Zhu_Rongji"]  # 3+ photos each: 2 enrolled, the rest probes
+    strangers = ["Abdel_Madi_Shabneh", "Dean_Barker"]  # fewer than 3 photos: strangers
+    for name in known + strangers:
+        (root / name).symlink_to(lfw / name)
+    probes = sum(len(list((lfw / n).glob("*.jpg"))) - 2 for n in known)
+    stranger_photos = sum(len(list((lfw / n).glob("*.jpg"))) for n in strangers)
+    result = facecam("eval", "identify", "--root", root, "--gallery", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert (out["enrolled"], out["probes"], out["strangers"], out["no_face"]) == (3, probes, stranger_photos, 0)
+    assert out["rank1"] == 1.0 and out["tar"] == 1.0 and out["wrong_names"] == 0 and out["stranger_far"] == 0.0
