@@ -101,8 +101,9 @@ def test_embed_with_no_faces_and_bad_crops(embedder):
 def test_lfw_fold1_same_person_scores_above_different_people(detector, embedder, data):
     """600 LFW pairs (300 same, 300 different), whole pipeline: detect, align, embed, cosine.
 
-    Measured: accuracy 99.50% at the catalog threshold 0.363 (3 errors), genuine mean 0.690,
-    impostor mean 0.089, highest impostor 0.293, lowest genuine 0.184.
+    Measured: 99.50% at OpenCV's 1:1 threshold 0.363 (3 errors), 97.67% at the catalog's 0.47
+    (set for 1:N use, where strangers meet every enrolled person); genuine mean 0.690, impostor
+    mean 0.089, highest impostor 0.293, lowest genuine 0.184.
     """
     pairs = read_pairs(data / "recognition" / "lfw_pairs_fold1.txt")
     assert len(pairs) == 600 and sum(same for _, _, same in pairs) == 300
@@ -116,7 +117,7 @@ def test_lfw_fold1_same_person_scores_above_different_people(detector, embedder,
 
     scores = np.array([vector(a) @ vector(b) for a, b, _ in pairs])
     same = np.array([s for _, _, s in pairs])
-    accuracy = ((scores >= embedder.default_threshold) == same).mean()
-    assert accuracy >= 0.993  # 99.50% measured; at most one more error
+    assert ((scores >= 0.363) == same).mean() >= 0.993  # 99.50% measured; at most one more error
+    assert ((scores >= embedder.default_threshold) == same).mean() >= 0.973  # 97.67% measured
     assert scores[same].mean() - scores[~same].mean() > 0.55  # 0.60 measured
     assert scores[~same].max() < 0.33 and np.median(scores[same]) > 0.65
