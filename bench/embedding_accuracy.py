@@ -80,11 +80,13 @@ def fr_identify(root: Path, gallery: int = 2) -> dict:
     results = [(t, best(v)) if v is not None else (t, (None, -np.inf)) for t, v in probes]
     rank1 = np.mean([name == t for t, (name, _) in results])
     tar = np.mean([name == t and s >= -0.6 for t, (name, s) in results])
-    stranger_scores = np.array([best(v)[1] for v in strangers])
-    t1 = threshold_for_far(stranger_scores, 0.01)
-    return {"enrolled": len(names), "probes": len(probes), "strangers": len(strangers), "rank1": rank1, "tar": tar,
-            "stranger_far": float(np.mean(stranger_scores >= -0.6)),
-            "tar_at_far_1e-2": float(np.mean([name == t and s >= t1 for t, (name, s) in results]))}
+    out = {"enrolled": len(names), "probes": len(probes), "strangers": len(strangers), "rank1": rank1, "tar": tar}
+    if strangers:
+        stranger_scores = np.array([best(v)[1] for v in strangers])
+        t1 = threshold_for_far(stranger_scores, 0.01)
+        out["stranger_far"] = float(np.mean(stranger_scores >= -0.6))
+        out["tar_at_far_1e-2"] = float(np.mean([name == t and s >= t1 for t, (name, s) in results]))
+    return out
 
 
 def main():
