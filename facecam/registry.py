@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -72,6 +73,7 @@ class Registry:
     samples: list[dict] = field(default_factory=list)  # {"identity", "time", "source", ...}
     vectors: np.ndarray = None
     generation: int = 0
+    dropped_crops: list[str] = field(default_factory=list)  # crop files of removed samples
 
     def __post_init__(self):
         if self.vectors is None:
@@ -213,10 +215,8 @@ class Registry:
         i = self.index_of(name)
         keep = [k for k, s in enumerate(self.samples) if s["identity"] != i]
         removed = len(self.samples) - len(keep)
-        for k, s in enumerate(self.samples):
-            if s["identity"] == i and s.get("crop"):
-                with contextlib.suppress(FileNotFoundError):
-                    (self.path / s["crop"]).unlink()
+        # their crops go once the save that drops them has committed (see save)
+        self.dropped_crops += [s["crop"] for s in self.samples if s["identity"] == i and s.get("crop")]
         self.samples = [self.samples[k] for k in keep]
         self.vectors = self.vectors[keep]
         del self.identities[i]
@@ -257,9 +257,10 @@ class Registry:
             name = f"{key}.{gen}.npy"
             buffer = io.BytesIO()
             np.save(buffer, array, allow_pickle=False)
+            data = buffer.getvalue()
             with atomic_write(self.path / name) as f:
-                f.write(buffer.getvalue())
-            files[key] = {"name": name, "sha256": sha256_file(self.path / name)}
+                f.write(data)
+            files[key] = {"name": name, "sha256": hashlib.sha256(data).hexdigest()}
         samples = [{k: v for k, v in s.items() if k != "identity"} for s in self.samples]
         doc = {"format": FORMAT, "generation": gen, "model": self.model, "identities": self.identities,
                "samples": samples, "files": files}
@@ -273,12 +274,16 @@ class Registry:
         self._collect(keep={gen, gen - 1})
 
     def _collect(self, keep: set[int]) -> None:
-        """Delete array files of generations no registry.json (current or backup) points at."""
+        """Delete what no registry.json (current or backup) needs: older generations' arrays, the
+        crops of removed samples, temporary files of a writer that was killed."""
         for file in self.path.glob("*.npy"):
             m = re.fullmatch(r"(vectors|ids)\.(\d+)\.npy", file.name)
             if m and int(m.group(2)) not in keep:
                 file.unlink(missing_ok=True)
-        for tmp in self.path.glob(".*.tmp"):  # left by a writer that was killed
+        for rel in self.dropped_crops:
+            (self.path / rel).unlink(missing_ok=True)
+        self.dropped_crops = []
+        for tmp in self.path.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)
 
 
@@ -327,6 +332,17 @@ def restore(path: str | Path) -> int:
         with atomic_write(path / INDEX) as f:
             f.write(backup.read_bytes())
         return reg.generation
+
+
+def stored_model(path: str | Path) -> dict | None:
+    """The model recorded in a registry (None when there is none), without loading its arrays."""
+    index = Path(path) / INDEX
+    if not index.is_file():
+        return None
+    try:
+        return json.loads(index.read_text())["model"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise RegistryError(f"{index}: unreadable ({type(err).__name__}); run 'facecam registry restore'") from None
 
 
 def check_name(name: str) -> str:

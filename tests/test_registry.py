@@ -189,3 +189,21 @@ def test_matching_real_people(detector, data, tmp_path):
     stranger_vectors = np.stack([vector(sorted(p.glob("*.jpg"))[0]) for p in strangers])
     assert all(m.name is None for m in reg.match(stranger_vectors, threshold=embedder.default_threshold))
     assert sum(m.name is not None for m in reg.match(stranger_vectors, threshold=0.363)) == 7
+
+
+def test_crops_of_removed_people_go_only_when_the_removal_commits(tmp_path):
+    rng = np.random.default_rng(5)
+    crop = np.zeros((8, 8, 3), np.uint8)
+    with transaction(tmp_path, model=MODEL, create=True) as reg:
+        reg.add("Alice", unit(rng, 2), meta(2), crops=[crop, crop])
+    files = sorted((tmp_path / "crops").glob("*.png"))
+    assert len(files) == 2
+    with pytest.raises(RuntimeError):
+        with transaction(tmp_path, model=MODEL) as reg:
+            reg.remove("Alice")
+            raise RuntimeError("interrupted before the save")
+    assert sorted((tmp_path / "crops").glob("*.png")) == files  # nothing committed, nothing lost
+    assert Registry.open(tmp_path).count("Alice") == 2
+    with transaction(tmp_path, model=MODEL) as reg:
+        reg.remove("Alice")
+    assert not list((tmp_path / "crops").glob("*.png"))
