@@ -205,10 +205,10 @@ def _registry_path(path: Path | None) -> Path:
 def _embedder_for(registry_path: Path, model: str | None, device: str):
     """The embedder to use with this registry: --model, else the registry's own, else the default."""
     from .models import load_embedder
-    from .registry import INDEX, Registry
+    from .registry import stored_model
 
-    if model is None and (registry_path / INDEX).is_file():
-        model = Registry.open(registry_path).model["name"]
+    if model is None and (stored := stored_model(registry_path)) is not None:
+        model = stored["name"]
     embedder = load_embedder(model, device=device)
     return embedder, {"name": embedder.name, "dim": embedder.dim, "sha256": embedder.sha256}
 
@@ -241,8 +241,7 @@ def register(
         raise typer.BadParameter(f"{from_dir} is not a folder", param_hint="--from-dir")
     if by_folder == (name is not None):
         raise typer.BadParameter("give --name, or --by-folder, not both", param_hint="--name")
-    people = ({p.name: p for p in sorted(from_dir.iterdir()) if p.is_dir()} if by_folder
-              else {check_name(name): from_dir})
+    people = ({p.name: p for p in sorted(from_dir.iterdir()) if p.is_dir()} if by_folder else {name: from_dir})
     for person in people:
         check_name(person)
     path = _registry_path(registry)
@@ -589,12 +588,22 @@ eval_app = typer.Typer(help="Measure accuracy on your own labelled data.", no_ar
 app.add_typer(eval_app, name="eval")
 
 
-def _central_face(faces, image):
-    """The face nearest the image centre (the subject of a portrait or an LFW photo)."""
+def _central_vector(path: Path, det, embedder):
+    """(vector of the face nearest the photo's centre, None) or (None, why there is none).
+    The central face is the subject of a portrait or an LFW photo."""
     import numpy as np
 
+    from . import sources
+
+    try:
+        image = sources.read_image(path)
+    except FacecamError as err:
+        return None, str(err)
     centre = np.array(image.shape[1::-1]) / 2
-    return min(faces, key=lambda f: float(np.linalg.norm((f.box[:2] + f.box[2:]) / 2 - centre)), default=None)
+    face = min(det.detect(image), key=lambda f: float(np.linalg.norm((f.box[:2] + f.box[2:]) / 2 - centre)), default=None)
+    if face is None:
+        return None, f"{path}: no face found"
+    return embedder.embed(image, [face])[0], None
 
 
 @eval_app.command("pairs")
@@ -608,7 +617,6 @@ def eval_pairs(
     """Face verification on labelled pairs: 10-fold accuracy, accuracy at the model's threshold, TAR at FAR."""
     import numpy as np
 
-    from . import sources
     from .evaluation import accuracy, kfold_accuracy, pair_folds, tar_at_far
     from .models import load_embedder
     from .pairs import image_path, read_pairs
@@ -624,17 +632,11 @@ def eval_pairs(
         task = bar.add_task("embedding", total=len(keys))
         for key in keys:
             bar.advance(task)
-            path = image_path(root, key)
-            try:
-                image = sources.read_image(path)
-            except FacecamError as err:
-                problems[key] = str(err)
-                continue
-            face = _central_face(det.detect(image), image)
-            if face is None:
-                problems[key] = f"{path}: no face found"
+            vector, problem = _central_vector(image_path(root, key), det, embedder)
+            if vector is None:
+                problems[key] = problem
             else:
-                vectors[key] = embedder.embed(image, [face])[0]
+                vectors[key] = vector
     scores = np.array([float(vectors[a] @ vectors[b]) if a in vectors and b in vectors else np.nan for a, b, _ in pair_list])
     same = np.array([s for _, _, s in pair_list])
     mean, std, _ = kfold_accuracy(scores, same, fold_of=pair_folds(pairs, len(pair_list)))
@@ -692,15 +694,10 @@ def eval_identify(
     probes, strangers, no_face = [], [], []  # probes: (truth, vector or None)
 
     def vector(path):
-        try:
-            image = sources.read_image(path)
-        except FacecamError:
-            image = None
-        face = _central_face(det.detect(image), image) if image is not None else None
-        if face is None:
-            no_face.append(str(path))
-            return None
-        return embedder.embed(image, [face])[0]
+        v, problem = _central_vector(path, det, embedder)
+        if v is None:
+            no_face.append(problem)
+        return v
 
     with ui.progress(enabled=not json_out) as bar:
         task = bar.add_task("embedding", total=len(folders))
