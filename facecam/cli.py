@@ -394,7 +394,7 @@ def registry_reembed(
 @app.command()
 def calibrate(
     far: Annotated[float, typer.Option(help="Target false-accept rate for one comparison, e.g. 0.001.")] = 0.001,
-    folder: Annotated[Optional[Path], typer.Option(help="Also use labelled photos: one sub-folder per person.")] = None,
+    folder: Annotated[Optional[Path], typer.Option(help="Also use labelled photos: one sub-folder per person (the face nearest each photo's centre).")] = None,
     registry: RegistryOpt = None,
     model: ModelOpt = None,
     device: DeviceOpt = "auto",
@@ -403,7 +403,8 @@ def calibrate(
     """Genuine and impostor score distributions, and the threshold that reaches a false-accept rate."""
     import numpy as np
 
-    from .calibration import rates, score_pools, threshold_for_far
+    from . import sources
+    from .calibration import fit_score_knots, rates, score_pools, threshold_for_far
     from .registry import INDEX, Registry
 
     if not 0 < far < 1:
@@ -418,35 +419,45 @@ def calibrate(
     if folder is not None:
         det = _detector(None, None, device, config.DETECT_THRESHOLD, config.DETECT_MAX_SIZE)
         for person in sorted(p for p in folder.iterdir() if p.is_dir()):
-            for _, _, image in _Images([person], json_out, f"embedding {person.name}"):
-                faces = det.detect(image)
-                if len(faces) == 1:
-                    vectors.append(embedder.embed(image, faces)[0])
+            for photo in sources.list_images([person]):
+                vector, problem = _central_vector(photo, det, embedder)
+                if vector is not None:
+                    vectors.append(vector)
                     labels.append(f"folder:{person.name}")
+                elif not json_out:
+                    ui.warn(problem)
     names = sorted(set(labels))
     ids = np.array([names.index(label) for label in labels])
     genuine, impostor = score_pools(np.array(vectors).reshape(-1, embedder.dim), ids)
     if not len(genuine) or not len(impostor):
         raise UsageError("calibration needs two or more people and someone with two or more samples")
-    threshold = threshold_for_far(impostor, far)
-    tar, measured_far = rates(genuine, impostor, threshold)
-    current_tar, current_far = rates(genuine, impostor, embedder.default_threshold)
+    cosine = threshold_for_far(impostor, far)
+    tar, measured_far = rates(genuine, impostor, cosine)
+    default_cosine = embedder.min_cosine()
+    current_tar, current_far = rates(genuine, impostor, default_cosine)
+    try:
+        knots = fit_score_knots(impostor)
+    except ValueError:
+        knots = None  # too few impostor pairs to measure the scale's decades
     result = {"model": embedder.name, "people": len(names), "samples": len(labels),
               "genuine_pairs": len(genuine), "impostor_pairs": len(impostor), "target_far": far,
-              "threshold": round(threshold, 4), "tar": round(tar, 4), "far": round(measured_far, 6),
-              "default_threshold": embedder.default_threshold, "default_tar": round(current_tar, 4),
-              "default_far": round(current_far, 6),
+              "threshold": round(embedder.scale.score(cosine), 4), "cosine": round(cosine, 4),
+              "tar": round(tar, 4), "far": round(measured_far, 6),
+              "default_threshold": embedder.default_threshold, "default_cosine": round(default_cosine, 4),
+              "default_tar": round(current_tar, 4), "default_far": round(current_far, 6),
               "genuine": {q: round(float(np.quantile(genuine, v)), 4) for q, v in (("p5", .05), ("median", .5))},
-              "impostor": {q: round(float(np.quantile(impostor, v)), 4) for q, v in (("median", .5), ("p99", .99), ("max", 1))}}
+              "impostor": {q: round(float(np.quantile(impostor, v)), 4) for q, v in (("median", .5), ("p99", .99), ("max", 1))},
+              "score_knots": knots}
     if json_out:
         ui.json_line(result)
-    else:
-        ui.table(f"{embedder.name}: {len(names)} people, {len(labels)} samples", ["threshold", "true accepts", "false accepts"], [
-            [f"{threshold:.4f} (for FAR {far:g})", f"{tar:.2%}", f"{measured_far:.4%}"],
-            [f"{embedder.default_threshold} (model default)", f"{current_tar:.2%}", f"{current_far:.4%}"],
-        ])
-        if len(impostor) * far < 10:
-            ui.warn(f"only {len(impostor)} impostor pairs: a false-accept rate of {far:g} is barely measurable; add people or --folder")
+        return
+    ui.table(f"{embedder.name}: {len(names)} people, {len(labels)} samples",
+             ["threshold (score)", "cosine", "true accepts", "false accepts"], [
+                 [f"{result['threshold']:.4f} (for FAR {far:g})", f"{cosine:.4f}", f"{tar:.2%}", f"{measured_far:.4%}"],
+                 [f"{embedder.default_threshold} (model default)", f"{default_cosine:.4f}", f"{current_tar:.2%}", f"{current_far:.4%}"],
+             ])
+    if len(impostor) * far < 10:
+        ui.warn(f"only {len(impostor)} impostor pairs: a false-accept rate of {far:g} is barely measurable; add people or --folder")
 
 
 @registry_app.command("export")
@@ -643,12 +654,13 @@ def eval_pairs(
     genuine, impostor = scores[same], scores[~same]
     tar2, t2 = tar_at_far(genuine, impostor, 1e-2)
     tar3, t3 = tar_at_far(genuine, impostor, 1e-3)
+    t2, t3 = embedder.scale.score(t2), embedder.scale.score(t3)
     skipped = [{"pair": i + 1, "reason": problems.get(a) or problems.get(b)}
                for i, (a, b, _) in enumerate(pair_list) if np.isnan(scores[i])]
     result = {"model": embedder.name, "pairs": len(pair_list), "same": int(same.sum()), "different": int((~same).sum()),
               "accuracy_10fold": round(mean, 5), "accuracy_10fold_std": round(std, 5),
-              "threshold": embedder.default_threshold,
-              "accuracy_at_threshold": round(accuracy(scores, same, embedder.default_threshold), 5),
+              "threshold": embedder.default_threshold, "threshold_cosine": round(embedder.min_cosine(), 4),
+              "accuracy_at_threshold": round(accuracy(scores, same, embedder.min_cosine()), 5),
               "tar_at_far_1e-2": round(tar2, 5), "threshold_at_far_1e-2": round(t2, 4),
               "tar_at_far_1e-3": round(tar3, 5), "threshold_at_far_1e-3": round(t3, 4),
               "skipped": skipped}
@@ -713,22 +725,22 @@ def eval_identify(
             strangers += [v for v in map(vector, photos) if v is not None]
     if not reg.identities or not probes:
         raise UsageError(f"{root}: no identity has more than {gallery} photos with a face")
-    threshold = embedder.default_threshold
+    threshold, min_cosine = embedder.default_threshold, embedder.min_cosine()
     known = [v for _, v in probes if v is not None]
     truth = [t for t, v in probes if v is not None]
-    matches = reg.match(np.stack(known), threshold) if known else []
+    matches = reg.match(np.stack(known), min_cosine) if known else []
     rank1 = sum(m.best_name == t for m, t in zip(matches, truth)) / len(probes)
     tar = sum(m.name == t for m, t in zip(matches, truth)) / len(probes)
     wrong = sum(m.name not in (None, t) for m, t in zip(matches, truth))
-    stranger_scores = np.array([m.score for m in reg.match(np.stack(strangers), threshold)]) if strangers else np.zeros(0)
-    far = float(np.mean(stranger_scores >= threshold)) if len(stranger_scores) else None
+    stranger_scores = np.array([m.score for m in reg.match(np.stack(strangers), min_cosine)]) if strangers else np.zeros(0)
+    far = float(np.mean(stranger_scores >= min_cosine)) if len(stranger_scores) else None
     result = {"model": embedder.name, "gallery": gallery, "enrolled": len(reg.identities),
               "probes": len(probes), "strangers": len(strangers), "no_face": len(no_face),
-              "rank1": round(rank1, 5), "threshold": threshold, "tar": round(tar, 5),
-              "wrong_names": wrong, "stranger_far": None if far is None else round(far, 5)}
+              "rank1": round(rank1, 5), "threshold": threshold, "threshold_cosine": round(min_cosine, 4),
+              "tar": round(tar, 5), "wrong_names": wrong, "stranger_far": None if far is None else round(far, 5)}
     if len(stranger_scores):
         t1 = threshold_for_far(stranger_scores, 0.01)
-        result["threshold_at_far_1e-2"] = round(t1, 4)
+        result["threshold_at_far_1e-2"] = round(embedder.scale.score(t1), 4)
         result["tar_at_far_1e-2"] = round(sum(m.best_name == t and m.score >= t1 for m, t in zip(matches, truth)) / len(probes), 5)
     if json_out:
         ui.json_line(result)

@@ -57,7 +57,7 @@ class Match:
     """The best identity for one query vector; name None means unknown (below the threshold)."""
 
     name: str | None
-    score: float
+    score: float  # the cosine of the best identity's closest sample
     best_name: str | None  # the best identity even when it is below the threshold
     runner_up: str | None
     runner_up_score: float | None
@@ -163,8 +163,9 @@ class Registry:
 
     # --- matching
 
-    def match(self, queries: np.ndarray, threshold: float) -> list[Match]:
-        """For each query vector (M, D): the best identity by its best sample's cosine score.
+    def match(self, queries: np.ndarray, min_cosine: float) -> list[Match]:
+        """For each query vector (M, D): the best identity by its best sample's cosine, named when
+        that reaches min_cosine (Embedder.min_cosine turns a score threshold into one).
 
         One matrix product for all queries; per identity the maximum over its samples.
         """
@@ -178,7 +179,7 @@ class Registry:
             best, score = int(order[0]), float(row[order[0]])
             second = int(order[1]) if len(order) > 1 and np.isfinite(row[order[1]]) else None
             out.append(Match(
-                name=self.identities[best]["name"] if score >= threshold else None, score=score,
+                name=self.identities[best]["name"] if score >= min_cosine else None, score=score,
                 best_name=self.identities[best]["name"],
                 runner_up=self.identities[second]["name"] if second is not None else None,
                 runner_up_score=float(row[second]) if second is not None else None,

@@ -13,6 +13,8 @@ import cv2
 import pytest
 
 from conftest import SAMPLES
+from facecam.calibration import ScoreScale
+from facecam.models import catalog
 
 SAMPLE_FACES = {"kit_with_rose.jpg": (501, 700, 2), "obama-240p.jpg": (427, 240, 1),
                 "obama_and_biden.jpg": (2000, 1428, 3), "obama_small.jpg": (320, 240, 1)}
@@ -144,7 +146,7 @@ def test_models_list_and_verify(tmp_path):
     models = {o["name"]: o for o in map(json.loads, result.stdout.splitlines())}
     assert models["retinaface-mnet025"]["default"] and models["retinaface-mnet025"]["sha256_ok"]
     assert models["sface"]["default"] and models["sface"]["dim"] == 128 and models["sface"]["sha256_ok"]
-    assert models["sface"]["threshold"] == 0.47
+    assert models["sface"]["threshold"] == 0.8
     # a damaged file in the cache is named, with the fix
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -208,9 +210,14 @@ def test_reembed_with_another_model_and_calibrate(data, tmp_path):
     result = facecam("calibrate", "--registry", reg, "--folder", data / "recognition/asian", "--json")
     assert result.returncode == 0, result.stderr
     cal = json.loads(result.stdout)
-    # 5 + 19 people; 9 enrolled samples + 75 of the 76 photos (one has no single clear face)
-    assert (cal["people"], cal["samples"], cal["genuine_pairs"], cal["impostor_pairs"]) == (24, 84, 115, 3371)
+    # 5 + 19 people; 9 enrolled samples + the central face of each of the 76 photos
+    assert (cal["people"], cal["samples"], cal["genuine_pairs"], cal["impostor_pairs"]) == (24, 85, 118, 3452)
     assert cal["far"] <= 0.001 and cal["tar"] > 0.98
+    # the threshold is on the calibrated scale; the default 0.8 is sface's cosine 0.4759
+    # (both printed to 4 places; a score moves up to 2.3 per unit of cosine)
+    assert cal["threshold"] == pytest.approx(ScoreScale(catalog.get("sface").score_knots).score(cal["cosine"]), abs=2e-4)
+    assert (cal["default_threshold"], cal["default_cosine"]) == (0.8, 0.4759)
+    assert cal["score_knots"] is None  # 3452 pairs cannot measure 1 in 100,000
 
     assert facecam("registry", "reembed", "--model", "dlib-resnet", "--registry", reg).returncode == 0
     people = [json.loads(line) for line in facecam("list", "--json", "--registry", reg).stdout.splitlines()]
@@ -284,3 +291,16 @@ def test_eval_identify_on_a_small_real_set(data, tmp_path):
     out = json.loads(result.stdout)
     assert (out["enrolled"], out["probes"], out["strangers"], out["no_face"]) == (3, probes, stranger_photos, 0)
     assert out["rank1"] == 1.0 and out["tar"] == 1.0 and out["wrong_names"] == 0 and out["stranger_far"] == 0.0
+
+
+@pytest.mark.slow
+def test_score_scale_of_the_catalog_is_what_the_shared_lfw_set_gives(data, tmp_path):
+    """bench/calibrate_scores.py's fit, redone: every shared LFW photo, all 1,478,204 pairs of
+    different people; the knots in the catalog are the cosines that 1e-1 … 1e-5 of them reach."""
+    result = facecam("calibrate", "--folder", data / "recognition/lfw", "--registry", tmp_path / "none",
+                     "--far", "1e-5", "--json")
+    assert result.returncode == 0, result.stderr
+    cal = json.loads(result.stdout)
+    assert (cal["samples"], cal["impostor_pairs"]) == (1721, 1478204)
+    assert cal["score_knots"] == catalog.get("sface").score_knots
+    assert cal["far"] <= 1e-5 and cal["cosine"] == 0.4759 and cal["threshold"] == pytest.approx(0.8, abs=2e-4)

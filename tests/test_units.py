@@ -169,3 +169,21 @@ def test_kfold_accuracy_known_answers():
     assert tar_at_far(genuine, impostor, 0.1)[0] == 1.0  # 1 of 10 impostors may pass: the 0.95 one
     assert tar_at_far(genuine, impostor, 0.0) == (0.0, pytest.approx(0.95, abs=1e-6))
     assert tar_at_far(scores[same], scores[~same], 0.0)[0] == 1.0
+
+
+def test_score_scale_maps_false_accept_decades_to_tenths():
+    from facecam.calibration import ScoreScale, fit_score_knots
+
+    impostor = np.arange(1_000_000) / 1_000_000  # uniform: a fraction f of pairs reaches 1 - f
+    knots = fit_score_knots(impostor)
+    assert [s for _, s in knots] == [0.0, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0]
+    assert [c for c, _ in knots][1:6] == [0.9, 0.99, 0.999, 0.9999, 1.0]  # 0.99999 rounds to 1.0
+    scale = ScoreScale([[-1, 0], [0.2, 0.4], [0.3, 0.5], [0.4, 0.8], [0.6, 1.0]])
+    assert scale.score(0.35) == pytest.approx(0.65) and scale.cosine(0.65) == pytest.approx(0.35)
+    assert scale.score(0.9) == 1.0 and scale.cosine(1.0) == 0.6  # clamped at the ends
+    assert list(scale.score(np.array([-1.0, 0.2]))) == [0.0, 0.4]
+    assert ScoreScale(None).score(0.37) == 0.37 and not ScoreScale(None).calibrated
+    with pytest.raises(ValueError):
+        ScoreScale([[0.1, 0.5], [0.2, 0.5]])
+    with pytest.raises(ValueError):
+        fit_score_knots(np.zeros(999_999))  # cannot measure 1 in 100,000 with 10 pairs to spare

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ..align import align
+from ..calibration import ScoreScale
 from ..errors import WeightsError
 from ..types import Detection
 
@@ -14,7 +15,8 @@ from ..types import Detection
 class Embedder:
     """A face embedding network with its alignment template.
 
-    name, dim, default_threshold (cosine), sha256 of the weights;
+    name, dim, sha256 of the weights; scale: cosine <-> score (calibration.ScoreScale);
+    default_threshold: the score at or above which a face is taken for an enrolled person;
     input_size (width, height) and template (5, 2) in crop pixels;
     rgb: whether the network takes RGB (else BGR) channels;
     landmark_weights: whole-number weight of each landmark in the alignment fit (None: equal).
@@ -22,7 +24,8 @@ class Embedder:
 
     def __init__(
         self, *, net: nn.Module, device, name: str, sha256: str, dim: int,
-        input_size: tuple[int, int], template: np.ndarray, default_threshold: float, rgb: bool,
+        input_size: tuple[int, int], template: np.ndarray, default_threshold: float, scale: ScoreScale,
+        rgb: bool,
         batch_size: int = 32, landmark_weights: tuple[int, ...] | None = None,
     ):
         self.net = net.eval().to(device)
@@ -33,9 +36,14 @@ class Embedder:
         self.input_size = input_size
         self.template = np.asarray(template, np.float32)
         self.default_threshold = default_threshold
+        self.scale = scale
         self.rgb = rgb
         self.batch_size = batch_size
         self.landmark_weights = landmark_weights
+
+    def min_cosine(self, threshold: float | None = None) -> float:
+        """The cosine that a score threshold (default: the model's) stands for."""
+        return self.scale.cosine(self.default_threshold if threshold is None else threshold)
 
     def crop(self, image_bgr: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """The aligned BGR uint8 crop (height, width, 3) this embedder expects."""

@@ -38,8 +38,9 @@ class Entry:
     description: str
     dim: int | None = None  # embedders: vector length
     input: str = ""  # what the network takes
-    threshold: float | None = None  # embedders: default cosine threshold
+    threshold: float | None = None  # embedders: default threshold, a score (see calibration.py)
     threshold_source: str | None = None  # where that threshold comes from
+    score_knots: list | None = None  # embedders: [[cosine, score], ...]; none: the score is the cosine
 
     @property
     def origin(self) -> str:

@@ -31,6 +31,7 @@ from torch import nn
 from ..device import resolve_device
 from ..errors import WeightsError
 from . import catalog
+from ..calibration import ScoreScale
 from .base import Embedder, load_strict
 
 # (in, out, stride) of the 15 residual blocks, input side first
@@ -125,7 +126,8 @@ def load(weights: str | None = None, *, device: str = "auto") -> Embedder:
     load_strict(net, read_dat(path), path, "dlib face recognition ResNet")
     return Embedder(
         net=fold_affines(net), device=dev, name=name, sha256=digest, dim=128, input_size=(150, 150),
-        template=DLIB_TEMPLATE_150, default_threshold=entry.threshold, rgb=True,
+        template=DLIB_TEMPLATE_150, default_threshold=entry.threshold,
+        scale=ScoreScale(entry.score_knots), rgb=True,
         landmark_weights=DLIB_LANDMARK_WEIGHTS,
     )
 

@@ -18,6 +18,7 @@ from ..align import ARCFACE_112
 from ..device import resolve_device
 from ..errors import WeightsError
 from . import catalog
+from ..calibration import ScoreScale
 from .base import Embedder, fuse_batchnorms, load_strict
 
 STAGES_50 = ((64, 64, 3), (64, 128, 4), (128, 256, 14), (256, 512, 3))  # in, out, units
@@ -133,5 +134,6 @@ def load(name: str, *, device: str = "auto") -> Embedder:
     net, _ = read_state_dict(path, entry.arch)
     return Embedder(
         net=fuse_batchnorms(net), device=dev, name=entry.name, sha256=entry.sha256, dim=512, input_size=(112, 112),
-        template=ARCFACE_112, default_threshold=entry.threshold, rgb=True,
+        template=ARCFACE_112, default_threshold=entry.threshold,
+        scale=ScoreScale(entry.score_knots), rgb=True,
     )

@@ -21,6 +21,7 @@ from ..align import ARCFACE_112
 from ..device import resolve_device
 from ..errors import WeightsError
 from . import catalog
+from ..calibration import ScoreScale
 from .base import Embedder, fuse_batchnorms, load_strict
 
 # (in channels, out channels, depthwise stride) of blocks conv_2 ... conv_14
@@ -67,7 +68,8 @@ def load(weights: str | None = None, *, device: str = "auto") -> Embedder:
     load_strict(net, state, path, "SFace")
     return Embedder(
         net=fuse_batchnorms(net), device=dev, name=name, sha256=digest, dim=128, input_size=(112, 112),
-        template=ARCFACE_112, default_threshold=entry.threshold, rgb=True,
+        template=ARCFACE_112, default_threshold=entry.threshold,
+        scale=ScoreScale(entry.score_knots), rgb=True,
     )
 
 
