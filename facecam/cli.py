@@ -213,41 +213,90 @@ def _embedder_for(registry_path: Path, model: str | None, device: str):
     return embedder, {"name": embedder.name, "dim": embedder.dim, "sha256": embedder.sha256}
 
 
+CameraOpt = Annotated[int, typer.Option(help="Camera index (not with --source).")]
+SourceOpt = Annotated[Optional[str], typer.Option(help="A video file, a stream URL or a folder of images instead of the camera.")]
+HeadlessOpt = Annotated[bool, typer.Option(help="No window (for servers and scripts); Ctrl-C stops.")]
+MaxFramesOpt = Annotated[Optional[int], typer.Option(help="Stop after N frames.")]
+ThresholdOpt = Annotated[
+    Optional[float],
+    typer.Option(help="Score (0-1, the same scale for every model; see README) at which a face is taken for an enrolled person [default: the model's, 0.8]."),
+]
+
+
+def _check_threshold(threshold: float | None, embedder) -> None:
+    low = 0.0 if embedder.scale.calibrated else -1.0
+    if threshold is not None and not low <= threshold <= 1.0:
+        raise typer.BadParameter(f"must be between {low:g} and 1", param_hint="--threshold")
+
+
+def _frame_source(camera: int, source: str | None):
+    from .sources import FrameSource
+
+    return FrameSource(camera=camera, source=source)
+
+
 @app.command()
 def register(
     name: Annotated[Optional[str], typer.Option(help="Who is enrolled (not with --by-folder).")] = None,
-    from_dir: Annotated[Optional[Path], typer.Option(help="A folder of photos of this person (or, with --by-folder, one sub-folder per person).")] = None,
-    by_folder: Annotated[bool, typer.Option(help="Enrol every sub-folder of --from-dir under the sub-folder's name.")] = False,
+    camera: CameraOpt = 0,
+    source: SourceOpt = None,
+    auto: Annotated[bool, typer.Option(help="Finish by itself once every pose is covered.")] = False,
+    force: Annotated[bool, typer.Option(help="Enrol even if the face matches someone else already enrolled.")] = False,
+    add: Annotated[bool, typer.Option(help="Add samples to a person already enrolled.")] = False,
     replace: Annotated[bool, typer.Option(help="Drop the person's existing samples first.")] = False,
+    from_dir: Annotated[Optional[Path], typer.Option(help="Enrol from a folder of photos instead: every photo with one face is a sample (with --by-folder, one sub-folder per person).")] = None,
+    by_folder: Annotated[bool, typer.Option(help="Enrol every sub-folder of --from-dir under the sub-folder's name.")] = False,
     keep_crops: Annotated[bool, typer.Option(help="Keep each sample's aligned face crop beside the registry (personal data), so it can be re-embedded with another model.")] = True,
+    headless: HeadlessOpt = False,
+    max_frames: MaxFramesOpt = None,
+    min_face: Annotated[int, typer.Option(help="Smallest face side, in pixels, taken as a sample from the camera.")] = 80,
+    detect_threshold: Annotated[float, typer.Option(help="Face confidence a camera sample needs, 0-1.")] = 0.9,
+    threshold: ThresholdOpt = None,
     registry: RegistryOpt = None,
     model: ModelOpt = None,
-    threshold: DetectThresholdOpt = config.DETECT_THRESHOLD,
     max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
     detector: DetectorOpt = None,
     detector_backbone: BackboneOpt = None,
     device: DeviceOpt = "auto",
     json_out: Annotated[bool, typer.Option("--json", help="A JSON summary on stdout.")] = False,
 ) -> None:
-    """Enrol people from photos: one face per photo, one sample per photo."""
-    import numpy as np
+    """Enrol a person in front of the camera (or from a video or photos): several head poses,
+    Q saves, Esc or Ctrl-C cancel."""
+    from .registry import Registry, check_name
 
-    from .align import canonical_crop
-    from .registry import Registry, check_name, transaction
-
-    if from_dir is None:
-        raise typer.BadParameter("enrolment from a camera is not available yet: pass --from-dir", param_hint="--from-dir")
-    if not from_dir.is_dir():
+    if from_dir is not None and not from_dir.is_dir():
         raise typer.BadParameter(f"{from_dir} is not a folder", param_hint="--from-dir")
+    if by_folder and from_dir is None:
+        raise typer.BadParameter("--by-folder needs --from-dir", param_hint="--by-folder")
     if by_folder == (name is not None):
         raise typer.BadParameter("give --name, or --by-folder, not both", param_hint="--name")
+    if add and replace:
+        raise typer.BadParameter("give --add or --replace, not both", param_hint="--add")
+    if max_frames is not None and max_frames < 1:
+        raise typer.BadParameter("must be 1 or more", param_hint="--max-frames")
     people = ({p.name: p for p in sorted(from_dir.iterdir()) if p.is_dir()} if by_folder else {name: from_dir})
     for person in people:
         check_name(person)
     path = _registry_path(registry)
     embedder, model_info = _embedder_for(path, model, device)
-    Registry.open(path, model=model_info, create=True)  # refuse another model's registry before any work
-    det = _detector(detector, detector_backbone, device, threshold, max_size)
+    _check_threshold(threshold, embedder)
+    existing = Registry.open(path, model=model_info, create=True)  # refuse another model's registry before any work
+    for person in people:
+        if person in existing.names() and not (add or replace):
+            raise UsageError(f"{person!r} is enrolled already: --add adds samples, --replace starts over")
+    det = _detector(detector, detector_backbone, device, 0.5 if from_dir is None else config.DETECT_THRESHOLD, max_size)
+    if from_dir is not None:
+        enrolled, skipped = _samples_from_photos(people, det, embedder, keep_crops, json_out)
+    else:
+        enrolled, skipped = _samples_from_camera(name, camera, source, det, embedder, auto, headless, max_frames,
+                                                 min_face, detect_threshold, keep_crops)
+    _save_enrolment(path, model_info, embedder, enrolled, skipped, add, replace, force, threshold, json_out)
+
+
+def _samples_from_photos(people: dict, det, embedder, keep_crops: bool, json_out: bool):
+    import numpy as np
+
+    from .align import canonical_crop
 
     enrolled, skipped = {}, []
     for person, folder in people.items():
@@ -274,15 +323,62 @@ def register(
             enrolled[person] = (np.stack(vectors), metadata, crops)
         else:
             ui.warn(f"{person}: no usable photo in {folder}; not enrolled")
+    return enrolled, skipped
+
+
+def _samples_from_camera(name, camera, source, det, embedder, auto, headless, max_frames, min_face,
+                         detect_threshold, keep_crops):
+    import numpy as np
+
+    from . import capture, live
+    from .enrol import Enrolment
+
+    if not 0.0 <= detect_threshold <= 1.0:
+        raise typer.BadParameter("must be between 0 and 1", param_hint="--detect-threshold")
+    if not headless:
+        capture.check_display()
+    enrolment = Enrolment(detect_threshold=detect_threshold, min_face=min_face)
+    with _frame_source(camera, source) as frames:
+        if headless and frames.live and not auto and max_frames is None:
+            ui.info("no window: Ctrl-C stops (nothing saved); use --auto to finish once every pose is covered")
+        loop, samples = live.capture_samples(frames, det, embedder, enrolment, name=name, auto=auto,
+                                             headless=headless, max_frames=max_frames, keep_crops=keep_crops)
+    if loop.reason == capture.ABORTED:
+        ui.warn(f"{name}: cancelled; nothing saved")
+        raise typer.Exit(130 if loop.interrupted else 1)
+    if loop.reason == capture.STOPPED:
+        ui.warn(f"{frames.name} stopped delivering frames after {loop.frames}")
+        if samples and sys.stdin.isatty() and not typer.confirm(f"save the {len(samples)} sample(s) captured?", default=True):
+            raise typer.Exit(1)
+    poses = [meta["pose"] for _, meta, _ in samples]
+    ui.info(f"{name}: {len(samples)} sample(s) from {loop.frames} frames; poses: {', '.join(poses) or 'none'}")
+    if not samples:
+        raise UsageError(f"{name}: no usable face in {loop.frames} frames (one clear face, large and sharp enough); nothing saved")
+    vectors, metadata, crops = zip(*samples)
+    return {name: (np.stack(vectors), list(metadata), list(crops))}, []
+
+
+def _save_enrolment(path, model_info, embedder, enrolled, skipped, add, replace, force, threshold, json_out):
+    from . import live
+    from .registry import transaction
+
+    counts = {}
     if enrolled:
         with transaction(path, model=model_info, create=True) as reg:
+            for person, (vectors, _, _) in enrolled.items():
+                if person in reg.names() and not (add or replace):  # enrolled meanwhile by another process
+                    raise UsageError(f"{person!r} is enrolled already: --add adds samples, --replace starts over; nothing saved")
+                other = live.someone_else(reg, person, vectors, embedder, threshold)
+                if other and not force:
+                    raise UsageError(f"{person}: this face matches {other[0]!r} (score {other[1]}), who is enrolled "
+                                     f"already; nothing saved (--force enrols anyway)")
+                if other:
+                    ui.warn(f"{person}: this face matches {other[0]!r} (score {other[1]}); enrolled anyway (--force)")
             for person, (vectors, metadata, crops) in enrolled.items():
                 if replace and person in reg.names():
                     reg.remove(person)
                 reg.add(person, vectors, metadata, crops)
             counts = {person: reg.count(person) for person in enrolled}
-    else:
-        counts = {}
     summary = {"registry": str(path), "model": embedder.name,
                "enrolled": {p: {"added": len(v[0]), "total": counts[p]} for p, v in enrolled.items()},
                "skipped": skipped}
@@ -293,6 +389,61 @@ def register(
             ui.info(f"{person}: {info['added']} sample(s) added, {info['total']} in all ({path})")
     if not enrolled:
         raise typer.Exit(1)
+
+
+@app.command()
+def recognize(
+    camera: CameraOpt = 0,
+    source: SourceOpt = None,
+    threshold: ThresholdOpt = None,
+    headless: HeadlessOpt = False,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON line per recognition event, then a summary line.")] = False,
+    output: Annotated[Optional[Path], typer.Option(help="Write the annotated video to this .mp4 file.")] = None,
+    max_frames: MaxFramesOpt = None,
+    registry: RegistryOpt = None,
+    detect_threshold: Annotated[float, typer.Option(help="Minimum face confidence, 0-1.")] = config.DETECT_THRESHOLD,
+    max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
+    detector: DetectorOpt = None,
+    detector_backbone: BackboneOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Name the enrolled people in front of the camera (or in a video), live. Q quits."""
+    from . import capture, live
+    from .pipeline import Recognizer
+    from .registry import INDEX, Registry
+
+    if max_frames is not None and max_frames < 1:
+        raise typer.BadParameter("must be 1 or more", param_hint="--max-frames")
+    if output is not None and output.suffix.lower() != ".mp4":
+        raise typer.BadParameter("the annotated video is written as .mp4", param_hint="--output")
+    if not headless:
+        capture.check_display()
+    path = _registry_path(registry)
+    if not (path / INDEX).is_file():
+        raise UsageError(f"{path}: no registry here; enrol people first (facecam register --name NAME)")
+    embedder, model_info = _embedder_for(path, None, device)
+    _check_threshold(threshold, embedder)
+    reg = Registry.open(path, model=model_info)
+    if not reg.identities:
+        ui.warn(f"{path}: nobody is enrolled; every face is unknown")
+    det = _detector(detector, detector_backbone, device, detect_threshold, max_size)
+    recognizer = Recognizer(det, embedder, reg, threshold)
+    with _frame_source(camera, source) as frames:
+        loop, summary = live.recognize(frames, recognizer, headless=headless, output=output, max_frames=max_frames,
+                                       on_event=ui.json_line if json_out else lambda event: None)
+    if json_out:
+        ui.json_line({"summary": summary})
+    else:
+        ui.table(f"{frames.name}: {summary['frames']} frames in {summary['seconds']:.1f} s "
+                 f"({summary['fps']} fps); {summary['unknown_tracks']} unknown face track(s)",
+                 ["name", "first seen (s)", "last seen (s)", "frames"],
+                 [[p["name"], f"{p['first']:.2f}", f"{p['last']:.2f}", p["frames"]] for p in summary["people"]])
+    if output is not None:
+        ui.info(f"annotated video: {output}")
+    if loop.reason == capture.STOPPED:
+        raise FacecamError(f"{frames.name} stopped delivering frames after {loop.frames}")
+    if loop.interrupted:
+        raise typer.Exit(130)
 
 
 @app.command("list")
@@ -815,6 +966,9 @@ def main(argv: list[str] | None = None) -> None:
     # A process started in the background (or by a runner) inherits SIGINT as ignored; Ctrl-C and
     # `kill -INT` must still stop facecam cleanly.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # OpenCV's own logging (camera probing, FFmpeg) would bury the one-line error under its lines.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     try:
         code = app(args=argv, prog_name="facecam", standalone_mode=False)
     except FacecamError as err:

@@ -22,4 +22,4 @@ class WeightsError(FacecamError):
 
 
 class DeviceError(FacecamError):
-    """The requested compute device is not available."""
+    """The requested compute device or camera is not available."""

@@ -54,3 +54,31 @@ def official_detector(official_weights):
     from facecam.models import retinaface
 
     return retinaface.load(str(official_weights), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def display():
+    """A private X display (Xvfb) for the real OpenCV window; its name, e.g. ":93"."""
+    import shutil
+    import subprocess
+    import time
+
+    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
+    if missing:
+        message = f"{' and '.join(missing)} not installed (apt-get install xvfb xdotool; .ci/setup test does it)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    for number in range(93, 120):
+        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
+            break
+    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"Xvfb :{number} did not start")
+        time.sleep(0.05)
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)

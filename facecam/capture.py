@@ -1,0 +1,132 @@
+"""The one capture loop behind `register` and `recognize`: read a frame, hand it to the command's
+step, show the annotated frame in an OpenCV window, and handle the keys.
+
+q finishes (the command keeps its work); Esc, Ctrl-C (SIGINT) or closing the window abort (the
+command keeps nothing). The loop installs its own SIGINT handler, so Ctrl-C works even when the
+process was started with SIGINT ignored (a background job, some runners).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import DeviceError
+from .sources import Frame, FrameSource
+
+FINISHED = "finished"  # q, or the step said it is done
+ABORTED = "aborted"  # Esc, Ctrl-C, the window closed
+ENDED = "ended"  # the source has no more frames (or --max-frames was reached)
+STOPPED = "stopped"  # a live source stopped delivering frames
+
+KEY_FINISH = {ord("q"), ord("Q")}
+KEY_ABORT = {27}  # Esc
+
+
+class Loop:
+    """Run `step(frame) -> (annotated image or None, done)` over a source's frames.
+
+    headless: no window (no keys but Ctrl-C). max_frames: stop after that many frames. timer: a
+    pipeline.StageTimer to count frame reading in, as "decode".
+    After run(): `reason` (one of the constants above), `frames` read, `seconds` spent.
+    """
+
+    def __init__(self, source: FrameSource, step: Callable[[Frame], tuple[np.ndarray | None, bool]],
+                 *, title: str, headless: bool = False, max_frames: int | None = None, timer=None):
+        self.source, self.step, self.title, self.timer = source, step, title, timer
+        self.headless, self.max_frames = headless, max_frames
+        self.reason: str | None = None
+        self.frames = 0
+        self.seconds = 0.0
+        self.interrupted = False  # by Ctrl-C (SIGINT)
+
+    def _open_window(self, shape) -> None:
+        import cv2
+
+        check_display()
+        _system_fonts_for_qt()
+        try:
+            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        except cv2.error as err:
+            raise DeviceError(f"cannot open a window ({err.err}); use --headless") from None
+        cv2.resizeWindow(self.title, shape[1], shape[0])
+
+    def _on_sigint(self, signum, frame) -> None:
+        self.interrupted = True
+
+    def run(self) -> str:
+        import cv2
+
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        window = False
+        start = time.perf_counter()
+        try:
+            frames = iter(self.source)
+            while not self.interrupted:
+                with self.timer("decode") if self.timer else nullcontext():
+                    frame = next(frames, None)
+                if frame is None:
+                    break
+                shown, done = self.step(frame)
+                self.frames += 1
+                if not self.headless and shown is not None:
+                    if not window:
+                        self._open_window(shown.shape)
+                        window = True
+                    cv2.imshow(self.title, shown)
+                    key = cv2.waitKey(1) & 0xFF
+                    if key in KEY_FINISH:
+                        self.reason = FINISHED
+                    elif key in KEY_ABORT or cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+                        self.reason = ABORTED
+                if self.interrupted:
+                    break
+                if self.reason is None and done:
+                    self.reason = FINISHED
+                if self.reason is None and self.max_frames is not None and self.frames >= self.max_frames:
+                    self.reason = ENDED
+                if self.reason is not None:
+                    break
+            if self.interrupted:
+                self.reason = ABORTED
+            elif self.reason is None:
+                self.reason = STOPPED if self.source.stopped else ENDED
+        finally:
+            self.seconds = time.perf_counter() - start
+            signal.signal(signal.SIGINT, previous)
+            if window:
+                cv2.destroyWindow(self.title)
+                cv2.waitKey(1)  # let HighGUI process the close
+        return self.reason
+
+
+def check_display() -> None:
+    """Fail early, with a one-line error, where no window can open: OpenCV's Qt aborts the whole
+    process instead of raising."""
+    if not sys.platform.startswith("linux") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    display = os.environ.get("DISPLAY", "")
+    if not display:
+        raise DeviceError("no display to open a window on (DISPLAY is not set); use --headless")
+    host, _, number = display.partition(":")
+    local = host in ("", "unix") and number.split(".")[0].isdigit()
+    if local and not Path(f"/tmp/.X11-unix/X{number.split('.')[0]}").exists():
+        raise DeviceError(f"no X server at DISPLAY={display}; use --headless")
+
+
+def _system_fonts_for_qt() -> None:
+    """opencv-python points Qt at a font folder it does not ship; Qt then warns on every window.
+    Point it at the system's fonts instead, when there are some."""
+    if Path(os.environ.get("QT_QPA_FONTDIR", "")).is_dir():
+        return
+    for folder in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype", "/usr/share/fonts"):
+        if any(Path(folder).rglob("*.ttf")):
+            os.environ["QT_QPA_FONTDIR"] = folder
+            return

@@ -1,0 +1,80 @@
+"""Recognition of one frame after another: detect, track, embed the faces that need it, match."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+
+import numpy as np
+
+from .tracking import Track, Tracker
+
+
+class StageTimer:
+    """Seconds spent per named stage, summed over frames."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def __call__(self, stage: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - start
+
+
+class Recognizer:
+    """Names the faces of successive frames of one video.
+
+    A face is embedded when its track is new, again every `reembed_every` frames, whenever it is
+    seen markedly better (larger and more confidently detected) than when last embedded, and when
+    its box followed the track only loosely (a cut, a face passing in front). If the new vector is
+    not the same face as the track's last one, the track restarts under a new id, so a stranger
+    never inherits a name. Each match is a vote; a track's name is the smoothed vote
+    (tracking.Track.vote). Scores are on the embedder's calibrated scale.
+    """
+
+    QUALITY_GAIN = 1.25  # re-embed when the face is this much better than last time
+    LOOSE_OVERLAP = 0.5  # re-embed when the box overlapped the prediction less than this
+    SAME_FACE = 0.5  # the score two vectors of one face in one video keep above (1% of strangers reach it)
+
+    def __init__(self, detector, embedder, registry, threshold: float | None = None,
+                 reembed_every: int = 10, timer: StageTimer | None = None):
+        self.detector, self.embedder, self.registry = detector, embedder, registry
+        self.threshold = embedder.default_threshold if threshold is None else threshold
+        self.min_cosine = embedder.min_cosine(self.threshold)
+        self.reembed_every = reembed_every
+        self.same_face_cosine = embedder.scale.cosine(self.SAME_FACE)
+        self.tracker = Tracker()
+        self.timer = timer or StageTimer()
+
+    @staticmethod
+    def quality(track: Track) -> float:
+        x1, y1, x2, y2 = track.face.box
+        return float(track.face.score) * float(min(x2 - x1, y2 - y1))
+
+    def process(self, image: np.ndarray, frame: int) -> tuple[list[Track], list[Track]]:
+        """(the tracks visible in this frame, those of them matched again in this frame)."""
+        with self.timer("detect"):
+            faces = self.detector.detect(image)
+        with self.timer("track"):
+            tracks = self.tracker.update(faces, frame)
+            due = [t for t in tracks if t.embedded_frame is None
+                   or frame - t.embedded_frame >= self.reembed_every
+                   or t.overlap < self.LOOSE_OVERLAP
+                   or self.quality(t) > self.QUALITY_GAIN * t.embedded_quality]
+        if due:
+            with self.timer("embed"):
+                vectors = self.embedder.embed(image, [t.face for t in due])
+            with self.timer("match"):
+                for track, vector, match in zip(due, vectors, self.registry.match(vectors, self.min_cosine)):
+                    if track.vector is not None and float(vector @ track.vector) < self.same_face_cosine:
+                        self.tracker.restart(track, frame)
+                    track.vector = vector
+                    track.vote(match.name, round(float(self.embedder.scale.score(match.score)), 4)
+                               if np.isfinite(match.score) else 0.0)
+                    track.embedded_frame, track.embedded_quality = frame, self.quality(track)
+        return tracks, due

@@ -1,0 +1,97 @@
+"""SORT-style face tracking: detections are linked frame to frame by box overlap with a
+constant-velocity prediction, so each face is embedded when it appears and then only now and
+then, and its name is smoothed over its recent matches instead of flickering frame to frame."""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .types import Detection
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every box in a (N, 4) with every box in b (M, 4), x1 y1 x2 y2."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), axis=1)  # noqa: E731
+    union = area(a)[:, None] + area(b)[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+@dataclass
+class Track:
+    id: int
+    face: Detection  # the latest detection
+    first_frame: int
+    last_frame: int
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # box change per frame
+    misses: int = 0  # frames since the last detection
+    overlap: float = 1.0  # IoU of the latest detection with the predicted box
+    embedded_frame: int | None = None  # when the face was last embedded and matched
+    embedded_quality: float = 0.0
+    vector: np.ndarray | None = None  # the latest embedding
+    votes: deque = field(default_factory=lambda: deque(maxlen=Tracker.HISTORY))  # (name or None, score)
+    name: str | None = None  # the smoothed identity
+    score: float | None = None  # the latest score given to that identity
+
+    def predicted_box(self) -> np.ndarray:
+        return self.face.box + self.velocity * (self.misses + 1)
+
+    def vote(self, name: str | None, score: float) -> None:
+        """Add one match; the identity becomes the most frequent one among the recent matches
+        (unknown counts as one); on a tie the current identity stays, else the most recent wins."""
+        self.votes.append((name, score))
+        counts = Counter(n for n, _ in self.votes)
+        top = max(counts.values())
+        if not (self.votes and counts.get(self.name, 0) == top and len(self.votes) > 1):
+            self.name = next(n for n, _ in reversed(self.votes) if counts[n] == top)
+        self.score = next(s for n, s in reversed(self.votes) if n == self.name)
+
+
+class Tracker:
+    HISTORY = 5  # matches a track's name is smoothed over
+
+    def __init__(self, min_iou: float = 0.3, max_misses: int = 10):
+        self.min_iou = min_iou
+        self.max_misses = max_misses  # frames a track survives without a detection
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def update(self, faces: list[Detection], frame: int) -> list[Track]:
+        """Link this frame's detections to tracks; returns the tracks seen in this frame, in the
+        order of `faces` (new faces start new tracks)."""
+        predicted = np.array([t.predicted_box() for t in self.tracks]).reshape(-1, 4)
+        overlap = iou_matrix(predicted, np.array([f.box for f in faces]).reshape(-1, 4))
+        assigned: dict[int, Track] = {}
+        # greedy, best overlap first: as good as optimal assignment for faces, which rarely overlap
+        for t, d in zip(*np.unravel_index(np.argsort(-overlap, axis=None), overlap.shape)):
+            if overlap[t, d] < self.min_iou:
+                break
+            track = self.tracks[t]
+            if d in assigned or any(a is track for a in assigned.values()):
+                continue
+            gap = frame - track.last_frame
+            track.velocity = 0.5 * track.velocity + 0.5 * (faces[d].box - track.face.box) / max(gap, 1)
+            track.face, track.last_frame, track.misses, track.overlap = faces[d], frame, 0, float(overlap[t, d])
+            assigned[d] = track
+        for track in self.tracks:
+            if track.last_frame != frame:
+                track.misses += 1
+        self.tracks = [t for t in self.tracks if t.misses <= self.max_misses]
+        for d, face in enumerate(faces):
+            if d not in assigned:
+                assigned[d] = Track(self._next_id, face, frame, frame)
+                self._next_id += 1
+                self.tracks.append(assigned[d])
+        return [assigned[d] for d in range(len(faces))]
+
+    def restart(self, track: Track, frame: int) -> None:
+        """The track turned out to follow someone else (a cut, a face passing in front): from now
+        on it is a new track, with a new id and no votes."""
+        track.id, self._next_id = self._next_id, self._next_id + 1
+        track.first_frame, track.votes, track.name, track.score = frame, deque(maxlen=self.HISTORY), None, None
