@@ -33,10 +33,12 @@ class Recognizer:
     seen markedly better (larger and more confidently detected) than when last embedded, and when
     its box followed the track only loosely (a cut, a face passing in front). If the new vector is
     not the same face as the track's last one, the track restarts under a new id, so a stranger
-    never inherits a name. Each match is a vote; a track's name is the smoothed vote
+    never inherits a name. People enrolled meanwhile (by another process) are picked up within
+    RELOAD_SECONDS. Each match is a vote; a track's name is the smoothed vote
     (tracking.Track.vote). Scores are on the embedder's calibrated scale.
     """
 
+    RELOAD_SECONDS = 2.0  # how often to look for people enrolled meanwhile by another process
     QUALITY_GAIN = 1.25  # re-embed when the face is this much better than last time
     LOOSE_OVERLAP = 0.5  # re-embed when the box overlapped the prediction less than this
     SAME_FACE = 0.5  # the score two vectors of one face in one video keep above (1% of strangers reach it)
@@ -50,6 +52,7 @@ class Recognizer:
         self.same_face_cosine = embedder.scale.cosine(self.SAME_FACE)
         self.tracker = Tracker()
         self.timer = timer or StageTimer()
+        self._checked = time.monotonic()
 
     @staticmethod
     def quality(track: Track) -> float:
@@ -58,6 +61,8 @@ class Recognizer:
 
     def process(self, image: np.ndarray, frame: int) -> tuple[list[Track], list[Track]]:
         """(the tracks visible in this frame, those of them matched again in this frame)."""
+        if time.monotonic() - self._checked > self.RELOAD_SECONDS:
+            self.registry, self._checked = self.registry.reload(), time.monotonic()
         with self.timer("detect"):
             faces = self.detector.detect(image)
         with self.timer("track"):

@@ -135,6 +135,18 @@ class Registry:
         return cls(path=path, model=doc["model"], identities=identities, samples=samples,
                    vectors=vectors, generation=int(doc["generation"]))
 
+    def reload(self) -> "Registry":
+        """The registry as saved now, if another process has changed it since this one was read
+        (checked by its generation, a small read); else this one. A newer registry that cannot be
+        read is an error, as in open()."""
+        try:
+            generation = int(json.loads((self.path / INDEX).read_text())["generation"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return self  # gone or being replaced: keep what we have; open() reports real damage
+        if generation == self.generation:
+            return self
+        return Registry.open(self.path, model=self.model)
+
     def check_model(self, model: dict) -> None:
         mine = self.model
         if mine["name"] != model["name"] or int(mine["dim"]) != int(model["dim"]) or mine.get("sha256") != model.get("sha256"):

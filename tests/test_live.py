@@ -101,6 +101,27 @@ def test_head_pose_on_real_faces(detector, clip_frames):
         assert abs(yaw - expected_yaw) < 3 and abs(pitch - pitch130) < 6 and pose_bin(yaw, pitch) == pose_bin(expected_yaw, pitch130)
 
 
+def test_frame_sources(data, tmp_path):
+    from facecam.errors import DeviceError, InputError
+    from facecam.sources import FrameSource
+
+    with FrameSource(source=data / "face_recognition_examples/examples/short_hamilton_clip.mp4") as clip:
+        frames = list(clip)
+    assert (len(frames), clip.fps, clip.live, clip.stopped) == (275, 29.97, False, False)
+    assert [f.index for f in frames[:3]] == [0, 1, 2] and frames[30].time == pytest.approx(30 / 29.97)
+    assert frames[0].image.shape == (360, 640, 3) and frames[0].image.dtype == np.uint8
+    folder = data / "face_recognition_examples/examples/knn_examples/train/obama"
+    with FrameSource(source=folder) as photos:
+        assert [(f.index, f.time, f.image.shape) for f in photos] == [(0, 0.0, (1137, 910, 3)), (1, 1.0, (1200, 626, 3))]
+    with pytest.raises(DeviceError, match="camera 9 could not be opened"):
+        FrameSource(camera=9)
+    with pytest.raises(InputError, match="the stream could not be opened"):
+        FrameSource(source="rtsp://127.0.0.1:9/none")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no images in this folder"):
+        FrameSource(source=tmp_path / "empty")
+
+
 # --- the commands, as a user runs them
 
 def facecam(*args, env=None, **kwargs):
@@ -206,6 +227,22 @@ def test_register_from_a_video_headless_covers_poses(data, tmp_path):
 
 
 EXPECTED_SPEAKER = ("Speaker", 3, ["down", "frontal", "up"])
+
+
+def test_register_from_a_folder_of_photos_keeps_one_per_pose(data, tmp_path):
+    """--source with a folder: the photos are frames; each pose keeps its best photo."""
+    registry = tmp_path / "registry"
+    result = facecam("register", "--name", "Hugo", "--source", data / "recognition/lfw/Hugo_Chavez",
+                     "--registry", registry, "--headless")
+    assert result.returncode == 0, result.stderr
+    assert "Hugo: 4 sample(s) from 11 frames" in result.stderr
+    person = json.loads(facecam("list", "--json", "--registry", registry).stdout)
+    assert (person["samples"], person["poses"]) == (4, ["down", "frontal", "left", "right"])
+    from facecam.registry import Registry
+
+    samples = Registry.open(registry).samples
+    assert all(set(s) >= {"pose", "yaw", "pitch", "quality", "sharpness", "frame", "source", "landmarks"} for s in samples)
+    assert all(s["quality"] >= 0.9 for s in samples)
 
 
 # --- in a real window

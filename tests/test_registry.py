@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,3 +208,19 @@ def test_crops_of_removed_people_go_only_when_the_removal_commits(tmp_path):
     with transaction(tmp_path, model=MODEL) as reg:
         reg.remove("Alice")
     assert not list((tmp_path / "crops").glob("*.png"))
+
+
+def test_reload_picks_up_what_another_process_saved(tmp_path):
+    rng = np.random.default_rng(3)
+    with transaction(tmp_path, model=MODEL, create=True) as reg:
+        reg.add("Alice", unit(rng, 1), meta(1))
+    reader = Registry.open(tmp_path, model=MODEL)
+    assert reader.reload() is reader  # nothing changed: no reload
+    carol = unit(rng, 1)
+    code = ("import sys, numpy as np; sys.path.insert(0, 'tests'); from test_registry import MODEL, meta;"
+            "from facecam.registry import transaction\n"
+            f"with transaction({str(tmp_path)!r}, model=MODEL) as reg: reg.add('Carol', np.array({carol.tolist()}, np.float32), meta(1))")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+    fresh = reader.reload()
+    assert fresh.names() == ["Alice", "Carol"] and fresh.generation == reader.generation + 1
+    assert fresh.match(carol, min_cosine=0.99)[0].name == "Carol"
