@@ -168,7 +168,9 @@ def test_register_list_rename_delete(data, tmp_path):
     assert {k: v["added"] for k, v in summary["enrolled"].items()} == {
         "alex_lacamoire": 1, "biden": 2, "kit_harington": 2, "obama": 2, "rose_leslie": 2}
     assert summary["model"] == "sface" and summary["skipped"] == []
-    again = facecam("register", "--name", "obama", "--from-dir", train / "obama", "--registry", reg, "--json")
+    assert_one_line_error(facecam("register", "--name", "obama", "--from-dir", train / "obama", "--registry", reg), 2,
+                          "'obama' is enrolled already: --add adds samples, --replace starts over")
+    again = facecam("register", "--name", "obama", "--from-dir", train / "obama", "--registry", reg, "--add", "--json")
     assert json.loads(again.stdout)["enrolled"]["obama"] == {"added": 2, "total": 4}
     replaced = facecam("register", "--name", "obama", "--from-dir", train / "obama", "--registry", reg,
                        "--replace", "--json")
@@ -178,7 +180,10 @@ def test_register_list_rename_delete(data, tmp_path):
     group.mkdir()
     shutil.copy(SAMPLES / "kit_with_rose.jpg", group)
     shutil.copy(SAMPLES / "obama_small.jpg", group)
-    mixed = facecam("register", "--name", "Someone", "--from-dir", group, "--registry", reg, "--json")
+    # obama_small.jpg is obama, enrolled already: refused under another name unless --force
+    assert_one_line_error(facecam("register", "--name", "Someone", "--from-dir", group, "--registry", reg), 2,
+                          "this face matches 'obama' (score 1.0), who is enrolled already; nothing saved")
+    mixed = facecam("register", "--name", "Someone", "--from-dir", group, "--registry", reg, "--json", "--force")
     assert json.loads(mixed.stdout)["skipped"] == [{"image": str(group / "kit_with_rose.jpg"), "reason": "2 faces"}]
 
     assert facecam("rename", "Someone", "Barack Obama", "--registry", reg).returncode == 0
