@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -64,7 +65,8 @@ class Loop:
     def run(self) -> str:
         import cv2
 
-        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        main_thread = threading.current_thread() is threading.main_thread()  # signals go to the main thread only
+        previous = signal.signal(signal.SIGINT, self._on_sigint) if main_thread else None
         window = False
         start = time.perf_counter()
         try:
@@ -100,7 +102,8 @@ class Loop:
                 self.reason = STOPPED if self.source.stopped else ENDED
         finally:
             self.seconds = time.perf_counter() - start
-            signal.signal(signal.SIGINT, previous)
+            if main_thread:
+                signal.signal(signal.SIGINT, previous)
             if window:
                 cv2.destroyWindow(self.title)
                 cv2.waitKey(1)  # let HighGUI process the close

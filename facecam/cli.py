@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__, config, ui
-from .errors import FacecamError, UsageError
+from .errors import ConflictError, FacecamError, UsageError
 
 app = typer.Typer(
     name="facecam",
@@ -283,7 +283,7 @@ def register(
     existing = Registry.open(path, model=model_info, create=True)  # refuse another model's registry before any work
     for person in people:
         if person in existing.names() and not (add or replace):
-            raise UsageError(f"{person!r} is enrolled already: --add adds samples, --replace starts over")
+            raise ConflictError(f"{person!r} is enrolled already: --add adds samples, --replace starts over")
     det = _detector(detector, detector_backbone, device, 0.5 if from_dir is None else config.DETECT_THRESHOLD, max_size)
     if from_dir is not None:
         enrolled, skipped = _samples_from_photos(people, det, embedder, keep_crops, json_out)
@@ -294,33 +294,22 @@ def register(
 
 
 def _samples_from_photos(people: dict, det, embedder, keep_crops: bool, json_out: bool):
-    import numpy as np
-
-    from .align import canonical_crop
+    from .enrol import photo_sample
 
     enrolled, skipped = {}, []
     for person, folder in people.items():
-        vectors, metadata, crops = [], [], []
+        samples = []
         images = _Images([folder], json_out, f"enrolling {person}")
         for image_path, _, image in images:
-            faces = det.detect(image)
-            if len(faces) != 1:
-                reason = "no face" if not faces else f"{len(faces)} faces"
+            one, reason = photo_sample(image, det, embedder, str(image_path), keep_crops)
+            if one is None:
                 skipped.append({"image": str(image_path), "reason": reason})
                 ui.warn(f"{image_path}: {reason}; skipped")
-                continue
-            vectors.append(embedder.embed(image, faces)[0])
-            sample = {"source": str(image_path), "quality": round(float(faces[0].score), 4)}
-            if keep_crops:
-                crop, landmarks = canonical_crop(image, faces[0].landmarks)
-                sample["landmarks"] = np.round(landmarks, 2).tolist()
-                crops.append(crop)
             else:
-                crops.append(None)
-            metadata.append(sample)
+                samples.append(one)
         skipped += [{"image": "?", "reason": "unreadable"}] * images.failures
-        if vectors:
-            enrolled[person] = (np.stack(vectors), metadata, crops)
+        if samples:
+            enrolled[person] = samples
         else:
             ui.warn(f"{person}: no usable photo in {folder}; not enrolled")
     return enrolled, skipped
@@ -328,8 +317,6 @@ def _samples_from_photos(people: dict, det, embedder, keep_crops: bool, json_out
 
 def _samples_from_camera(name, camera, source, det, embedder, auto, headless, max_frames, min_face,
                          detect_threshold, keep_crops):
-    import numpy as np
-
     from . import capture, live
     from .enrol import Enrolment
 
@@ -354,33 +341,16 @@ def _samples_from_camera(name, camera, source, det, embedder, auto, headless, ma
     ui.info(f"{name}: {len(samples)} sample(s) from {loop.frames} frames; poses: {', '.join(poses) or 'none'}")
     if not samples:
         raise UsageError(f"{name}: no usable face in {loop.frames} frames (one clear face, large and sharp enough); nothing saved")
-    vectors, metadata, crops = zip(*samples)
-    return {name: (np.stack(vectors), list(metadata), list(crops))}, []
+    return {name: samples}, []
 
 
 def _save_enrolment(path, model_info, embedder, enrolled, skipped, add, replace, force, threshold, json_out):
-    from . import live
-    from .registry import transaction
+    from . import enrol
 
-    counts = {}
-    if enrolled:
-        with transaction(path, model=model_info, create=True) as reg:
-            for person, (vectors, _, _) in enrolled.items():
-                if person in reg.names() and not (add or replace):  # enrolled meanwhile by another process
-                    raise UsageError(f"{person!r} is enrolled already: --add adds samples, --replace starts over; nothing saved")
-                other = live.someone_else(reg, person, vectors, embedder, threshold)
-                if other and not force:
-                    raise UsageError(f"{person}: this face matches {other[0]!r} (score {other[1]}), who is enrolled "
-                                     f"already; nothing saved (--force enrols anyway)")
-                if other:
-                    ui.warn(f"{person}: this face matches {other[0]!r} (score {other[1]}); enrolled anyway (--force)")
-            for person, (vectors, metadata, crops) in enrolled.items():
-                if replace and person in reg.names():
-                    reg.remove(person)
-                reg.add(person, vectors, metadata, crops)
-            counts = {person: reg.count(person) for person in enrolled}
+    counts = enrol.save(path, model_info, embedder, enrolled, add=add, replace=replace, force=force,
+                        threshold=threshold, warn=ui.warn) if enrolled else {}
     summary = {"registry": str(path), "model": embedder.name,
-               "enrolled": {p: {"added": len(v[0]), "total": counts[p]} for p, v in enrolled.items()},
+               "enrolled": {p: {"added": len(v), "total": counts[p]} for p, v in enrolled.items()},
                "skipped": skipped}
     if json_out:
         ui.json_line(summary)
@@ -456,15 +426,11 @@ def list_people(
 
     reg = Registry.open(_registry_path(registry))
     rows = []
-    for i, ident in enumerate(reg.identities):
-        samples = [s for s in reg.samples if s["identity"] == i]
-        poses = sorted({s["pose"] for s in samples if s.get("pose")})
-        info = {"name": ident["name"], "samples": len(samples), "poses": poses, "created": ident["created"],
-                "updated": ident["updated"], "model": reg.model["name"]}
+    for info in reg.people():
         if json_out:
             ui.json_line(info)
-        rows.append([ident["name"], len(samples), ", ".join(poses) or "-", ident["created"][:16].replace("T", " "),
-                     ident["updated"][:16].replace("T", " "), reg.model["name"]])
+        rows.append([info["name"], info["samples"], ", ".join(info["poses"]) or "-",
+                     info["created"][:16].replace("T", " "), info["updated"][:16].replace("T", " "), info["model"]])
     if not json_out:
         ui.table(None, ["name", "samples", "poses", "created (UTC)", "updated (UTC)", "model"], rows)
         ui.info(f"{len(reg.identities)} people, {len(reg.samples)} samples in {reg.path}")
@@ -500,6 +466,69 @@ def rename(
     with transaction(_registry_path(registry)) as reg:
         reg.rename(old, new)
     ui.info(f"renamed {old} to {new}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on; another than localhost needs FACECAM_TOKEN.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    camera: Annotated[Optional[int], typer.Option(help="Stream recognition on this camera at GET /stream.")] = None,
+    source: Annotated[Optional[str], typer.Option(help="Stream recognition on a video file, stream URL or folder of images instead (a file replays).")] = None,
+    threshold: ThresholdOpt = None,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest image upload, in MB.")] = 10.0,
+    registry: RegistryOpt = None,
+    max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
+    detector: DetectorOpt = None,
+    detector_backbone: BackboneOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """An HTTP API over the registry: recognise uploads, enrol, list, rename, delete; MJPEG stream."""
+    import ipaddress
+    import socket
+
+    try:
+        import uvicorn
+
+        from . import serve as service_module
+    except ImportError as err:
+        raise UsageError(f"facecam serve needs the serve extra ({err.name} is missing): pip install 'facecam[serve]'") from None
+    from .pipeline import Recognizer
+
+    token = os.environ.get("FACECAM_TOKEN") or None
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        raise typer.BadParameter(f"{host!r} is not an IP address or localhost", param_hint="--host") from None
+    if not loopback and token is None:
+        raise UsageError(f"serving on {host} needs FACECAM_TOKEN set (changes to the registry require it)")
+    if not 1 <= port <= 65535:
+        raise typer.BadParameter("must be 1-65535", param_hint="--port")
+    if max_upload_mb <= 0:
+        raise typer.BadParameter("must be more than 0", param_hint="--max-upload-mb")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise FacecamError(f"cannot listen on {host}:{port}: {err.strerror}") from None
+    path = _registry_path(registry)
+    embedder, _ = _embedder_for(path, None, device)
+    _check_threshold(threshold, embedder)
+    det = _detector(detector, detector_backbone, device, config.DETECT_THRESHOLD, max_size)
+    service = service_module.Service(registry_path=path, detector=det, embedder=embedder, token=token,
+                                     threshold=threshold, max_upload_bytes=int(max_upload_mb * 1e6))
+    stream = None
+    if camera is not None or source is not None:
+        _frame_source(camera or 0, source).close()  # a camera or file that cannot be opened fails now
+        stream = service_module.LiveStream(lambda: _frame_source(camera or 0, source),
+                                           Recognizer(det, embedder, service.registry(), threshold)).start()
+    app = service_module.create_app(service, stream)
+    ui.info(f"facecam serve: http://{host}:{port} (API docs at /docs), registry {path}"
+            + ("" if token else "; read-only: set FACECAM_TOKEN to allow changes"))
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if stream is not None:
+            stream.stop()
 
 
 registry_app = typer.Typer(help="Check, restore, export and import the registry.", no_args_is_help=True)

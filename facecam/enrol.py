@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .align import ARCFACE_112, align
+from .align import ARCFACE_112, align, canonical_crop
+from .errors import ConflictError
 from .types import Detection
 
 POSES = ("frontal", "left", "right", "up", "down")
@@ -127,3 +128,57 @@ class Enrolment:
     def keep(self, candidate: Candidate, data) -> None:
         """Make the candidate its pose bin's sample, with whatever the caller keeps with it."""
         self.samples[candidate.pose] = (candidate, data)
+
+
+def sample(image: np.ndarray, face: Detection, embedder, metadata: dict, keep_crop: bool) -> tuple:
+    """One registry sample of a face: (vector, metadata, crop or None). The crop kept is the
+    model-independent canonical one, with its landmarks in the metadata (registry/README.md)."""
+    vector = embedder.embed(image, [face])[0]
+    metadata = {**metadata, "quality": round(float(face.score), 4)}
+    crop = None
+    if keep_crop:
+        crop, landmarks = canonical_crop(image, face.landmarks)
+        metadata["landmarks"] = np.round(landmarks, 2).tolist()
+    return vector, metadata, crop
+
+
+def photo_sample(image: np.ndarray, detector, embedder, source: str, keep_crop: bool) -> tuple[tuple | None, str | None]:
+    """(the sample of a photo's only face, None), or (None, why not) when it has none or several."""
+    faces = detector.detect(image)
+    if len(faces) != 1:
+        return None, "no face" if not faces else f"{len(faces)} faces"
+    return sample(image, faces[0], embedder, {"source": source}, keep_crop), None
+
+
+def someone_else(registry, name: str, vectors: np.ndarray, embedder, threshold: float | None) -> tuple[str, float] | None:
+    """(name, score) of the enrolled person other than `name` whom these vectors match best, or None."""
+    others = [m for m in registry.match(vectors, embedder.min_cosine(threshold)) if m.name not in (None, name)]
+    if not others:
+        return None
+    best = max(others, key=lambda m: m.score)
+    return best.name, round(float(embedder.scale.score(best.score)), 3)
+
+
+def save(path, model: dict, embedder, enrolled: dict, *, add: bool = False, replace: bool = False,
+         force: bool = False, threshold: float | None = None, warn=lambda message: None) -> dict:
+    """Enrol {name: [(vector, metadata, crop), ...]} in one registry transaction; returns
+    {name: samples in all}. A name enrolled already needs add or replace, and a face that matches
+    someone else enrolled needs force (ConflictError otherwise; nothing is saved then)."""
+    from .registry import transaction
+
+    with transaction(path, model=model, create=True) as reg:
+        for name, samples in enrolled.items():
+            if name in reg.names() and not (add or replace):
+                raise ConflictError(f"{name!r} is enrolled already: --add adds samples, --replace starts over; nothing saved")
+            other = someone_else(reg, name, np.stack([v for v, _, _ in samples]), embedder, threshold)
+            if other and not force:
+                raise ConflictError(f"{name}: this face matches {other[0]!r} (score {other[1]}), who is enrolled "
+                                    f"already; nothing saved (--force enrols anyway)")
+            if other:
+                warn(f"{name}: this face matches {other[0]!r} (score {other[1]}); enrolled anyway (--force)")
+        for name, samples in enrolled.items():
+            if replace and name in reg.names():
+                reg.remove(name)
+            vectors, metadata, crops = zip(*samples)
+            reg.add(name, np.stack(vectors), list(metadata), list(crops))
+        return {name: reg.count(name) for name in enrolled}

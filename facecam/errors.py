@@ -13,6 +13,14 @@ class UsageError(FacecamError):
     exit_code = 2
 
 
+class ConflictError(UsageError):
+    """The request clashes with what is enrolled: a name taken, a face that is someone else's."""
+
+
+class NotFoundError(UsageError):
+    """No one by that name is enrolled."""
+
+
 class InputError(FacecamError):
     """An image, video or camera could not be read."""
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import draw
-from .align import canonical_crop
 from .capture import Loop
-from .enrol import POSES, Enrolment
+from .enrol import POSES, Enrolment, sample
 from .errors import InputError
 from .pipeline import Recognizer
 from .sources import Frame, FrameSource
@@ -40,13 +39,10 @@ def capture_samples(source: FrameSource, detector, embedder, enrolment: Enrolmen
         faces = detector.detect(frame.image)
         candidate, warning = enrolment.candidate(frame.image, faces)
         if candidate is not None and enrolment.wanted(candidate):
-            crop, landmarks = canonical_crop(frame.image, candidate.face.landmarks)
-            vector = embedder.embed(frame.image, [candidate.face])[0]
             meta = {"source": source.name, "frame": frame.index, "time": round(frame.time, 3),
                     "pose": candidate.pose, "yaw": round(candidate.yaw, 1), "pitch": round(candidate.pitch, 1),
-                    "quality": round(float(candidate.face.score), 4), "sharpness": round(candidate.sharpness, 1),
-                    "landmarks": np.round(landmarks, 2).tolist()}
-            enrolment.keep(candidate, (vector, meta, crop if keep_crops else None))
+                    "sharpness": round(candidate.sharpness, 1)}
+            enrolment.keep(candidate, sample(frame.image, candidate.face, embedder, meta, keep_crops))
         if headless:
             return None, auto and enrolment.complete
         shown = frame.image.copy()
@@ -68,15 +64,6 @@ def capture_samples(source: FrameSource, detector, embedder, enrolment: Enrolmen
     loop.run()
     samples = [enrolment.samples[p][1] for p in POSES if p in enrolment.samples]
     return loop, samples
-
-
-def someone_else(registry, name: str, vectors: np.ndarray, embedder, threshold: float | None) -> tuple[str, float] | None:
-    """(name, score) of another enrolled person these vectors match, the best such, or None."""
-    others = [m for m in registry.match(vectors, embedder.min_cosine(threshold)) if m.name not in (None, name)]
-    if not others:
-        return None
-    best = max(others, key=lambda m: m.score)
-    return best.name, round(float(embedder.scale.score(best.score)), 3)
 
 
 class Recognition:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FacecamError, UsageError
+from .errors import ConflictError, FacecamError, NotFoundError, UsageError
 from .storage import atomic_write, locked, sha256_file
 
 FORMAT = 1
@@ -163,11 +163,21 @@ class Registry:
     def names(self) -> list[str]:
         return [i["name"] for i in self.identities]
 
+    def people(self) -> list[dict]:
+        """Per person: name, samples, poses covered, created, updated, model."""
+        out = []
+        for i, ident in enumerate(self.identities):
+            samples = [s for s in self.samples if s["identity"] == i]
+            out.append({"name": ident["name"], "samples": len(samples),
+                        "poses": sorted({s["pose"] for s in samples if s.get("pose")}),
+                        "created": ident["created"], "updated": ident["updated"], "model": self.model["name"]})
+        return out
+
     def index_of(self, name: str) -> int:
         for i, ident in enumerate(self.identities):
             if ident["name"] == name:
                 return i
-        raise UsageError(f"no one named {name!r} is enrolled in {self.path}")
+        raise NotFoundError(f"no one named {name!r} is enrolled in {self.path}")
 
     def count(self, name: str) -> int:
         i = self.index_of(name)
@@ -242,7 +252,7 @@ class Registry:
         new = check_name(new)
         i = self.index_of(old)
         if new != old and new in self.names():
-            raise UsageError(f"{new!r} is enrolled already")
+            raise ConflictError(f"{new!r} is enrolled already")
         self.identities[i]["name"] = new
         self.identities[i]["updated"] = now()
 

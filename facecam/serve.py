@@ -1,0 +1,288 @@
+"""`facecam serve`: the recognition pipeline and the registry behind an HTTP API (FastAPI), with an
+MJPEG stream of the annotated camera or video when a source is given.
+
+The models are loaded once; requests run concurrently in the server's thread pool. Registry
+writes go through the same locked, atomic transactions as the CLI, so both can run at once. Every
+change to the registry needs the bearer token (FACECAM_TOKEN); without one the service is
+read-only.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from . import __version__, draw, enrol
+from .errors import ConflictError, FacecamError, InputError, NotFoundError, UsageError
+from .registry import Registry, check_name, transaction
+
+MAX_FILES = 20  # images per enrolment request
+
+
+class HTTPProblem(Exception):
+    def __init__(self, status: int, detail: str, headers: dict | None = None):
+        self.status, self.detail, self.headers = status, detail, headers
+
+
+class Face(BaseModel):
+    box: list[float] = Field(description="x1, y1, x2, y2 in pixels")
+    detection_score: float
+    landmarks: list[list[float]] = Field(description="(x, y) of left eye, right eye, nose, left and right mouth corner")
+    name: Optional[str] = Field(description="the enrolled person, or null for unknown")
+    score: float = Field(description="match score of the best enrolled person, on the calibrated scale")
+    best_name: Optional[str] = Field(description="the best enrolled person even below the threshold")
+
+
+class Recognition(BaseModel):
+    width: int
+    height: int
+    threshold: float
+    faces: list[Face]
+
+
+class Person(BaseModel):
+    name: str
+    samples: int
+    poses: list[str]
+    created: str
+    updated: str
+    model: str
+
+
+class Skipped(BaseModel):
+    file: str
+    reason: str
+
+
+class Enrolled(BaseModel):
+    name: str
+    added: int
+    total: int
+    skipped: list[Skipped]
+
+
+class Rename(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class Deleted(BaseModel):
+    name: str
+    samples: int
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    model: str
+    people: int
+    writable: bool
+    stream: bool
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+PROBLEMS = {code: {"model": Problem} for code in (400, 401, 403, 404, 409, 413, 415, 422, 503)}
+
+
+class Service:
+    """What the endpoints share: the models, the registry (re-read when another process changed
+    it), the token, the limits."""
+
+    def __init__(self, *, registry_path: Path, detector, embedder, token: str | None, threshold: float | None,
+                 max_upload_bytes: int):
+        self.path, self.detector, self.embedder = Path(registry_path), detector, embedder
+        self.token, self.max_upload_bytes = token, max_upload_bytes
+        self.threshold = embedder.default_threshold if threshold is None else threshold
+        self.model = {"name": embedder.name, "dim": embedder.dim, "sha256": embedder.sha256}
+        self._registry = Registry.open(self.path, model=self.model, create=True)
+        self._lock = threading.Lock()
+
+    def registry(self) -> Registry:
+        with self._lock:
+            self._registry = self._registry.reload()
+            return self._registry
+
+    def authorise(self, credentials: HTTPAuthorizationCredentials | None) -> None:
+        if self.token is None:
+            raise HTTPProblem(403, "the registry is read-only: start facecam serve with FACECAM_TOKEN set to allow changes")
+        if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), self.token.encode()):
+            raise HTTPProblem(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
+
+    async def read_image(self, upload: UploadFile) -> np.ndarray:
+        import cv2
+
+        data = await upload.read(self.max_upload_bytes + 1)
+        if len(data) > self.max_upload_bytes:
+            raise HTTPProblem(413, f"{upload.filename or 'upload'}: larger than {self.max_upload_bytes} bytes")
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+        if image is None:
+            raise HTTPProblem(415, f"{upload.filename or 'upload'}: not a readable image")
+        return image
+
+    def recognise(self, image: np.ndarray) -> Recognition:
+        faces = self.detector.detect(image)
+        vectors = self.embedder.embed(image, faces)
+        matches = self.registry().match(vectors, self.embedder.min_cosine(self.threshold)) if faces else []
+        scale = self.embedder.scale
+        return Recognition(width=image.shape[1], height=image.shape[0], threshold=self.threshold, faces=[
+            Face(box=[round(float(v), 2) for v in f.box], detection_score=round(float(f.score), 4),
+                 landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in f.landmarks], name=m.name,
+                 score=round(float(scale.score(m.score)), 4) if np.isfinite(m.score) else 0.0, best_name=m.best_name)
+            for f, m in zip(faces, matches)])
+
+
+def create_app(service: Service, stream=None) -> FastAPI:
+    """The ASGI app. stream: a LiveStream of annotated frames for GET /stream, or None."""
+    app = FastAPI(title="facecam", version=__version__,
+                  description="Face recognition over an enrolled registry: recognise, enrol, list, rename, delete.")
+    bearer = HTTPBearer(auto_error=False)
+
+    def writer(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        service.authorise(credentials)
+
+    @app.exception_handler(HTTPProblem)
+    async def _problem(request: Request, err: HTTPProblem):
+        return JSONResponse({"detail": err.detail}, status_code=err.status, headers=err.headers)
+
+    @app.exception_handler(FacecamError)
+    async def _facecam_error(request: Request, err: FacecamError):
+        status = 409 if isinstance(err, ConflictError) else 404 if isinstance(err, NotFoundError) else \
+            400 if isinstance(err, UsageError) else 422 if isinstance(err, InputError) else 503
+        return JSONResponse({"detail": str(err)}, status_code=status)
+
+    @app.get("/health", response_model=Health)
+    def health() -> Health:
+        people = len(service.registry().identities)
+        return Health(status="ok", version=__version__, model=service.embedder.name, people=people,
+                      writable=service.token is not None, stream=stream is not None)
+
+    @app.post("/recognize", response_model=Recognition, responses=PROBLEMS)
+    async def recognize(image: UploadFile = File(description="a photo (JPEG, PNG, ...)")) -> Recognition:
+        return await _in_thread(service.recognise, await service.read_image(image))
+
+    @app.get("/identities", response_model=list[Person], responses=PROBLEMS)
+    def identities() -> list[Person]:
+        return [Person(**p) for p in service.registry().people()]
+
+    @app.post("/identities/{name}/samples", response_model=Enrolled, status_code=201, responses=PROBLEMS,
+              dependencies=[Depends(writer)])
+    async def add_samples(name: str, images: list[UploadFile] = File(description="photos with one face each"),
+                          force: bool = Query(False, description="enrol even if the face matches someone else")) -> Enrolled:
+        check_name(name)
+        if len(images) > MAX_FILES:
+            raise HTTPProblem(413, f"at most {MAX_FILES} images per request")
+        decoded = [(upload.filename or f"image {k + 1}", await service.read_image(upload)) for k, upload in enumerate(images)]
+        return await _in_thread(_enrol, service, name, decoded, force)
+
+    @app.delete("/identities/{name}", response_model=Deleted, responses=PROBLEMS, dependencies=[Depends(writer)])
+    def delete(name: str) -> Deleted:
+        service.registry().index_of(name)  # 404 before touching the files
+        with transaction(service.path, model=service.model) as reg:
+            return Deleted(name=name, samples=reg.remove(name))
+
+    @app.patch("/identities/{name}", response_model=Person, responses=PROBLEMS, dependencies=[Depends(writer)])
+    def rename(name: str, body: Rename) -> Person:
+        service.registry().index_of(name)
+        with transaction(service.path, model=service.model) as reg:
+            reg.rename(name, body.name)
+        return next(Person(**p) for p in service.registry().people() if p["name"] == body.name)
+
+    @app.get("/stream", responses={200: {"content": {"multipart/x-mixed-replace": {}}}, 404: {"model": Problem}})
+    def live_stream():
+        if stream is None:
+            raise HTTPProblem(404, "no stream: start facecam serve with --camera or --source")
+        return StreamingResponse(stream.frames(), media_type="multipart/x-mixed-replace; boundary=frame")
+
+    return app
+
+
+async def _in_thread(function, *args):
+    """Run model work off the event loop, so requests are served concurrently."""
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(function, *args)
+
+
+def _enrol(service: Service, name: str, decoded: list, force: bool) -> Enrolled:
+    samples, skipped = [], []
+    for filename, image in decoded:
+        one, reason = enrol.photo_sample(image, service.detector, service.embedder, f"upload:{filename}", True)
+        if one is None:
+            skipped.append(Skipped(file=filename, reason=reason))
+        else:
+            samples.append(one)
+    if not samples:
+        raise HTTPProblem(422, "no image with exactly one face: " + "; ".join(f"{s.file}: {s.reason}" for s in skipped))
+    counts = enrol.save(service.path, service.model, service.embedder, {name: samples}, add=True, force=force,
+                        threshold=service.threshold)
+    return Enrolled(name=name, added=len(samples), total=counts[name], skipped=skipped)
+
+
+class LiveStream:
+    """Recognition over a camera or video in a background thread; the latest annotated frame as
+    JPEG for every client of GET /stream. A video file starts over when it ends."""
+
+    def __init__(self, open_source, recognizer):
+        self.open_source, self.recognizer = open_source, recognizer
+        self._jpeg: bytes | None = None
+        self._count = 0
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="facecam-stream", daemon=True)
+
+    def start(self) -> "LiveStream":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        import cv2
+
+        try:
+            while not self._stop.is_set():
+                with self.open_source() as source:
+                    for frame in source:
+                        if self._stop.is_set():
+                            return
+                        tracks, _ = self.recognizer.process(frame.image, self._count)
+                        shown = draw.tracks(frame.image.copy(), tracks)
+                        ok, jpeg = cv2.imencode(".jpg", shown, [cv2.IMWRITE_JPEG_QUALITY, 80])
+                        with self._changed:
+                            self._jpeg, self._count = jpeg.tobytes(), self._count + 1
+                            self._changed.notify_all()
+                    if source.live:
+                        self.error = f"{source.name} stopped delivering frames"
+                        return
+                self.recognizer.tracker.tracks.clear()  # the video starts over
+        except FacecamError as err:
+            self.error = str(err)
+        finally:
+            with self._changed:
+                self._changed.notify_all()
+
+    def frames(self):
+        seen = -1
+        while not self._stop.is_set():
+            with self._changed:
+                self._changed.wait_for(lambda: self._count != seen or self.error or self._stop.is_set(), timeout=5)
+                if self.error or self._jpeg is None:
+                    if self.error:
+                        return
+                    continue
+                jpeg, seen = self._jpeg, self._count
+            yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n"
+

@@ -1,0 +1,208 @@
+"""`facecam serve` over real HTTP: a server process on a free localhost port, real photos."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+TOKEN = "test-token-5b1d"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(tmp_path, *args, token=TOKEN):
+    port = free_port()
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("FACECAM_TOKEN", None)
+    if token:
+        env["FACECAM_TOKEN"] = token
+    log = open(tmp_path / f"server-{port}.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "facecam", "serve", "--port", str(port), *map(str, args)],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise AssertionError(f"server exited {proc.returncode}: {log.read()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("server did not come up")
+
+
+def stop(proc):
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, data):
+    tmp = tmp_path_factory.mktemp("serve")
+    clip = data / "face_recognition_examples/examples/short_hamilton_clip.mp4"
+    proc, url = start_server(tmp, "--registry", tmp / "registry", "--source", clip)
+    yield url, tmp / "registry"
+    stop(proc)
+
+
+def photo(data, *parts):
+    path = data.joinpath("face_recognition_examples/examples/knn_examples", *parts)
+    return (path.name, path.read_bytes(), "image/jpeg")
+
+
+def test_enrol_recognise_list_rename_delete(server, data):
+    url, registry = server
+    assert httpx.get(f"{url}/health").json()["people"] == 0
+    # enrol obama from two photos, biden from two; a photo with two faces is skipped and named
+    r = httpx.post(f"{url}/identities/Barack Obama/samples", headers=AUTH, timeout=60,
+                   files=[("images", photo(data, "train/obama/obama.jpg")), ("images", photo(data, "train/obama/obama2.jpg")),
+                          ("images", photo(data, "test/obama_and_biden.jpg"))])
+    assert r.status_code == 201, r.text
+    assert r.json() == {"name": "Barack Obama", "added": 2, "total": 2,
+                        "skipped": [{"file": "obama_and_biden.jpg", "reason": "3 faces"}]}
+    r = httpx.post(f"{url}/identities/Joe Biden/samples", headers=AUTH, timeout=60,
+                   files=[("images", photo(data, "train/biden/biden.jpg")), ("images", photo(data, "train/biden/biden2.jpg"))])
+    assert r.status_code == 201 and r.json()["total"] == 2, r.text
+    # obama's face under another name is refused (409) unless force
+    r = httpx.post(f"{url}/identities/Someone/samples", headers=AUTH, timeout=60,
+                   files=[("images", photo(data, "test/obama1.jpg"))])
+    assert r.status_code == 409 and "matches 'Barack Obama'" in r.json()["detail"]
+    # recognise: the photo with three faces (obama, biden and a third person)
+    r = httpx.post(f"{url}/recognize", files={"image": photo(data, "test/obama_and_biden.jpg")}, timeout=60)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    faces = sorted(body["faces"], key=lambda f: f["box"][0])
+    assert (body["width"], body["height"], body["threshold"]) == (2000, 1428, 0.8)
+    assert [f["name"] for f in faces] == EXPECTED_NAMES
+    assert all(f["score"] >= 0.8 for f in faces if f["name"]) and all(f["score"] < 0.8 for f in faces if not f["name"])
+    # list, rename, delete
+    people = httpx.get(f"{url}/identities").json()
+    assert [(p["name"], p["samples"], p["model"]) for p in people] == [("Barack Obama", 2, "sface"), ("Joe Biden", 2, "sface")]
+    r = httpx.patch(f"{url}/identities/Joe Biden", json={"name": "Joseph Biden"}, headers=AUTH)
+    assert r.status_code == 200 and r.json()["name"] == "Joseph Biden"
+    assert httpx.patch(f"{url}/identities/Barack Obama", json={"name": "Joseph Biden"}, headers=AUTH).status_code == 409
+    assert httpx.patch(f"{url}/identities/Nobody", json={"name": "X"}, headers=AUTH).status_code == 404
+    r = httpx.delete(f"{url}/identities/Joseph Biden", headers=AUTH)
+    assert r.status_code == 200 and r.json() == {"name": "Joseph Biden", "samples": 2}
+    assert httpx.delete(f"{url}/identities/Joseph Biden", headers=AUTH).status_code == 404
+    # the CLI sees what the server wrote, and can write beside it
+    listing = subprocess.run([sys.executable, "-m", "facecam", "list", "--json", "--registry", registry],
+                             capture_output=True, text=True)
+    assert '"name":"Barack Obama"' in listing.stdout and "Biden" not in listing.stdout
+    assert httpx.get(f"{url}/health").json()["people"] == 1
+
+
+EXPECTED_NAMES = ["Joe Biden", "Barack Obama", None]  # left to right; the third man is not enrolled
+
+
+def test_changes_need_the_token(server, data):
+    url, _ = server
+    files = [("images", photo(data, "train/biden/biden.jpg"))]
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}):
+        r = httpx.post(f"{url}/identities/X/samples", headers=headers, files=files)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", r.text
+        assert httpx.delete(f"{url}/identities/X", headers=headers).status_code == 401
+        assert httpx.patch(f"{url}/identities/X", json={"name": "Y"}, headers=headers).status_code == 401
+
+
+def test_bad_uploads_are_4xx_json(server, tmp_path):
+    url, _ = server
+    cases = [({"image": ("notes.txt", b"hello", "text/plain")}, 415),
+             ({"image": ("empty.jpg", b"", "image/jpeg")}, 415),
+             ({"image": ("cut.jpg", open(__file__, "rb").read()[:100], "image/jpeg")}, 415),
+             ({"other": ("a.jpg", b"x", "image/jpeg")}, 422)]
+    for files, status in cases:
+        r = httpx.post(f"{url}/recognize", files=files)
+        assert r.status_code == status and "detail" in r.json(), (files, r.text)
+    assert httpx.post(f"{url}/recognize", content=b"raw", headers={"Content-Type": "image/jpeg"}).status_code == 422
+    big = b"\xff\xd8" + b"0" * 10_000_001
+    r = httpx.post(f"{url}/recognize", files={"image": ("big.jpg", big, "image/jpeg")}, timeout=60)
+    assert r.status_code == 413 and "larger than 10000000 bytes" in r.json()["detail"]
+    r = httpx.post(f"{url}/identities/ bad/samples", headers=AUTH, files={"images": ("a.jpg", b"x", "image/jpeg")})
+    assert r.status_code == 400 and "invalid name" in r.json()["detail"]
+
+
+def test_stream_serves_annotated_jpeg_frames(server):
+    url, _ = server
+    with httpx.stream("GET", f"{url}/stream", timeout=60) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("multipart/x-mixed-replace")
+        data = b""
+        for chunk in r.iter_bytes():
+            data += chunk
+            if data.count(b"--frame") >= 3:
+                break
+    import cv2
+    import numpy as np
+
+    part = data.split(b"--frame")[1]
+    jpeg = part.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n", 1)[0]
+    frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert frame.shape == (360, 640, 3)
+
+
+def test_requests_are_served_concurrently_by_one_model(server, data):
+    """Eight recognitions at once; the model was loaded once (the server log says so once)."""
+    import concurrent.futures
+
+    url, _ = server
+    body = photo(data, "test/obama1.jpg")
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: httpx.post(f"{url}/recognize", files={"image": body}, timeout=120), range(8)))
+    assert [r.status_code for r in results] == [200] * 8
+    assert len({r.text for r in results}) == 1  # the same answer every time
+
+
+def test_start_refusals(tmp_path):
+    def serve(*args, token=None):
+        env = {k: v for k, v in os.environ.items() if k != "FACECAM_TOKEN"}
+        if token:
+            env["FACECAM_TOKEN"] = token
+        return subprocess.run([sys.executable, "-m", "facecam", "serve", *args], capture_output=True, text=True,
+                              env=env, timeout=120)
+
+    from test_cli import assert_one_line_error
+
+    assert_one_line_error(serve("--host", "0.0.0.0", "--registry", str(tmp_path)), 2, "needs FACECAM_TOKEN")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert_one_line_error(serve("--port", str(busy.getsockname()[1]), "--registry", str(tmp_path)), 1,
+                              "cannot listen on 127.0.0.1")
+    assert_one_line_error(serve("--source", str(tmp_path / "none.mp4"), "--port", str(free_port()),
+                                "--registry", str(tmp_path)), 1, "no such file or folder")
+
+
+def test_read_only_without_a_token(tmp_path, data):
+    proc, url = start_server(tmp_path, "--registry", tmp_path / "registry", token=None)
+    try:
+        r = httpx.post(f"{url}/identities/X/samples", headers=AUTH, files=[("images", photo(data, "train/biden/biden.jpg"))])
+        assert r.status_code == 403 and "read-only" in r.json()["detail"]
+        assert httpx.get(f"{url}/health").json()["writable"] is False
+        assert httpx.get(f"{url}/stream").status_code == 404
+    finally:
+        stop(proc)
+
+
+def test_schema_fuzzing_finds_no_server_error(server, tmp_path):
+    """schemathesis generates requests from the OpenAPI schema, with and without the token."""
+    url, _ = server
+    for headers in ([], ["-H", f"Authorization: Bearer {TOKEN}"]):
+        result = subprocess.run([sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json",
+                                 "--checks", "not_a_server_error", "--max-examples", "25",
+                                 "--exclude-path", "/stream", *headers],
+                                capture_output=True, text=True, timeout=900, cwd=tmp_path)
+        assert result.returncode == 0, result.stdout[-3000:]
