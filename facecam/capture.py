@@ -59,6 +59,14 @@ class Loop:
             raise DeviceError(f"cannot open a window ({err.err}); use --headless") from None
         cv2.resizeWindow(self.title, shape[1], shape[0])
 
+    def _window_closed(self) -> bool:
+        import cv2
+
+        try:
+            return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
+        except cv2.error:  # Qt has already torn it down
+            return True
+
     def _on_sigint(self, signum, frame) -> None:
         self.interrupted = True
 
@@ -86,7 +94,7 @@ class Loop:
                     key = cv2.waitKey(1) & 0xFF
                     if key in KEY_FINISH:
                         self.reason = FINISHED
-                    elif key in KEY_ABORT or cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+                    elif key in KEY_ABORT or self._window_closed():
                         self.reason = ABORTED
                 if self.interrupted:
                     break
@@ -105,8 +113,11 @@ class Loop:
             if main_thread:
                 signal.signal(signal.SIGINT, previous)
             if window:
-                cv2.destroyWindow(self.title)
-                cv2.waitKey(1)  # let HighGUI process the close
+                try:
+                    cv2.destroyWindow(self.title)
+                    cv2.waitKey(1)  # let HighGUI process the close
+                except cv2.error:
+                    pass  # closed by the user already
         return self.reason
 
 
