@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from . import draw
@@ -20,12 +22,10 @@ class Fps:
     """Frames per second over the last second or so, for the window."""
 
     def __init__(self):
-        import time
-
-        self._clock, self._times = time.perf_counter, []
+        self._times: list[float] = []
 
     def tick(self) -> float:
-        now = self._clock()
+        now = time.perf_counter()
         self._times = [t for t in self._times if now - t < 1.0] + [now]
         return (len(self._times) - 1) / max(now - self._times[0], 1e-6) if len(self._times) > 1 else 0.0
 
@@ -74,7 +74,8 @@ class Recognition:
         self.output, self.output_fps = output, fps or 25.0
         self.writer = None
         self.seen: dict[str, dict] = {}  # name -> first, last (seconds), frames
-        self.unknown_tracks: set[int] = set()
+        self.unknown_tracks: set[int] = set()  # tracks seen unknown ...
+        self.named_tracks: set[int] = set()  # ... and those that got a name at some point
         self.fps = Fps()
 
     def __call__(self, frame: Frame):
@@ -88,6 +89,7 @@ class Recognition:
             if track.name is None:
                 self.unknown_tracks.add(track.id)
                 continue
+            self.named_tracks.add(track.id)
             seen = self.seen.setdefault(track.name, {"first": frame.time, "last": frame.time, "frames": set()})
             seen["last"] = frame.time
             seen["frames"].add(frame.index)
@@ -122,7 +124,7 @@ class Recognition:
                 "ended": loop.reason, "threshold": self.recognizer.threshold,
                 "people": [{"name": n, "first": round(s["first"], 3), "last": round(s["last"], 3),
                             "frames": len(s["frames"])} for n, s in sorted(self.seen.items())],
-                "unknown_tracks": len(self.unknown_tracks), "ms_per_frame": stages}
+                "unknown_tracks": len(self.unknown_tracks - self.named_tracks), "ms_per_frame": stages}
 
 
 def recognize(source: FrameSource, recognizer: Recognizer, *, headless: bool, output, max_frames: int | None,

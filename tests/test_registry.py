@@ -224,3 +224,29 @@ def test_reload_picks_up_what_another_process_saved(tmp_path):
     fresh = reader.reload()
     assert fresh.names() == ["Alice", "Carol"] and fresh.generation == reader.generation + 1
     assert fresh.match(carol, min_cosine=0.99)[0].name == "Carol"
+
+
+def test_a_full_disk_loses_nothing(tmp_path, monkeypatch):
+    """The disk fills while a save writes its new arrays: the save fails with the system's error,
+    no temporary file is left, and the registry is the previous generation, whole."""
+    import errno
+    import os
+
+    from facecam import storage
+
+    rng = np.random.default_rng(9)
+    with transaction(tmp_path, model=MODEL, create=True) as reg:
+        reg.add("Alice", unit(rng, 2), meta(2))
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(storage.os, "fsync", full)
+    with pytest.raises(OSError, match="No space left on device"):
+        with transaction(tmp_path, model=MODEL) as reg:
+            reg.add("Bob", unit(rng, 1), meta(1))
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    reg = Registry.open(tmp_path, model=MODEL)
+    assert reg.names() == ["Alice"] and reg.generation == 1
