@@ -48,7 +48,7 @@ class Track:
         self.votes.append((name, score))
         counts = Counter(n for n, _ in self.votes)
         top = max(counts.values())
-        if not (self.votes and counts.get(self.name, 0) == top and len(self.votes) > 1):
+        if len(self.votes) == 1 or counts.get(self.name, 0) < top:
             self.name = next(n for n, _ in reversed(self.votes) if counts[n] == top)
         self.score = next(s for n, s in reversed(self.votes) if n == self.name)
 
