@@ -363,6 +363,7 @@ def test_recognize_in_a_window_shows_the_overlay_and_finds_the_same_names(displa
     proc, out, err = start_in_window(display, tmp_path, "recognize", "--source", clip, "--registry", people_registry,
                                      "--json")
     window = wait_for_window(display, "facecam recognize", proc)
+    time.sleep(0.5)  # a few frames painted (the clip lasts about 5 s here)
     geometry = dict(line.strip().split(": ", 1) for line in xdotool(display, "getwindowgeometry", window).stdout.splitlines()[1:])
     x, y = map(int, geometry["Position"].split()[0].split(","))
     width, height = map(int, geometry["Geometry"].split("x"))
