@@ -28,6 +28,13 @@ from common import data_dir, machine  # noqa: E402
 
 PEOPLE = {"Lin-Manuel Miranda": "lin-manuel-miranda.png", "Alex Lacamoire": "alex-lacamoire.png"}
 AUDIENCE_FROM = 211  # Hamilton clip: from this frame on only the audience (strangers) is seen
+STAGE_UNTIL = 46  # Hamilton clip: Alex Lacamoire at the piano in frames before this one
+
+
+def wrong(name: str, frame: int, hamilton: bool) -> bool:
+    if not hamilton or frame >= AUDIENCE_FROM:
+        return True
+    return name == "Alex Lacamoire" and frame >= STAGE_UNTIL
 
 
 def facecam_run(video: Path, registry: Path) -> dict:
@@ -88,8 +95,7 @@ def main():
                                        (street, "street 1920x1080, 105 frames", False)):
             ours = facecam_run(video, registry)
             ours_named = ours["people"].get("Lin-Manuel Miranda", {}).get("frames", 0)
-            ours_wrong = sum(1 for e in ours["events"] if e["name"] and (not hamilton or e["name"] != "Lin-Manuel Miranda"
-                                                                          or e["frame"] >= AUDIENCE_FROM))
+            ours_wrong = sum(1 for e in ours["events"] if e["name"] and wrong(e["name"], e["frame"], hamilton))
             ms = ours["ms"]
             print(f"| {label} | facecam (sface, threshold 0.8) | {ours['fps']:.1f} | | {ours_named} | {ours_wrong} events | "
                   + " / ".join(f"{ms.get(k, 0):.1f}" for k in ("decode", "detect", "track", "embed", "match")) + " |")
@@ -97,10 +103,9 @@ def main():
                                           ("webcam example: 1/4 size, every other frame", 0.25, 2)):
                 theirs = face_recognition_run(video, examples, scale, every)
                 named = sum("Lin-Manuel Miranda" in n for n in theirs["named"])
-                wrong = sum(1 for i, n in enumerate(theirs["named"]) for name in n
-                            if not hamilton or name != "Lin-Manuel Miranda" or i >= AUDIENCE_FROM)
+                mistakes = sum(1 for i, n in enumerate(theirs["named"]) for name in n if wrong(name, i, hamilton))
                 print(f"| {label} | face_recognition ({example}) | {theirs['fps']:.1f} | "
-                      f"facecam {ours['fps'] / theirs['fps']:.1f}x | {named} | {wrong} frame-names | |", flush=True)
+                      f"facecam {ours['fps'] / theirs['fps']:.1f}x | {named} | {mistakes} frame-names | |", flush=True)
 
 
 if __name__ == "__main__":

@@ -156,18 +156,21 @@ def headless_run(data, people_registry):
 
 
 def test_recognize_names_the_enrolled_and_nobody_else(headless_run):
-    """The clip: Lin-Manuel Miranda on stage (frames 0-45), close up (82-210), then the audience,
-    strangers all (211-274). Alex Lacamoire, also enrolled, is not in it."""
+    """The clip: Lin-Manuel Miranda on stage (frames 0-45) with Alex Lacamoire at the piano on the
+    left (a face some 25 px wide), Lin-Manuel close up (82-210), then the audience, strangers all
+    (211-274). Checked by eye. Alex, that small, stays unknown (score 0.71 < 0.8): a miss, not an error."""
     events, summary = headless_run
     assert summary["frames"] == 275 and summary["ended"] == "ended" and summary["threshold"] == 0.8
     assert set(summary["ms_per_frame"]) == {"decode", "detect", "track", "embed", "match"}
     named = [e for e in events if e["name"]]
-    assert {e["name"] for e in named} == {"Lin-Manuel Miranda"}
     assert all(e["frame"] < 211 for e in named)  # no name for anyone in the audience
+    at_piano = lambda e: e["frame"] < 46 and e["box"][2] < 150  # noqa: E731
+    assert all(e["name"] == ("Alex Lacamoire" if at_piano(e) else "Lin-Manuel Miranda") for e in named)
     assert all(e["score"] >= 0.8 for e in named)
     assert [(p["name"], p["first"], p["last"], p["frames"]) for p in summary["people"]] == EXPECTED_PEOPLE
     assert (len(events), len(named), summary["unknown_tracks"]) == EXPECTED_COUNTS
     assert set(events[0]) == {"frame", "time", "track_id", "name", "score", "box"}
+    assert [(e["name"], e["score"]) for e in events if e["frame"] == 0 and at_piano(e)] == [(None, 0.7137)]
 
 
 EXPECTED_PEOPLE = [("Lin-Manuel Miranda", 0.0, 7.007, 149)]
