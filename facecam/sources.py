@@ -48,7 +48,7 @@ def list_images(paths: list[str | Path]) -> list[Path]:
 @dataclass
 class Frame:
     index: int  # 0, 1, 2, ... in the order read
-    time: float  # seconds: the position in a video file, else since the source was opened
+    time: float  # seconds: the position in a video file, since opening for a live source; a folder: the index
     image: np.ndarray  # BGR uint8 HxWx3
 
 
