@@ -73,6 +73,7 @@ class Registry:
     samples: list[dict] = field(default_factory=list)  # {"identity", "time", "source", ...}
     vectors: np.ndarray = None
     generation: int = 0
+    stamp: tuple | None = None  # (inode, mtime, size) of the registry.json read or written last
     dropped_crops: list[str] = field(default_factory=list)  # crop files of removed samples
 
     def __post_init__(self):
@@ -104,6 +105,7 @@ class Registry:
     @classmethod
     def _load(cls, path: Path, index: Path) -> "Registry":
         try:
+            stamp = _stamp(index)  # before reading: a change made meanwhile shows at the next reload
             doc = json.loads(index.read_text())
             if doc.get("format") != FORMAT:
                 raise RegistryError(f"{index}: registry format {doc.get('format')!r}; this facecam reads {FORMAT}")
@@ -133,17 +135,17 @@ class Registry:
                 f"{index}: unreadable ({type(err).__name__}: {err}); run 'facecam registry restore'"
             ) from None
         return cls(path=path, model=doc["model"], identities=identities, samples=samples,
-                   vectors=vectors, generation=int(doc["generation"]))
+                   vectors=vectors, generation=int(doc["generation"]), stamp=stamp)
 
     def reload(self) -> "Registry":
-        """The registry as saved now, if another process has changed it since this one was read
-        (checked by its generation, a small read); else this one. A newer registry that cannot be
-        read is an error, as in open()."""
+        """The registry as saved now, if registry.json was replaced since this one was read (a
+        stat, no read: cheap enough for every frame or request); else this one. A newer registry
+        that cannot be read is an error, as in open()."""
         try:
-            generation = int(json.loads((self.path / INDEX).read_text())["generation"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return self  # gone or being replaced: keep what we have; open() reports real damage
-        if generation == self.generation:
+            stamp = _stamp(self.path / INDEX)
+        except OSError:
+            return self  # none saved yet: keep what we have
+        if stamp == self.stamp:
             return self
         return Registry.open(self.path, model=self.model)
 
@@ -293,7 +295,7 @@ class Registry:
                 f.write(index.read_bytes())
         with atomic_write(index, "w") as f:
             json.dump(doc, f, indent=1)
-        self.generation = gen
+        self.generation, self.stamp = gen, _stamp(index)
         self._collect(keep={gen, gen - 1})
 
     def _collect(self, keep: set[int]) -> None:
@@ -366,6 +368,12 @@ def stored_model(path: str | Path) -> dict | None:
         return json.loads(index.read_text())["model"]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise RegistryError(f"{index}: unreadable ({type(err).__name__}); run 'facecam registry restore'") from None
+
+
+def _stamp(index: Path) -> tuple:
+    """What changes whenever registry.json is replaced (saves write a new file and rename it)."""
+    st = index.stat()
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def check_name(name: str) -> str:
