@@ -96,8 +96,6 @@ class Loop:
                         self.reason = FINISHED
                     elif key in KEY_ABORT or self._window_closed():
                         self.reason = ABORTED
-                if self.interrupted:
-                    break
                 if self.reason is None and done:
                     self.reason = FINISHED
                 if self.reason is None and self.max_frames is not None and self.frames >= self.max_frames:

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__, config, ui
-from .errors import ConflictError, FacecamError, UsageError
+from .errors import FacecamError, UsageError
 
 app = typer.Typer(
     name="facecam",
@@ -262,6 +262,7 @@ def register(
 ) -> None:
     """Enrol a person in front of the camera (or from a video or photos): several head poses,
     Q saves, Esc or Ctrl-C cancel."""
+    from .enrol import refuse_taken
     from .registry import Registry, check_name
 
     if from_dir is not None and not from_dir.is_dir():
@@ -280,10 +281,9 @@ def register(
     path = _registry_path(registry)
     embedder, model_info = _embedder_for(path, model, device)
     _check_threshold(threshold, embedder)
-    existing = Registry.open(path, model=model_info, create=True)  # refuse another model's registry before any work
-    for person in people:
-        if person in existing.names() and not (add or replace):
-            raise ConflictError(f"{person!r} is enrolled already: --add adds samples, --replace starts over")
+    # another model's registry, or a name taken, are refused before any work
+    refuse_taken(people, Registry.open(path, model=model_info, create=True), add=add, replace=replace)
+    # from the camera the window shows weaker faces too; samples need --detect-threshold
     det = _detector(detector, detector_backbone, device, 0.5 if from_dir is None else config.DETECT_THRESHOLD, max_size)
     if from_dir is not None:
         enrolled, skipped = _samples_from_photos(people, det, embedder, keep_crops, json_out)

@@ -104,6 +104,7 @@ class Enrolment:
         face = max(faces, key=lambda f: float(np.prod(f.box[2:] - f.box[:2])))
         warning = f"{len(faces)} faces: using the largest" if len(faces) > 1 else None
         yaw, pitch = head_pose(face.landmarks)
+        pose = pose_bin(yaw, pitch)
         x1, y1, x2, y2 = face.box
         size = float(min(x2 - x1, y2 - y1))
         sharp = sharpness(image, face.landmarks)
@@ -114,9 +115,9 @@ class Enrolment:
             problem = f"come closer (face {size:.0f} px, {self.min_face} needed)"
         elif sharp < self.min_sharpness:
             problem = "hold still (blurred)"
-        elif pose_bin(yaw, pitch) is None:
+        elif pose is None:
             problem = "between poses"
-        return Candidate(face, pose_bin(yaw, pitch), yaw, pitch, size, sharp, problem), warning
+        return Candidate(face, pose, yaw, pitch, size, sharp, problem), warning
 
     def wanted(self, candidate: Candidate) -> bool:
         """Whether the candidate fills an empty pose bin or beats that bin's sample by 20%."""
@@ -156,7 +157,14 @@ def someone_else(registry, name: str, vectors: np.ndarray, embedder, threshold: 
     if not others:
         return None
     best = max(others, key=lambda m: m.score)
-    return best.name, round(float(embedder.scale.score(best.score)), 3)
+    return best.name, round(embedder.score(best.score), 3)
+
+
+def refuse_taken(names, registry, *, add: bool, replace: bool) -> None:
+    """ConflictError when one of `names` is enrolled already and neither add nor replace is asked."""
+    for name in names:
+        if name in registry.names() and not (add or replace):
+            raise ConflictError(f"{name!r} is enrolled already: --add adds samples, --replace starts over; nothing saved")
 
 
 def save(path, model: dict, embedder, enrolled: dict, *, add: bool = False, replace: bool = False,
@@ -167,9 +175,8 @@ def save(path, model: dict, embedder, enrolled: dict, *, add: bool = False, repl
     from .registry import transaction
 
     with transaction(path, model=model, create=True) as reg:
+        refuse_taken(enrolled, reg, add=add, replace=replace)  # again: another process may have enrolled meanwhile
         for name, samples in enrolled.items():
-            if name in reg.names() and not (add or replace):
-                raise ConflictError(f"{name!r} is enrolled already: --add adds samples, --replace starts over; nothing saved")
             other = someone_else(reg, name, np.stack([v for v, _, _ in samples]), embedder, threshold)
             if other and not force:
                 raise ConflictError(f"{name}: this face matches {other[0]!r} (score {other[1]}), who is enrolled "

@@ -79,7 +79,6 @@ class Recognizer:
                     if track.vector is not None and float(vector @ track.vector) < self.same_face_cosine:
                         self.tracker.restart(track, frame)
                     track.vector = vector
-                    track.vote(match.name, round(float(self.embedder.scale.score(match.score)), 4)
-                               if np.isfinite(match.score) else 0.0)
+                    track.vote(match.name, self.embedder.score(match.score))
                     track.embedded_frame, track.embedded_quality = frame, self.quality(track)
         return tracks, due

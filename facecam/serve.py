@@ -25,6 +25,8 @@ from .errors import ConflictError, FacecamError, InputError, NotFoundError, Usag
 from .registry import Registry, check_name, transaction
 
 MAX_FILES = 20  # images per enrolment request
+# most specific first: ConflictError and NotFoundError are UsageErrors
+ERROR_STATUS = ((ConflictError, 409), (NotFoundError, 404), (UsageError, 400), (InputError, 422))
 
 
 class HTTPProblem(Exception):
@@ -133,11 +135,10 @@ class Service:
         faces = self.detector.detect(image)
         vectors = self.embedder.embed(image, faces)
         matches = self.registry().match(vectors, self.embedder.min_cosine(self.threshold)) if faces else []
-        scale = self.embedder.scale
         return Recognition(width=image.shape[1], height=image.shape[0], threshold=self.threshold, faces=[
             Face(box=[round(float(v), 2) for v in f.box], detection_score=round(float(f.score), 4),
                  landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in f.landmarks], name=m.name,
-                 score=round(float(scale.score(m.score)), 4) if np.isfinite(m.score) else 0.0, best_name=m.best_name)
+                 score=self.embedder.score(m.score), best_name=m.best_name)
             for f, m in zip(faces, matches)])
 
 
@@ -156,8 +157,7 @@ def create_app(service: Service, stream=None) -> FastAPI:
 
     @app.exception_handler(FacecamError)
     async def _facecam_error(request: Request, err: FacecamError):
-        status = 409 if isinstance(err, ConflictError) else 404 if isinstance(err, NotFoundError) else \
-            400 if isinstance(err, UsageError) else 422 if isinstance(err, InputError) else 503
+        status = next((code for kind, code in ERROR_STATUS if isinstance(err, kind)), 503)  # 503: registry, weights
         return JSONResponse({"detail": str(err)}, status_code=status)
 
     @app.get("/health", response_model=Health)

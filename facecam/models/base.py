@@ -45,6 +45,10 @@ class Embedder:
         """The cosine that a score threshold (default: the model's) stands for."""
         return self.scale.cosine(self.default_threshold if threshold is None else threshold)
 
+    def score(self, cosine: float) -> float:
+        """The score of one match's cosine, to 4 places; 0 when there was nobody to match (-inf)."""
+        return round(float(self.scale.score(cosine)), 4) if np.isfinite(cosine) else 0.0
+
     def crop(self, image_bgr: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """The aligned BGR uint8 crop (height, width, 3) this embedder expects."""
         return align(image_bgr, landmarks, self.template, self.input_size, self.landmark_weights)
