@@ -35,13 +35,14 @@ class Loop:
     """Run `step(frame) -> (annotated image or None, done)` over a source's frames.
 
     headless: no window (no keys but Ctrl-C). max_frames: stop after that many frames. timer: a
-    pipeline.StageTimer to count frame reading in, as "decode".
+    pipeline.StageTimer to count frame reading in, as "decode". stop: a threading.Event that ends
+    the loop from another thread (the server's stream).
     After run(): `reason` (one of the constants above), `frames` read, `seconds` spent.
     """
 
     def __init__(self, source: FrameSource, step: Callable[[Frame], tuple[np.ndarray | None, bool]],
-                 *, title: str, headless: bool = False, max_frames: int | None = None, timer=None):
-        self.source, self.step, self.title, self.timer = source, step, title, timer
+                 *, title: str, headless: bool = False, max_frames: int | None = None, timer=None, stop=None):
+        self.source, self.step, self.title, self.timer, self.stop = source, step, title, timer, stop
         self.headless, self.max_frames = headless, max_frames
         self.reason: str | None = None
         self.frames = 0
@@ -79,7 +80,7 @@ class Loop:
         start = time.perf_counter()
         try:
             frames = iter(self.source)
-            while not self.interrupted:
+            while not self.interrupted and not (self.stop is not None and self.stop.is_set()):
                 with self.timer("decode") if self.timer else nullcontext():
                     frame = next(frames, None)
                 if frame is None:

@@ -31,11 +31,23 @@ def models_dir() -> Path:
 
 
 def cpu_threads() -> int:
-    """Threads for torch on the CPU (FACECAM_THREADS, else every core this process may use)."""
-    env = os.environ.get("FACECAM_THREADS")
-    if env:
-        return max(1, int(env))
+    """Threads for torch on the CPU (FACECAM_THREADS, else every core this process may use).
+    More than 8 per core only slows the networks down, and tens of thousands crash OpenMP."""
+    from .validate import env_int
+
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    return env_int("FACECAM_THREADS", cores, 1, 8 * cores)
+
+
+# An image larger than this is refused from its header, before it is decoded: a few hundred bytes
+# of PNG can claim 100000x100000 pixels (40 GB decoded). FACECAM_MAX_PIXELS changes it.
+MAX_PIXELS = 50_000_000
+
+
+def max_pixels() -> int:
+    from .validate import env_int
+
+    return env_int("FACECAM_MAX_PIXELS", MAX_PIXELS, 1, 1 << 40)

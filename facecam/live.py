@@ -32,14 +32,14 @@ class Fps:
 
 def capture_samples(source: FrameSource, detector, embedder, enrolment: Enrolment, *, name: str,
                     auto: bool, headless: bool, max_frames: int | None, keep_crops: bool) -> tuple[Loop, list]:
-    """Run the enrolment loop; returns (the finished loop, [(vector, metadata, crop or None), ...])."""
+    """Run the enrolment loop; returns (the finished loop, the samples kept, one per pose)."""
     fps = Fps()
 
     def step(frame: Frame):
         faces = detector.detect(frame.image)
         candidate, warning = enrolment.candidate(frame.image, faces)
         if candidate is not None and enrolment.wanted(candidate):
-            meta = {"source": source.name, "frame": frame.index, "time": round(frame.time, 3),
+            meta = {"source": source.name, "frame": frame.index, "frame_time": round(frame.time, 3),
                     "pose": candidate.pose, "yaw": round(candidate.yaw, 1), "pitch": round(candidate.pitch, 1),
                     "sharpness": round(candidate.sharpness, 1)}
             enrolment.keep(candidate, sample(frame.image, candidate.face, embedder, meta, keep_crops))

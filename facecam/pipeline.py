@@ -54,6 +54,10 @@ class Recognizer:
         self.timer = timer or StageTimer()
         self._checked = time.monotonic()
 
+    def reset(self) -> None:
+        """Forget every track (a video that starts over, a new source)."""
+        self.tracker = Tracker()
+
     @staticmethod
     def quality(track: Track) -> float:
         x1, y1, x2, y2 = track.face.box
@@ -79,6 +83,6 @@ class Recognizer:
                     if track.vector is not None and float(vector @ track.vector) < self.same_face_cosine:
                         self.tracker.restart(track, frame)
                     track.vector = vector
-                    track.vote(match.name, self.embedder.score(match.score))
+                    track.vote(match.name, self.embedder.score(match.cosine))
                     track.embedded_frame, track.embedded_quality = frame, self.quality(track)
         return tracks, due

@@ -2,28 +2,80 @@
 
 from __future__ import annotations
 
+import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import config
 from .errors import DeviceError, InputError
+from .validate import camera_index, open_regular, source_path
+
+
+class ImageTooLarge(InputError):
+    """An image whose header claims more pixels than the limit."""
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm"}
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Decode an image file into BGR uint8 HxWx3 (alpha dropped, grayscale expanded)."""
+def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
+    """Decode an image file into BGR uint8 HxWx3 (alpha dropped, grayscale expanded).
+
+    Only regular files are read (a FIFO would block forever); the size in the image's header is
+    checked against max_pixels (default config.max_pixels()) before anything is decoded.
+    """
+    path = Path(path)
+    limit = max_pixels or config.max_pixels()
+    fd = open_regular(path, "image")
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > 4 * limit + (1 << 20):  # more bytes than any image of `limit` pixels needs
+            raise InputError(f"{path}: {size} bytes is too large for an image (limit {limit / 1e6:g} megapixels; "
+                             f"FACECAM_MAX_PIXELS raises it)")
+        data = f.read()
+    return decode_image(data, str(path), max_pixels=limit)
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from an image's header, without decoding its pixels; None when the bytes
+    are not an image format that can be read."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                return image.size
+    except Image.DecompressionBombError:
+        return (1 << 31, 1 << 31)  # beyond Pillow's own limit (about 179 megapixels): too large anyway
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        return None
+
+
+def decode_image(data: bytes, origin: str, *, max_pixels: int | None = None) -> np.ndarray:
+    """Decode image bytes (any format OpenCV reads, told by content) into BGR uint8 HxWx3, after
+    checking the pixel count its header claims against max_pixels."""
     import cv2
 
-    path = Path(path)
+    limit = max_pixels or config.max_pixels()
+    size = image_size(data) if data else None
+    if size is None:
+        raise InputError(f"{origin}: not a readable image")
+    width, height = size
+    if width * height > limit:
+        claimed = "more than 179" if width >= 1 << 31 else f"{width}x{height} = {width * height / 1e6:.1f}"
+        raise ImageTooLarge(f"{origin}: {claimed} megapixels; the limit is {limit / 1e6:g} "
+                            f"(FACECAM_MAX_PIXELS raises it)")
     try:
-        data = np.fromfile(path, dtype=np.uint8)  # works for non-ASCII paths, unlike cv2.imread
-    except OSError as err:
-        raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        image = None
     if image is None:
-        raise InputError(f"{path}: not a readable image")
+        raise InputError(f"{origin}: not a readable image")
     return image
 
 
@@ -60,50 +112,66 @@ class FrameSource:
     """
 
     CAMERA_RETRIES = 30  # consecutive failed reads (about a second) before a live source is given up
+    STREAM_TIMEOUT = 10.0  # seconds a stream may take to open, or to deliver the next packet
 
     def __init__(self, camera: int = 0, source: str | Path | None = None):
-        import cv2
-
         self.stopped = False
+        self.unreadable: list[str] = []  # a folder's images that could not be read (skipped)
         self._images: list[Path] | None = None
         self._capture = None
         if source is None:
-            self.name, self.live = f"camera {camera}", True
-            self._capture = cv2.VideoCapture(camera)
-            if not self._capture.isOpened():
-                found = sorted(str(p) for p in Path("/dev").glob("video*"))
-                raise DeviceError(f"camera {camera} could not be opened (video devices on this machine: "
-                                  f"{', '.join(found) or 'none'}); use --camera N or --source FILE")
+            self._open_camera(camera_index(camera))
         elif "://" in str(source):
-            self.name, self.live = str(source), True
-            self._capture = cv2.VideoCapture(str(source))
-            if not self._capture.isOpened():
-                raise InputError(f"{source}: the stream could not be opened")
+            self._open_stream(str(source))
         else:
-            path = Path(source)
-            self.name, self.live = str(path), False
-            if path.is_dir():
-                self._images = list_images([path])
-                if not self._images:
-                    raise InputError(f"{path}: no images in this folder")
-            elif not path.exists():
-                raise InputError(f"{path}: no such file or folder")
-            else:
-                self._capture = cv2.VideoCapture(str(path))
-                if not self._capture.isOpened() or self._capture.get(cv2.CAP_PROP_FRAME_COUNT) <= 0:
-                    self.close()
-                    raise InputError(f"{path}: not a readable video")
-        fps = self._capture.get(cv2.CAP_PROP_FPS) if self._capture is not None else 0.0
+            self._open_path(Path(source))
+        fps = self._capture.get(_cv2().CAP_PROP_FPS) if self._capture is not None else 0.0
         self.fps = fps if 1.0 <= fps <= 240.0 else None  # cameras and streams may report nonsense
 
+    def _open_camera(self, camera: int) -> None:
+        self.name, self.live = f"camera {camera}", True
+        self._capture = _cv2().VideoCapture(camera)
+        if not self._capture.isOpened():
+            found = sorted(str(p) for p in Path("/dev").glob("video*"))
+            raise DeviceError(f"camera {camera} could not be opened (video devices on this machine: "
+                              f"{', '.join(found) or 'none'}); use --camera N or --source FILE")
+
+    def _open_stream(self, url: str) -> None:
+        import time
+
+        cv2 = _cv2()
+        self.name, self.live = url, True
+        ms = int(self.STREAM_TIMEOUT * 1000)
+        start = time.monotonic()
+        self._capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG,
+                                         [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        if not self._capture.isOpened():
+            waited = time.monotonic() - start
+            why = (f"no answer within {self.STREAM_TIMEOUT:g} s" if waited >= self.STREAM_TIMEOUT - 0.5
+                   else "refused, not found, or not a video stream")
+            raise InputError(f"{url}: the stream could not be opened ({why})")
+
+    def _open_path(self, path: Path) -> None:
+        self.name, self.live = str(path), False
+        source_path(path)
+        if path.is_dir():
+            self._images = list_images([path])
+            if not self._images:
+                raise InputError(f"{path}: no images in this folder")
+            return
+        cv2 = _cv2()
+        self._capture = cv2.VideoCapture(str(path))
+        if not self._capture.isOpened() or self._capture.get(cv2.CAP_PROP_FRAME_COUNT) <= 0:
+            self.close()
+            raise InputError(f"{path}: not a readable video")
+
     def __iter__(self):
+        if self._images is not None:
+            yield from self._folder_frames()
+            return
         import time
 
         start = time.monotonic()
-        if self._images is not None:
-            for index, path in enumerate(self._images):
-                yield Frame(index, float(index), read_image(path))
-            return
         index = failures = 0
         while self._capture is not None:
             ok, image = self._capture.read()
@@ -121,6 +189,17 @@ class FrameSource:
             yield Frame(index, seconds, image)
             index += 1
 
+    def _folder_frames(self):
+        index = 0
+        for path in self._images:
+            try:
+                image = read_image(path)
+            except InputError as err:  # one bad photo does not end the folder
+                self.unreadable.append(str(err))
+                continue
+            yield Frame(index, float(index), image)
+            index += 1
+
     def close(self) -> None:
         if self._capture is not None:
             self._capture.release()
@@ -131,3 +210,9 @@ class FrameSource:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _cv2():
+    import cv2
+
+    return cv2

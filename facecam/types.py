@@ -28,3 +28,14 @@ class Detection:
             "score": round(float(self.score), 5),
             "landmarks": [[round(float(x), 2), round(float(y), 2)] for x, y in self.landmarks],
         }
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One enrolment sample: the face's L2-normalised vector (dim,) float32, its metadata for the
+    registry (source, pose, quality, landmarks in the crop, ...), and its canonical 224x224 BGR
+    crop, or None when crops are not kept."""
+
+    vector: np.ndarray
+    metadata: dict
+    crop: np.ndarray | None = None

@@ -175,16 +175,17 @@ def test_register_list_rename_delete(data, tmp_path):
     replaced = facecam("register", "--name", "obama", "--from-dir", train / "obama", "--registry", reg,
                        "--replace", "--json")
     assert json.loads(replaced.stdout)["enrolled"]["obama"] == {"added": 2, "total": 2}
-    # a photo with two faces is skipped and reported
+    # a photo with three faces, none clearly the largest, is skipped and reported
     group = tmp_path / "group"
     group.mkdir()
-    shutil.copy(SAMPLES / "kit_with_rose.jpg", group)
+    shutil.copy(SAMPLES / "obama_and_biden.jpg", group)
     shutil.copy(SAMPLES / "obama_small.jpg", group)
     # obama_small.jpg is obama, enrolled already: refused under another name unless --force
     assert_one_line_error(facecam("register", "--name", "Someone", "--from-dir", group, "--registry", reg), 2,
                           "this face matches 'obama' (score 1.0), who is enrolled already; nothing saved")
     mixed = facecam("register", "--name", "Someone", "--from-dir", group, "--registry", reg, "--json", "--force")
-    assert json.loads(mixed.stdout)["skipped"] == [{"image": str(group / "kit_with_rose.jpg"), "reason": "2 faces"}]
+    assert json.loads(mixed.stdout)["skipped"] == [{"image": str(group / "obama_and_biden.jpg"),
+                                                    "reason": "3 faces, none clearly the largest"}]
 
     assert facecam("rename", "Someone", "Barack Obama", "--registry", reg).returncode == 0
     assert_one_line_error(facecam("rename", "biden", "rose_leslie", "--registry", reg), 2, "'rose_leslie' is enrolled already")
@@ -258,7 +259,7 @@ def test_eval_pairs_counts_unscored_pairs_as_errors(data, tmp_path):
 
 
 def test_eval_detection_on_a_wider_subset(data, tmp_path):
-    from facecam import widerface
+    from facecam.evaluation import widerface
 
     root = data / "detection/widerface_val"
     truth = widerface.read_gt_txt(root / "subset_bbx_gt.txt")
@@ -307,5 +308,14 @@ def test_score_scale_of_the_catalog_is_what_the_shared_lfw_set_gives(data, tmp_p
     assert result.returncode == 0, result.stderr
     cal = json.loads(result.stdout)
     assert (cal["samples"], cal["impostor_pairs"]) == (1721, 1478204)
-    assert cal["score_knots"] == catalog.get("sface").score_knots
-    assert cal["far"] <= 1e-5 and cal["cosine"] == 0.4759 and cal["threshold"] == pytest.approx(0.8, abs=2e-4)
+    # The measured knots are order statistics of 1.48 M cosines, which move by a few 1e-7 between
+    # CPUs (summation order of the embeddings): printed to 4 places they may flip by one unit, so
+    # within 1e-4. The extrapolated knot 3*c(0.8) - 2*c(0.7) is computed before rounding: one unit
+    # of 1e-4 in each moves it by up to 5e-4, plus half a unit of its own rounding (seen: 0.5659 here,
+    # 0.5661 on another machine of the same kind).
+    fitted, shipped = cal["score_knots"], catalog.get("sface").score_knots
+    assert [s for _, s in fitted] == [s for _, s in shipped]
+    assert [c for c, _ in fitted[:-1]] == pytest.approx([c for c, _ in shipped[:-1]], abs=1e-4)
+    assert fitted[-1][0] == pytest.approx(shipped[-1][0], abs=5.5e-4)
+    assert cal["far"] <= 1e-5 and cal["cosine"] == pytest.approx(0.4759, abs=1e-4)
+    assert cal["threshold"] == pytest.approx(0.8, abs=2e-4)

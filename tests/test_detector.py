@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from facecam import config, widerface
+from facecam import config
+from facecam.evaluation import widerface
 from facecam.errors import InputError, WeightsError
 from facecam.models import catalog, retinaface
 from facecam.sources import read_image

@@ -8,7 +8,7 @@ import torch
 
 from facecam.align import ARCFACE_112, similarity_matrix
 from facecam.models import catalog, load_embedder, sface
-from facecam.pairs import read_pairs
+from facecam.evaluation.pairs import read_pairs
 from facecam.sources import read_image
 
 

@@ -73,7 +73,7 @@ def test_enrol_recognise_list_rename_delete(server, data):
                           ("images", photo(data, "test/obama_and_biden.jpg"))])
     assert r.status_code == 201, r.text
     assert r.json() == {"name": "Barack Obama", "added": 2, "total": 2,
-                        "skipped": [{"file": "obama_and_biden.jpg", "reason": "3 faces"}]}
+                        "skipped": [{"file": "obama_and_biden.jpg", "reason": "3 faces, none clearly the largest"}]}
     r = httpx.post(f"{url}/identities/Joe Biden/samples", headers=AUTH, timeout=60,
                    files=[("images", photo(data, "train/biden/biden.jpg")), ("images", photo(data, "train/biden/biden2.jpg"))])
     assert r.status_code == 201 and r.json()["total"] == 2, r.text

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from facecam import widerface
+from facecam.evaluation import widerface
 from facecam.device import resolve_device
 from facecam.errors import DeviceError, UsageError
 from facecam.models import retinaface
@@ -120,7 +120,7 @@ def test_device_choice():
 
 def test_read_pairs(tmp_path):
     from facecam.errors import InputError
-    from facecam.pairs import image_path, read_pairs
+    from facecam.evaluation.pairs import image_path, read_pairs
 
     f = tmp_path / "pairs.txt"
     f.write_text("1\t2\nAbel_Pacheco\t1\t4\nAbdel_Madi_Shabneh 1 Dean_Barker 1\n\n")
@@ -133,7 +133,7 @@ def test_read_pairs(tmp_path):
 
 
 def test_read_official_lfw_pairs(data):
-    from facecam.pairs import read_pairs
+    from facecam.evaluation.pairs import read_pairs
 
     pairs = read_pairs(data / "recognition" / "lfw_pairs.txt")
     assert len(pairs) == 6000 and sum(same for _, _, same in pairs) == 3000
@@ -153,7 +153,7 @@ def test_threshold_for_far_and_rates():
 
 
 def test_kfold_accuracy_known_answers():
-    from facecam.evaluation import best_threshold, kfold_accuracy, tar_at_far
+    from facecam.evaluation.metrics import best_threshold, kfold_accuracy, tar_at_far
 
     # separable scores: every fold is classified perfectly
     same = np.array([True, False] * 10)

@@ -41,6 +41,11 @@ class Embedder:
         self.batch_size = batch_size
         self.landmark_weights = landmark_weights
 
+    @property
+    def model_info(self) -> dict:
+        """What a registry records of the model that made its vectors."""
+        return {"name": self.name, "dim": self.dim, "sha256": self.sha256}
+
     def min_cosine(self, threshold: float | None = None) -> float:
         """The cosine that a score threshold (default: the model's) stands for."""
         return self.scale.cosine(self.default_threshold if threshold is None else threshold)

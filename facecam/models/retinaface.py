@@ -23,6 +23,7 @@ from torch import nn
 from .. import config
 from ..device import resolve_device
 from ..errors import InputError, WeightsError
+from ..geometry import iou_matrix
 from ..storage import sha256_file
 from ..types import Detection
 from . import catalog
@@ -179,18 +180,12 @@ def decode(loc: np.ndarray, landms: np.ndarray, anchors: np.ndarray):
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Greedy non-maximum suppression; returns the kept indices, best score first."""
-    x1, y1, x2, y2 = boxes.T
-    areas = (x2 - x1) * (y2 - y1)
     order = np.argsort(-scores, kind="stable")
     keep = []
     while order.size:
         i, rest = order[0], order[1:]
         keep.append(i)
-        w = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
-        h = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
-        inter = w * h
-        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-12)
-        order = rest[iou <= iou_threshold]
+        order = rest[iou_matrix(boxes[i : i + 1], boxes[rest])[0] <= iou_threshold]
     return np.asarray(keep, dtype=np.int64)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .calibration import rates, threshold_for_far
+from ..calibration import rates, threshold_for_far
 
 
 def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:

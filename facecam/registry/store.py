@@ -12,7 +12,10 @@ On disk (a folder, `registry/` by default; the format is described in registry/R
 A save writes the arrays of a new generation G under new names, fsyncs them, then replaces
 registry.json atomically. A crash at any moment leaves either the old or the new registry.json,
 and both point at array files that exist and match their checksums. The generation before the
-current one is kept, and registry.json.bak points at it.
+current one is kept, and registry.json.bak points at it, except after a person was removed:
+their data is erased from the backup too. Every load checks the document against its schema
+and checksum (document.py) and the arrays against theirs; files that no document refers to
+(arrays and crops of a save that did not commit) are removed by the next save.
 """
 
 from __future__ import annotations
@@ -30,17 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConflictError, FacecamError, NotFoundError, UsageError
-from .storage import atomic_write, locked, sha256_file
+from ..errors import ConflictError, NotFoundError, UsageError
+from ..storage import atomic_write, locked, sha256_file
+from ..validate import person_name, shorten
+from .document import FORMAT, Invalid, RegistryError, array_name, check_document, checksum, crop_path
 
-FORMAT = 1
 INDEX = "registry.json"
 BACKUP = "registry.json.bak"
-NAME_RE = re.compile(r"\S(.{0,98}\S)?")
-
-
-class RegistryError(FacecamError):
-    """The registry cannot be read or changed as asked."""
+CROP_FILE = re.compile(r"[0-9a-f]{32}\.png")
 
 
 def now() -> str:
@@ -54,13 +54,14 @@ def default_path() -> Path:
 
 @dataclass(frozen=True)
 class Match:
-    """The best identity for one query vector; name None means unknown (below the threshold)."""
+    """The best identity for one query vector; name None means unknown (below the threshold).
+    The numbers are raw cosines (Embedder.score turns one into the calibrated score)."""
 
     name: str | None
-    score: float  # the cosine of the best identity's closest sample
+    cosine: float  # of the best identity's closest sample; -inf when nobody is enrolled
     best_name: str | None  # the best identity even when it is below the threshold
     runner_up: str | None
-    runner_up_score: float | None
+    runner_up_cosine: float | None
 
 
 @dataclass
@@ -70,11 +71,12 @@ class Registry:
     path: Path
     model: dict  # {"name", "dim", "sha256"}
     identities: list[dict] = field(default_factory=list)  # {"name", "created", "updated"}
-    samples: list[dict] = field(default_factory=list)  # {"identity", "time", "source", ...}
+    samples: list[dict] = field(default_factory=list)  # {"identity", "id", "time", "source", ...}
     vectors: np.ndarray = None
     generation: int = 0
     stamp: tuple | None = None  # (inode, mtime, size) of the registry.json read or written last
-    dropped_crops: list[str] = field(default_factory=list)  # crop files of removed samples
+    changed: bool = False  # whether there is anything to save
+    removed: bool = False  # someone was removed: the save erases them from the backup too
 
     def __post_init__(self):
         if self.vectors is None:
@@ -104,38 +106,23 @@ class Registry:
 
     @classmethod
     def _load(cls, path: Path, index: Path) -> "Registry":
+        restore_hint = "; run 'facecam registry restore' to go back to the previous generation"
         try:
             stamp = _stamp(index)  # before reading: a change made meanwhile shows at the next reload
-            doc = json.loads(index.read_text())
-            if doc.get("format") != FORMAT:
-                raise RegistryError(f"{index}: registry format {doc.get('format')!r}; this facecam reads {FORMAT}")
-            files = doc["files"]
-            arrays = {}
-            for key in ("vectors", "ids"):
-                file = path / files[key]["name"]
-                if not file.is_file() or sha256_file(file) != files[key]["sha256"]:
-                    raise RegistryError(
-                        f"{file}: missing or damaged (checksum mismatch); "
-                        f"run 'facecam registry restore' to go back to the previous generation"
-                    )
-                arrays[key] = np.load(file, allow_pickle=False)
-            vectors, ids = arrays["vectors"], arrays["ids"]
-            identities, samples = doc["identities"], doc["samples"]
-            dim = int(doc["model"]["dim"])
-            if vectors.dtype != np.float32 or vectors.shape != (len(samples), dim) or ids.shape != (len(samples),):
-                raise RegistryError(f"{index}: arrays do not match the sample list; run 'facecam registry restore'")
-            if len(ids) and (ids.min() < 0 or ids.max() >= len(identities)):
-                raise RegistryError(f"{index}: sample ids out of range; run 'facecam registry restore'")
-            for sample, i in zip(samples, ids):
-                sample["identity"] = int(i)
-        except RegistryError:
-            raise
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise RegistryError(
-                f"{index}: unreadable ({type(err).__name__}: {err}); run 'facecam registry restore'"
-            ) from None
-        return cls(path=path, model=doc["model"], identities=identities, samples=samples,
-                   vectors=vectors, generation=int(doc["generation"]), stamp=stamp)
+            doc = check_document(json.loads(index.read_bytes()))
+            vectors, ids = (_read_array(path, doc, key) for key in ("vectors", "ids"))
+            _check_arrays(vectors, ids, doc)
+        except Invalid as err:
+            raise RegistryError(f"{index}: {err}{restore_hint}") from None
+        except (OSError, ValueError, RecursionError) as err:
+            raise RegistryError(f"{index}: unreadable ({type(err).__name__}: {err}){restore_hint}") from None
+        samples = doc["samples"]
+        for sample, i in zip(samples, ids.tolist()):
+            sample["identity"] = i
+            if not isinstance(sample["time"], str):  # format 1: guided enrolment stored the frame's time there
+                sample["frame_time"], sample["time"] = sample["time"], doc["identities"][i]["created"]
+        return cls(path=path, model=doc["model"], identities=doc["identities"], samples=samples,
+                   vectors=vectors, generation=doc["generation"], stamp=stamp)
 
     def reload(self) -> "Registry":
         """The registry as saved now, if registry.json was replaced since this one was read (a
@@ -153,8 +140,8 @@ class Registry:
         mine = self.model
         if mine["name"] != model["name"] or int(mine["dim"]) != int(model["dim"]) or mine.get("sha256") != model.get("sha256"):
             raise RegistryError(
-                f"{self.path}: enrolled with model {mine['name']} ({mine['dim']}-d), not {model['name']}: "
-                f"vectors of different models cannot be compared; use --model {mine['name']} "
+                f"{self.path}: enrolled with model {shorten(mine['name'])[1:-1]} ({mine['dim']}-d), not {model['name']}: "
+                f"vectors of different models cannot be compared; use --model {shorten(mine['name'])[1:-1]} "
                 f"or rebuild it with 'facecam registry reembed --model {model['name']}'"
             )
 
@@ -179,7 +166,7 @@ class Registry:
         for i, ident in enumerate(self.identities):
             if ident["name"] == name:
                 return i
-        raise NotFoundError(f"no one named {name!r} is enrolled in {self.path}")
+        raise NotFoundError(f"no one named {shorten(name)} is enrolled in {self.path}")
 
     def count(self, name: str) -> int:
         i = self.index_of(name)
@@ -200,68 +187,70 @@ class Registry:
         out = []
         for row in scores:
             order = np.argsort(-row)[:2]
-            best, score = int(order[0]), float(row[order[0]])
+            best, cosine = int(order[0]), float(row[order[0]])
             second = int(order[1]) if len(order) > 1 and np.isfinite(row[order[1]]) else None
             out.append(Match(
-                name=self.identities[best]["name"] if score >= min_cosine else None, score=score,
+                name=self.identities[best]["name"] if cosine >= min_cosine else None, cosine=cosine,
                 best_name=self.identities[best]["name"],
                 runner_up=self.identities[second]["name"] if second is not None else None,
-                runner_up_score=float(row[second]) if second is not None else None,
+                runner_up_cosine=float(row[second]) if second is not None else None,
             ))
         return out
 
     # --- changing (inside a transaction)
 
     def add(self, name: str, vectors: np.ndarray, metadata: list[dict], crops: list | None = None) -> None:
-        """Append samples of `name` (enrolled if new). vectors (n, D) L2-normalised."""
-        name = check_name(name)
+        """Append samples of `name` (enrolled if new). vectors (n, D) L2-normalised; metadata: one
+        dict per vector (its "id" and "crop" are facecam's to set)."""
+        name = person_name(name)
         vectors = np.asarray(vectors, np.float32).reshape(-1, int(self.model["dim"]))
-        if len(metadata) != len(vectors):
-            raise ValueError("one metadata dict per vector")
-        norms = np.linalg.norm(vectors, axis=1)
-        if len(vectors) and not np.allclose(norms, 1.0, atol=1e-3):
-            raise ValueError("registry vectors must be L2-normalised")
+        if len(metadata) != len(vectors) or not len(vectors):
+            raise RegistryError(f"{shorten(name)}: one or more samples, each with its metadata, are needed")
+        if not np.all(np.isfinite(vectors)) or not np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3):
+            raise RegistryError(f"{shorten(name)}: sample vectors must be finite and L2-normalised")
         try:
             i = self.index_of(name)
             self.identities[i]["updated"] = now()
         except UsageError:
             self.identities.append({"name": name, "created": now(), "updated": now()})
             i = len(self.identities) - 1
-        new = []
         for k, meta in enumerate(metadata):
-            sample = {"identity": i, "time": now(), **meta, "id": uuid.uuid4().hex}
+            sample = {"time": now(), **{key: v for key, v in meta.items() if key not in ("id", "crop")},
+                      "identity": i, "id": uuid.uuid4().hex}
             if crops is not None and crops[k] is not None:
                 sample["crop"] = self._write_crop(sample["id"], crops[k])
-            new.append(sample)
-        self.samples += new
+            self.samples.append(sample)
         self.vectors = np.concatenate([self.vectors, vectors])
+        self.changed = True
 
     def remove(self, name: str) -> int:
         i = self.index_of(name)
         keep = [k for k, s in enumerate(self.samples) if s["identity"] != i]
         removed = len(self.samples) - len(keep)
-        # their crops go once the save that drops them has committed (see save)
-        self.dropped_crops += [s["crop"] for s in self.samples if s["identity"] == i and s.get("crop")]
         self.samples = [self.samples[k] for k in keep]
         self.vectors = self.vectors[keep]
         del self.identities[i]
         for s in self.samples:
             if s["identity"] > i:
                 s["identity"] -= 1
+        self.changed = self.removed = True  # their crops go once the save has committed (see save)
         return removed
 
     def rename(self, old: str, new: str) -> None:
-        new = check_name(new)
+        new = person_name(new)
         i = self.index_of(old)
-        if new != old and new in self.names():
-            raise ConflictError(f"{new!r} is enrolled already")
+        if new == old:
+            return  # nothing to save: the backup generation stays as it is
+        if new in self.names():
+            raise ConflictError(f"{shorten(new)} is enrolled already")
         self.identities[i]["name"] = new
         self.identities[i]["updated"] = now()
+        self.changed = True
 
     def _write_crop(self, sample_id: str, crop_bgr: np.ndarray) -> str:
         import cv2
 
-        rel = f"crops/{sample_id}.png"
+        rel = crop_path(sample_id)
         ok, data = cv2.imencode(".png", crop_bgr)
         if ok:
             with atomic_write(self.path / rel) as f:
@@ -279,7 +268,7 @@ class Registry:
         gen = self.generation + 1
         files = {}
         for key, array in (("vectors", self.vectors), ("ids", self.ids)):
-            name = f"{key}.{gen}.npy"
+            name = array_name(key, gen)
             buffer = io.BytesIO()
             np.save(buffer, array, allow_pickle=False)
             data = buffer.getvalue()
@@ -289,27 +278,69 @@ class Registry:
         samples = [{k: v for k, v in s.items() if k != "identity"} for s in self.samples]
         doc = {"format": FORMAT, "generation": gen, "model": self.model, "identities": self.identities,
                "samples": samples, "files": files}
+        doc["checksum"] = checksum(doc)
+        text = json.dumps(doc, indent=1, allow_nan=False)
         index = self.path / INDEX
         if index.is_file():
             with atomic_write(self.path / BACKUP) as f:
                 f.write(index.read_bytes())
         with atomic_write(index, "w") as f:
-            json.dump(doc, f, indent=1)
-        self.generation, self.stamp = gen, _stamp(index)
-        self._collect(keep={gen, gen - 1})
+            f.write(text)
+        if self.removed:  # erase the removed people from the previous generation too
+            with atomic_write(self.path / BACKUP, "w") as f:
+                f.write(text)
+        self.generation, self.stamp, self.changed, self.removed = gen, _stamp(index), False, False
 
-    def _collect(self, keep: set[int]) -> None:
-        """Delete what no registry.json (current or backup) needs: older generations' arrays, the
-        crops of removed samples, temporary files of a writer that was killed."""
-        for file in self.path.glob("*.npy"):
-            m = re.fullmatch(r"(vectors|ids)\.(\d+)\.npy", file.name)
-            if m and int(m.group(2)) not in keep:
+
+def collect(path: Path) -> None:
+    """Delete what neither registry.json nor its backup refers to: other generations' arrays, crops
+    of removed samples or of saves that did not commit, temporary files of a killed writer. Only
+    file names facecam makes are touched."""
+    referenced, keep = set(), set()
+    for doc in (_document_or_none(path / INDEX), _document_or_none(path / BACKUP)):
+        if doc is not None:
+            keep |= {doc["files"]["vectors"]["name"], doc["files"]["ids"]["name"]}
+            referenced |= {crop_path(s["id"]) for s in doc["samples"] if "crop" in s}
+    if not keep:
+        return  # nothing valid to measure against: delete nothing
+    for file in path.glob("*.npy"):
+        if re.fullmatch(r"(vectors|ids)\.\d+\.npy", file.name) and file.name not in keep:
+            file.unlink(missing_ok=True)
+    crops = path / "crops"
+    if crops.is_dir():
+        for file in crops.iterdir():
+            if CROP_FILE.fullmatch(file.name) and f"crops/{file.name}" not in referenced:
                 file.unlink(missing_ok=True)
-        for rel in self.dropped_crops:
-            (self.path / rel).unlink(missing_ok=True)
-        self.dropped_crops = []
-        for tmp in self.path.glob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
+    for tmp in [*path.glob(".*.tmp"), *crops.glob(".*.tmp")]:
+        tmp.unlink(missing_ok=True)
+
+
+def _document_or_none(index: Path) -> dict | None:
+    try:
+        return check_document(json.loads(index.read_bytes()))
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def _read_array(path: Path, doc: dict, key: str) -> np.ndarray:
+    entry = doc["files"][key]
+    file = path / entry["name"]  # checked by the schema to be <key>.<generation>.npy
+    if not file.is_file() or sha256_file(file) != entry["sha256"]:
+        raise RegistryError(f"{file}: missing or damaged (checksum mismatch); "
+                            f"run 'facecam registry restore' to go back to the previous generation")
+    return np.load(file, allow_pickle=False)
+
+
+def _check_arrays(vectors: np.ndarray, ids: np.ndarray, doc: dict) -> None:
+    count, dim = len(doc["samples"]), doc["model"]["dim"]
+    if vectors.dtype != np.float32 or vectors.shape != (count, dim) or ids.dtype != np.int32 or ids.shape != (count,):
+        raise Invalid("the arrays do not match the sample list")
+    if len(ids) and (ids.min() < 0 or ids.max() >= len(doc["identities"])):
+        raise Invalid("sample ids out of range")
+    if len(set(ids.tolist())) != len(doc["identities"]):
+        raise Invalid("someone enrolled has no sample")
+    if not np.all(np.isfinite(vectors)) or (count and not np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)):
+        raise Invalid("vectors are not finite and L2-normalised")
 
 
 def reembed(reg: Registry, embedder) -> None:
@@ -324,31 +355,40 @@ def reembed(reg: Registry, embedder) -> None:
         )
     crops = []
     for s in reg.samples:
-        image = cv2.imread(str(reg.path / s["crop"]), cv2.IMREAD_COLOR)
+        file = reg.path / crop_path(s["id"])
+        image = cv2.imread(str(file), cv2.IMREAD_COLOR)
         if image is None:
-            raise RegistryError(f"{reg.path / s['crop']}: missing or unreadable face crop")
+            raise RegistryError(f"{file}: missing or unreadable face crop")
         crops.append(embedder.crop(image, np.asarray(s["landmarks"], np.float32)))
     reg.vectors = embedder.embed_crops(np.stack(crops)) if crops else np.zeros((0, embedder.dim), np.float32)
-    reg.model = {"name": embedder.name, "dim": embedder.dim, "sha256": embedder.sha256}
+    reg.model = embedder.model_info
+    reg.changed = True
 
 
 @contextlib.contextmanager
 def transaction(path: str | Path, *, model: dict | None = None, create: bool = False):
-    """Lock the registry, load it, let the caller change it, save it (only if no error)."""
+    """Lock the registry, load it, let the caller change it, save it if it changed (only if no
+    error; a failed transaction removes the crops it wrote)."""
     path = Path(path)
     if create:
         path.mkdir(parents=True, exist_ok=True)
     if not path.is_dir():
         raise RegistryError(f"{path}: no registry here (enrol someone first, or pass --registry DIR)")
     with locked(path / INDEX):
-        reg = Registry.open(path, model=model, create=create)
-        yield reg
-        reg.save()
+        try:
+            reg = Registry.open(path, model=model, create=create)
+            yield reg
+            if reg.changed:
+                reg.save()
+        finally:
+            collect(path)  # what a failed or killed writer left behind
 
 
 def restore(path: str | Path) -> int:
     """Make the backup (previous generation) current again; returns its generation."""
     path = Path(path)
+    if not (path / INDEX).is_file() and not (path / BACKUP).is_file():
+        raise RegistryError(f"{path}: no registry here")
     with locked(path / INDEX):
         backup = path / BACKUP
         if not backup.is_file():
@@ -356,6 +396,7 @@ def restore(path: str | Path) -> int:
         reg = Registry._load(path, backup)  # verifies its arrays
         with atomic_write(path / INDEX) as f:
             f.write(backup.read_bytes())
+        collect(path)
         return reg.generation
 
 
@@ -365,8 +406,10 @@ def stored_model(path: str | Path) -> dict | None:
     if not index.is_file():
         return None
     try:
-        return json.loads(index.read_text())["model"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        return check_document(json.loads(index.read_bytes()))["model"]
+    except Invalid as err:
+        raise RegistryError(f"{index}: {err}; run 'facecam registry restore'") from None
+    except (OSError, ValueError, RecursionError) as err:
         raise RegistryError(f"{index}: unreadable ({type(err).__name__}); run 'facecam registry restore'") from None
 
 
@@ -374,12 +417,6 @@ def _stamp(index: Path) -> tuple:
     """What changes whenever registry.json is replaced (saves write a new file and rename it)."""
     st = index.stat()
     return st.st_ino, st.st_mtime_ns, st.st_size
-
-
-def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or any(c in name for c in "\n\r\t"):
-        raise UsageError(f"invalid name {name!r}: 1-100 characters, no leading or trailing spaces")
-    return name
 
 
 def per_identity_scores(vectors: np.ndarray, ids: np.ndarray, identities: int, queries: np.ndarray) -> np.ndarray:
@@ -397,23 +434,3 @@ def per_identity_scores(vectors: np.ndarray, ids: np.ndarray, identities: int, q
             if cols.any():
                 out[:, k] = scores[:, cols].max(axis=1)
     return out
-
-
-def export(reg: Registry, file: str | Path) -> None:
-    """One .npz with the vectors, ids and the JSON document (no pickle); crops are not included."""
-    doc = {"format": FORMAT, "model": reg.model, "identities": reg.identities,
-           "samples": [{k: v for k, v in s.items() if k not in ("identity", "crop")} for s in reg.samples]}
-    buffer = io.BytesIO()
-    np.savez(buffer, vectors=reg.vectors, ids=reg.ids, document=np.frombuffer(json.dumps(doc).encode(), np.uint8))
-    with atomic_write(file) as f:
-        f.write(buffer.getvalue())
-
-
-def read_export(file: str | Path) -> tuple[dict, np.ndarray, np.ndarray]:
-    try:
-        with np.load(file, allow_pickle=False) as z:
-            doc = json.loads(z["document"].tobytes().decode())
-            return doc, z["vectors"].astype(np.float32), z["ids"].astype(np.int32)
-    except (OSError, ValueError, KeyError) as err:
-        raise RegistryError(f"{file}: not a facecam registry export ({type(err).__name__})") from None
-

@@ -16,17 +16,21 @@ from typing import Optional
 
 import numpy as np
 from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from . import __version__, draw, enrol
-from .errors import ConflictError, FacecamError, InputError, NotFoundError, UsageError
-from .registry import Registry, check_name, transaction
+from .. import __version__, enrol
+from ..errors import ConflictError, FacecamError, InputError, NotFoundError, UsageError
+from ..registry import Registry, transaction
+from ..sources import ImageTooLarge, decode_image
+from ..validate import person_name
+from .guard import Guard
 
 MAX_FILES = 20  # images per enrolment request
+READ_ONLY_POSTS = {"/recognize"}  # every other POST, and every PATCH or DELETE, changes the registry
 # most specific first: ConflictError and NotFoundError are UsageErrors
-ERROR_STATUS = ((ConflictError, 409), (NotFoundError, 404), (UsageError, 400), (InputError, 422))
+ERROR_STATUS = ((ConflictError, 409), (NotFoundError, 404), (UsageError, 400), (ImageTooLarge, 413), (InputError, 422))
 
 
 class HTTPProblem(Exception):
@@ -72,7 +76,7 @@ class Enrolled(BaseModel):
 
 
 class Rename(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=400, description="the new name (the rule: README, 'Names')")
 
 
 class Deleted(BaseModel):
@@ -105,7 +109,7 @@ class Service:
         self.path, self.detector, self.embedder = Path(registry_path), detector, embedder
         self.token, self.max_upload_bytes = token, max_upload_bytes
         self.threshold = embedder.default_threshold if threshold is None else threshold
-        self.model = {"name": embedder.name, "dim": embedder.dim, "sha256": embedder.sha256}
+        self.model = embedder.model_info
         self._registry = Registry.open(self.path, model=self.model, create=True)
         self._lock = threading.Lock()
 
@@ -114,22 +118,31 @@ class Service:
             self._registry = self._registry.reload()
             return self._registry
 
-    def authorise(self, credentials: HTTPAuthorizationCredentials | None) -> None:
+    def authorise(self, authorization: str | None) -> None:
+        """Raise the HTTP problem of a change requested with this Authorization header, if any."""
         if self.token is None:
             raise HTTPProblem(403, "the registry is read-only: start facecam serve with FACECAM_TOKEN set to allow changes")
-        if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), self.token.encode()):
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
             raise HTTPProblem(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
 
-    async def read_image(self, upload: UploadFile) -> np.ndarray:
-        import cv2
+    def body_limit(self, path: str) -> int:
+        """The largest request body for `path`: its images at the upload limit, plus room for the
+        multipart headers."""
+        files = MAX_FILES if path.startswith("/identities/") else 1
+        return files * (self.max_upload_bytes + 64 * 1024)
 
+    async def read_image(self, upload: UploadFile) -> np.ndarray:
         data = await upload.read(self.max_upload_bytes + 1)
+        name = upload.filename or "upload"
         if len(data) > self.max_upload_bytes:
-            raise HTTPProblem(413, f"{upload.filename or 'upload'}: larger than {self.max_upload_bytes} bytes")
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-        if image is None:
-            raise HTTPProblem(415, f"{upload.filename or 'upload'}: not a readable image")
-        return image
+            raise HTTPProblem(413, f"{name}: larger than {self.max_upload_bytes} bytes")
+        try:
+            return decode_image(data, name)
+        except ImageTooLarge as err:
+            raise HTTPProblem(413, str(err)) from None
+        except InputError:
+            raise HTTPProblem(415, f"{name}: not a readable image") from None
 
     def recognise(self, image: np.ndarray) -> Recognition:
         faces = self.detector.detect(image)
@@ -138,18 +151,24 @@ class Service:
         return Recognition(width=image.shape[1], height=image.shape[0], threshold=self.threshold, faces=[
             Face(box=[round(float(v), 2) for v in f.box], detection_score=round(float(f.score), 4),
                  landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in f.landmarks], name=m.name,
-                 score=self.embedder.score(m.score), best_name=m.best_name)
+                 score=self.embedder.score(m.cosine), best_name=m.best_name)
             for f, m in zip(faces, matches)])
 
 
 def create_app(service: Service, stream=None) -> FastAPI:
     """The ASGI app. stream: a LiveStream of annotated frames for GET /stream, or None."""
-    app = FastAPI(title="facecam", version=__version__,
+    app = FastAPI(title="facecam", version=__version__, docs_url=None, redoc_url=None,
                   description="Face recognition over an enrolled registry: recognise, enrol, list, rename, delete.")
     bearer = HTTPBearer(auto_error=False)
 
     def writer(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        service.authorise(credentials)
+        pass  # Guard has checked the token before the body was read; this marks the route in the schema
+
+    def refuse(method: str, path: str, authorization: str | None) -> None:
+        if method not in ("GET", "HEAD", "OPTIONS") and path not in READ_ONLY_POSTS:
+            service.authorise(authorization)
+
+    app.add_middleware(Guard, refuse=refuse, body_limit=service.body_limit, problem=HTTPProblem)
 
     @app.exception_handler(HTTPProblem)
     async def _problem(request: Request, err: HTTPProblem):
@@ -159,6 +178,12 @@ def create_app(service: Service, stream=None) -> FastAPI:
     async def _facecam_error(request: Request, err: FacecamError):
         status = next((code for kind, code in ERROR_STATUS if isinstance(err, kind)), 503)  # 503: registry, weights
         return JSONResponse({"detail": str(err)}, status_code=status)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, err: Exception):  # a bug: JSON all the same, the traceback in the log
+        return JSONResponse({"detail": f"internal error ({type(err).__name__})"}, status_code=500)
+
+    _docs(app)
 
     @app.get("/health", response_model=Health)
     def health() -> Health:
@@ -178,7 +203,7 @@ def create_app(service: Service, stream=None) -> FastAPI:
               dependencies=[Depends(writer)])
     async def add_samples(name: str, images: list[UploadFile] = File(description="photos with one face each"),
                           force: bool = Query(False, description="enrol even if the face matches someone else")) -> Enrolled:
-        check_name(name)
+        name = person_name(name)
         if len(images) > MAX_FILES:
             raise HTTPProblem(413, f"at most {MAX_FILES} images per request")
         decoded = [(upload.filename or f"image {k + 1}", await service.read_image(upload)) for k, upload in enumerate(images)]
@@ -222,67 +247,30 @@ def _enrol(service: Service, name: str, decoded: list, force: bool) -> Enrolled:
         else:
             samples.append(one)
     if not samples:
-        raise HTTPProblem(422, "no image with exactly one face: " + "; ".join(f"{s.file}: {s.reason}" for s in skipped))
-    counts = enrol.save(service.path, service.model, service.embedder, {name: samples}, add=True, force=force,
+        raise HTTPProblem(422, "no image with a clear main face: " + "; ".join(f"{s.file}: {s.reason}" for s in skipped))
+    counts = enrol.save(service.path, service.embedder, {name: samples}, add=True, force=force,
                         threshold=service.threshold)
     return Enrolled(name=name, added=len(samples), total=counts[name], skipped=skipped)
 
 
-class LiveStream:
-    """Recognition over a camera or video in a background thread; the latest annotated frame as
-    JPEG for every client of GET /stream. A video file starts over when it ends."""
+def _docs(app: FastAPI) -> None:
+    """/docs: Swagger UI from the files of the swagger-ui-bundle package (no CDN, works offline)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
 
-    def __init__(self, open_source, recognizer):
-        self.open_source, self.recognizer = open_source, recognizer
-        self._jpeg: bytes | None = None
-        self._count = 0
-        self._changed = threading.Condition()
-        self._stop = threading.Event()
-        self.error: str | None = None
-        self._thread = threading.Thread(target=self._run, name="facecam-stream", daemon=True)
+    try:
+        from starlette.staticfiles import StaticFiles
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        swagger_ui_path = None
+    if swagger_ui_path is not None:
+        app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
 
-    def start(self) -> "LiveStream":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        import cv2
-
-        try:
-            while not self._stop.is_set():
-                with self.open_source() as source:
-                    for frame in source:
-                        if self._stop.is_set():
-                            return
-                        tracks, _ = self.recognizer.process(frame.image, self._count)
-                        shown = draw.tracks(frame.image.copy(), tracks)
-                        ok, jpeg = cv2.imencode(".jpg", shown, [cv2.IMWRITE_JPEG_QUALITY, 80])
-                        with self._changed:
-                            self._jpeg, self._count = jpeg.tobytes(), self._count + 1
-                            self._changed.notify_all()
-                    if source.live:
-                        self.error = f"{source.name} stopped delivering frames"
-                        return
-                self.recognizer.tracker.tracks.clear()  # the video starts over
-        except FacecamError as err:
-            self.error = str(err)
-        finally:
-            with self._changed:
-                self._changed.notify_all()
-
-    def frames(self):
-        seen = -1
-        while not self._stop.is_set():
-            with self._changed:
-                self._changed.wait_for(lambda: self._count != seen or self.error or self._stop.is_set(), timeout=5)
-                if self.error or self._jpeg is None:
-                    if self.error:
-                        return
-                    continue
-                jpeg, seen = self._jpeg, self._count
-            yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n"
-
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        if swagger_ui_path is None:
+            return HTMLResponse("<p>The interactive docs need the swagger-ui-bundle package (pip install "
+                                "'facecam[serve]'). The schema is at <a href='/openapi.json'>/openapi.json</a>.</p>")
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="facecam API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")

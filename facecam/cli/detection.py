@@ -1,0 +1,113 @@
+"""`facecam detect` and `facecam embed`: faces, landmarks and vectors of images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .. import config, ui
+from ..errors import FacecamError
+from .app import app
+from .options import BackboneOpt, DetectorOpt, DeviceOpt, FaceConfidenceOpt, Images, MaxSizeOpt, ModelOpt, build_detector
+
+PathsArg = Annotated[list[Path], typer.Argument(help="Images, or folders searched recursively for images.")]
+JsonImagesOpt = Annotated[bool, typer.Option("--json", help="One JSON object per image on stdout.")]
+
+
+@app.command()
+def detect(
+    paths: PathsArg,
+    json_out: JsonImagesOpt = False,
+    save_dir: Annotated[
+        Optional[Path],
+        typer.Option(help="Write annotated copies to DIR/images/ and WIDER FACE result files to DIR/wider/."),
+    ] = None,
+    threshold: FaceConfidenceOpt = config.DETECT_THRESHOLD,
+    max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
+    detector: DetectorOpt = None,
+    detector_backbone: BackboneOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Find faces and their 5 landmarks in images."""
+    from .. import draw
+
+    images = Images(paths, json_out, "detecting")
+    det = build_detector(detector, detector_backbone, device, threshold, max_size)
+    rows = []
+    for path, rel, image in images:
+        faces = det.detect(image)
+        height, width = image.shape[:2]
+        if json_out:
+            ui.json_line({"image": str(path), "width": width, "height": height, "faces": [f.to_json() for f in faces]})
+        else:
+            rows.extend(_table_rows(path, faces))
+        if save_dir is not None:
+            _save(save_dir, rel, draw.detections(image, faces), faces)
+    if not json_out:
+        found = sum(1 for row in rows if row[1] != "-")
+        ui.table(None, ["image", "face", "score", "box x1, y1, x2, y2"], rows)
+        ui.info(f"{found} face(s) in {images.done} image(s)"
+                + (f"; annotated copies in {save_dir / 'images'}" if save_dir else "")
+                + ("; landmarks: use --json" if found else ""))
+    if images.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def embed(
+    paths: PathsArg,
+    json_out: JsonImagesOpt = False,
+    model: ModelOpt = None,
+    threshold: FaceConfidenceOpt = config.DETECT_THRESHOLD,
+    max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
+    detector: DetectorOpt = None,
+    detector_backbone: BackboneOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Detect, align and embed every face: boxes, landmarks and L2-normalised vectors."""
+    from ..models import load_embedder
+
+    images = Images(paths, json_out, "embedding")
+    det = build_detector(detector, detector_backbone, device, threshold, max_size)
+    embedder = load_embedder(model, device=device)
+    rows = []
+    for path, _, image in images:
+        faces = det.detect(image)
+        vectors = embedder.embed(image, faces)
+        if json_out:
+            ui.json_line({"image": str(path), "model": embedder.name, "dim": embedder.dim, "faces": [
+                {**f.to_json(), "vector": [round(float(x), 6) for x in v]} for f, v in zip(faces, vectors)]})
+        else:
+            rows.extend(_table_rows(path, faces))
+    if not json_out:
+        ui.table(None, ["image", "face", "score", "box x1, y1, x2, y2"], rows)
+        ui.info(f"{embedder.name}: {embedder.dim}-d vectors for the faces above; use --json to get them")
+    if images.failed:
+        raise typer.Exit(1)
+
+
+def _table_rows(path: Path, faces) -> list[list]:
+    if not faces:
+        return [[str(path), "-", "", "no face"]]
+    return [[str(path) if i == 0 else "", i + 1, f"{f.score:.3f}", ", ".join(f"{v:.0f}" for v in f.box)]
+            for i, f in enumerate(faces)]
+
+
+def _save(save_dir: Path, rel: Path, annotated, faces) -> None:
+    """Annotated image under images/, WIDER FACE submission txt under wider/ (same relative path)."""
+    import cv2
+
+    from ..evaluation import write_wider_result
+    from ..storage import atomic_write
+
+    image_path = save_dir / "images" / rel
+    if image_path.suffix.lower() not in {".jpg", ".jpeg", ".png", ".bmp"}:
+        image_path = image_path.with_suffix(".png")  # e.g. GIF cannot be written back
+    ok, encoded = cv2.imencode(image_path.suffix, annotated)
+    if not ok:
+        raise FacecamError(f"{image_path}: could not encode the annotated image")
+    with atomic_write(image_path) as f:
+        f.write(encoded.tobytes())
+    write_wider_result(save_dir / "wider" / rel.with_suffix(".txt"), faces)

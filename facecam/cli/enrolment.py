@@ -1,0 +1,147 @@
+"""`facecam register`: guided enrolment from the camera (or a video), or from folders of photos."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .. import config, ui
+from ..errors import UsageError
+from .app import app
+from .options import (BackboneOpt, CameraOpt, DetectorOpt, DeviceOpt, HeadlessOpt, MaxFramesOpt, MaxSizeOpt, ModelOpt,
+                      RegistryOpt, SourceOpt, ThresholdOpt, build_detector, check_threshold, embedder_for, progress,
+                      registry_path)
+
+
+@app.command()
+def register(
+    name: Annotated[Optional[str], typer.Option(help="Who is enrolled (not with --by-folder).")] = None,
+    camera: CameraOpt = 0,
+    source: SourceOpt = None,
+    auto: Annotated[bool, typer.Option(help="Finish by itself once every pose is covered.")] = False,
+    force: Annotated[bool, typer.Option(help="Enrol even if the face matches someone else already enrolled.")] = False,
+    add: Annotated[bool, typer.Option(help="Add samples to a person already enrolled.")] = False,
+    replace: Annotated[bool, typer.Option(help="Drop the person's existing samples first.")] = False,
+    from_dir: Annotated[Optional[Path], typer.Option(help="Enrol from a folder of photos instead: each photo's main face is a sample (with --by-folder, one sub-folder per person).")] = None,
+    by_folder: Annotated[bool, typer.Option(help="Enrol every sub-folder of --from-dir under the sub-folder's name.")] = False,
+    keep_crops: Annotated[bool, typer.Option(help="Keep each sample's aligned face crop beside the registry (personal data), so it can be re-embedded with another model.")] = True,
+    headless: HeadlessOpt = False,
+    max_frames: MaxFramesOpt = None,
+    min_face: Annotated[int, typer.Option(min=1, help="Smallest face side, in pixels, taken as a sample from the camera.")] = 80,
+    detect_threshold: Annotated[float, typer.Option(help="Face confidence a camera sample needs, 0-1.")] = 0.9,
+    threshold: ThresholdOpt = None,
+    registry: RegistryOpt = None,
+    model: ModelOpt = None,
+    max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
+    detector: DetectorOpt = None,
+    detector_backbone: BackboneOpt = None,
+    device: DeviceOpt = "auto",
+    json_out: Annotated[bool, typer.Option("--json", help="A JSON summary on stdout.")] = False,
+) -> None:
+    """Enrol a person in front of the camera (or from a video or photos): several head poses,
+    Q saves, Esc or Ctrl-C cancel."""
+    from ..enrol import refuse_taken
+    from ..registry import Registry
+    from ..validate import person_name
+
+    people = _people(name, from_dir, by_folder)
+    if add and replace:
+        raise typer.BadParameter("give --add or --replace, not both", param_hint="--add")
+    if not 0.0 <= detect_threshold <= 1.0:
+        raise typer.BadParameter("must be between 0 and 1", param_hint="--detect-threshold")
+    people = {person_name(person): folder for person, folder in people.items()}
+    path = registry_path(registry)
+    embedder = embedder_for(path, model, device)
+    check_threshold(threshold, embedder)
+    # another model's registry, or a name taken, are refused before any work
+    refuse_taken(people, Registry.open(path, model=embedder.model_info, create=True), add=add, replace=replace)
+    # from the camera the window shows weaker faces too; samples need --detect-threshold
+    det = build_detector(detector, detector_backbone, device, 0.5 if from_dir is None else config.DETECT_THRESHOLD, max_size)
+    if from_dir is not None:
+        enrolled, skipped = _from_photos(people, det, embedder, keep_crops, json_out)
+    else:
+        enrolled, skipped = _from_camera(person_name(name), camera, source, det, embedder, auto=auto, headless=headless,
+                                         max_frames=max_frames, min_face=min_face, detect_threshold=detect_threshold,
+                                         keep_crops=keep_crops)
+    _save(path, embedder, enrolled, skipped, json_out, add=add, replace=replace, force=force, threshold=threshold)
+
+
+def _people(name: str | None, from_dir: Path | None, by_folder: bool) -> dict:
+    """{name: folder of photos (None from the camera)} from the options."""
+    if from_dir is not None and not from_dir.is_dir():
+        raise typer.BadParameter(f"{from_dir} is not a folder", param_hint="--from-dir")
+    if by_folder and from_dir is None:
+        raise typer.BadParameter("--by-folder needs --from-dir", param_hint="--by-folder")
+    if by_folder == (name is not None):
+        raise typer.BadParameter("give --name, or --by-folder, not both", param_hint="--name")
+    return {p.name: p for p in sorted(from_dir.iterdir()) if p.is_dir()} if by_folder else {name: from_dir}
+
+
+def _from_photos(people: dict, det, embedder, keep_crops: bool, json_out: bool):
+    from ..enrol import photo_samples
+    from ..sources import list_images
+
+    enrolled, skipped = {}, []
+    for person, folder in people.items():
+        bar, report = progress(not json_out, f"enrolling {person}")
+        with bar:
+            samples, missed = photo_samples(list_images([folder]), det, embedder, keep_crops=keep_crops,
+                                            progress=report)
+        for item in missed:
+            ui.warn(f"{item['image']}: {item['reason']}; skipped")
+        skipped += missed
+        if samples:
+            enrolled[person] = samples
+        else:
+            ui.warn(f"{person}: no usable photo in {folder}; not enrolled")
+    return enrolled, skipped
+
+
+def _from_camera(name, camera, source, det, embedder, *, auto, headless, max_frames, min_face, detect_threshold,
+                 keep_crops):
+    from .. import capture, live
+    from ..enrol import Enrolment
+    from ..sources import FrameSource
+
+    if not headless:
+        capture.check_display()
+    enrolment = Enrolment(detect_threshold=detect_threshold, min_face=min_face)
+    with FrameSource(camera=camera, source=source) as frames:
+        if headless and frames.live and not auto and max_frames is None:
+            ui.info("no window: Ctrl-C stops (nothing saved); use --auto to finish once every pose is covered")
+        loop, samples = live.capture_samples(frames, det, embedder, enrolment, name=name, auto=auto,
+                                             headless=headless, max_frames=max_frames, keep_crops=keep_crops)
+    for problem in frames.unreadable:
+        ui.warn(f"{problem}; skipped")
+    if loop.reason == capture.ABORTED:
+        ui.warn(f"{name}: cancelled; nothing saved")
+        raise typer.Exit(130 if loop.interrupted else 1)
+    if loop.reason == capture.STOPPED:
+        ui.warn(f"{frames.name} stopped delivering frames after {loop.frames}")
+        if samples and sys.stdin.isatty() and not typer.confirm(f"save the {len(samples)} sample(s) captured?", default=True):
+            raise typer.Exit(1)
+    poses = [s.metadata["pose"] for s in samples]
+    ui.info(f"{name}: {len(samples)} sample(s) from {loop.frames} frames; poses: {', '.join(poses) or 'none'}")
+    if not samples:
+        raise UsageError(f"{name}: no usable face in {loop.frames} frames (one clear face, large and sharp enough); "
+                         f"nothing saved")
+    return {name: samples}, []
+
+
+def _save(path, embedder, enrolled, skipped, json_out, **rules):
+    from .. import enrol
+
+    counts = enrol.save(path, embedder, enrolled, warn=ui.warn, **rules) if enrolled else {}
+    summary = {"registry": str(path), "model": embedder.name,
+               "enrolled": {p: {"added": len(v), "total": counts[p]} for p, v in enrolled.items()},
+               "skipped": skipped}
+    if json_out:
+        ui.json_line(summary)
+    else:
+        for person, info in summary["enrolled"].items():
+            ui.info(f"{person}: {info['added']} sample(s) added, {info['total']} in all ({path})")
+    if not enrolled:
+        raise typer.Exit(1)

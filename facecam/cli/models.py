@@ -1,0 +1,72 @@
+"""`facecam models list | verify | import`: the weight files facecam knows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .. import ui
+from .app import models_app
+
+
+@models_app.command("list")
+def models_list(
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per model on stdout.")] = False,
+) -> None:
+    """Every catalog entry: kind, architecture, source, whether the file is here and intact."""
+    from ..models import catalog
+    from ..storage import sha256_file
+
+    rows = []
+    for entry in catalog.entries():
+        path = catalog.find(entry)
+        ok = None if path is None else sha256_file(path) == entry.sha256
+        info = {"name": entry.name, "kind": entry.kind, "arch": entry.arch, "default": entry.default,
+                "dim": entry.dim, "input": entry.input, "source": entry.origin, "license": entry.license,
+                "present": path is not None, "path": str(path) if path else None, "sha256": entry.sha256,
+                "sha256_ok": ok, "threshold": entry.threshold}
+        if json_out:
+            ui.json_line(info)
+        rows.append([entry.name + (" (default)" if entry.default else ""), entry.kind, entry.dim or "",
+                     entry.input, "" if entry.threshold is None else entry.threshold,
+                     "missing" if path is None else ("ok" if ok else "CORRUPT")])
+    if not json_out:
+        ui.table(None, ["name", "kind", "dim", "input", "threshold", "file"], rows)
+        ui.info("sources, licences and paths: facecam models list --json")
+
+
+@models_app.command("verify")
+def models_verify() -> None:
+    """Re-hash every weight file that is present; name each corrupt one and how to fix it."""
+    from ..models import catalog
+    from ..storage import sha256_file
+
+    bad = 0
+    for entry in catalog.entries():
+        path = catalog.find(entry)
+        if path is None:
+            ui.info(f"{entry.name}: not present ({entry.origin})")
+        elif sha256_file(path) == entry.sha256:
+            ui.info(f"{entry.name}: ok ({path})")
+        else:
+            bad += 1
+            ui.error(f"{entry.name}: {path} is corrupt (sha256 mismatch): {catalog.repair_hint(entry)}")
+    if bad:
+        raise typer.Exit(1)
+
+
+@models_app.command("import")
+def models_import(
+    file: Annotated[Path, typer.Argument(help="A state dict (.pth) of an IR-50 or iresnet50 face embedder.")],
+    arch: Annotated[str, typer.Option(help="Its architecture: ir50 (face.evoLVe layout) or iresnet50 (insightface arcface_torch).")],
+    name: Annotated[Optional[str], typer.Option(help="The name to use with --model [default: the file name].")] = None,
+    threshold: Annotated[float, typer.Option(min=-1.0, max=1.0, help="Default cosine threshold for this model.")] = 0.4,
+    replace: Annotated[bool, typer.Option(help="Replace an imported model of the same name.")] = False,
+) -> None:
+    """Check a weight file against its architecture, keep a copy, and make it usable as --model NAME."""
+    from ..models.imports import import_model
+
+    entry = import_model(file, arch=arch, name=name or file.stem, threshold=threshold, replace=replace)
+    ui.info(f"imported {entry.name} ({arch}, sha256 {entry.sha256[:16]}…); use it with --model {entry.name}")

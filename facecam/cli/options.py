@@ -1,0 +1,126 @@
+"""Option declarations shared by the commands, and the few helpers every command group uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .. import config, ui
+from ..errors import FacecamError
+
+DeviceOpt = Annotated[str, typer.Option(help="Compute device: auto, cpu, cuda or cuda:N.")]
+DetectorOpt = Annotated[
+    Optional[str],
+    typer.Option(help="Detector weights: a catalog name or a biubug6 checkpoint file [default: retinaface-mnet025]."),
+]
+BackboneOpt = Annotated[
+    Optional[Path], typer.Option(help="Backbone checkpoint for split weights (--detector is then the header file).")
+]
+MaxSizeOpt = Annotated[
+    int, typer.Option(min=0, help="Scale images down so the long side is at most N pixels before detection; 0 keeps full size.")
+]
+# detect and embed only have a face confidence, and keep --threshold for it
+FaceConfidenceOpt = Annotated[float, typer.Option("--detect-threshold", "--threshold", help="Minimum face confidence, 0-1.")]
+DetectThresholdOpt = Annotated[float, typer.Option("--detect-threshold", help="Minimum face confidence, 0-1.")]
+ModelOpt = Annotated[
+    Optional[str], typer.Option(help="Face embedder: a catalog name (see 'facecam models list') [default: the catalog's default].")
+]
+RegistryOpt = Annotated[
+    Optional[Path], typer.Option("--registry", help="Registry folder [default: $FACECAM_REGISTRY or ./registry].")
+]
+CameraOpt = Annotated[int, typer.Option(min=0, max=63, help="Camera index (not with --source).")]
+SourceOpt = Annotated[Optional[str], typer.Option(help="A video file, a stream URL or a folder of images instead of the camera.")]
+HeadlessOpt = Annotated[bool, typer.Option(help="No window (for servers and scripts); Ctrl-C stops.")]
+MaxFramesOpt = Annotated[Optional[int], typer.Option(min=1, help="Stop after N frames.")]
+ThresholdOpt = Annotated[
+    Optional[float],
+    typer.Option(help="Score (0-1, the same scale for every model; see README) at which a face is taken for an enrolled person [default: the model's, 0.8]."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
+
+
+def build_detector(weights, backbone, device, threshold, max_size):
+    from ..device import describe
+    from ..models import retinaface
+
+    if not 0.0 <= threshold <= 1.0:
+        raise typer.BadParameter("must be between 0 and 1", param_hint="--threshold")
+    det = retinaface.load(weights, backbone=str(backbone) if backbone else None, device=device,
+                          threshold=threshold, max_size=max_size or None)
+    if device == "auto":
+        ui.info(f"device: {describe(det.device)}")
+    return det
+
+
+def registry_path(path: Path | None) -> Path:
+    from ..registry import default_path
+
+    return path if path is not None else default_path()
+
+
+def embedder_for(registry: Path, model: str | None, device: str):
+    """The embedder to use with this registry: --model, else the registry's own, else the default."""
+    from ..models import load_embedder
+    from ..registry import stored_model
+
+    if model is None and (stored := stored_model(registry)) is not None:
+        model = stored["name"]
+    return load_embedder(model, device=device)
+
+
+def check_threshold(threshold: float | None, embedder) -> None:
+    low = 0.0 if embedder.scale.calibrated else -1.0
+    if threshold is not None and not low <= threshold <= 1.0:
+        raise typer.BadParameter(f"must be between {low:g} and 1", param_hint="--threshold")
+
+
+def progress(enabled: bool, what: str):
+    """A rich progress bar as the library's progress callback: (bar context, callback)."""
+    bar = ui.progress(enabled=enabled)
+    task = bar.add_task(ui.safe(what), total=None)
+    return bar, lambda done, total: bar.update(task, completed=done, total=total)
+
+
+class Images:
+    """The images named on the command line (files, or folders searched recursively), read one by
+    one behind a progress bar. Unreadable ones are reported (stderr, and a JSON line with --json),
+    kept in `failed` as (path, reason), and skipped."""
+
+    def __init__(self, paths: list[Path], json_out: bool, what: str):
+        from .. import sources
+
+        self.json_out, self.what = json_out, what
+        self.files: list[tuple[Path, Path]] = []  # (image, path relative to what the user named)
+        self.failed: list[tuple[Path, str]] = []
+        self.done = 0
+        for root_path in paths:
+            try:
+                found = sources.list_images([root_path])
+            except FacecamError as err:
+                self._fail(root_path, err)
+                continue
+            for f in found:
+                self.files.append((f, f.relative_to(root_path) if root_path.is_dir() else Path(f.name)))
+
+    def __iter__(self):
+        from .. import sources
+
+        with ui.progress(enabled=not self.json_out and len(self.files) > 1) as bar:
+            task = bar.add_task(ui.safe(self.what), total=len(self.files))
+            for path, rel in self.files:
+                bar.advance(task)
+                try:
+                    image = sources.read_image(path)
+                except FacecamError as err:
+                    self._fail(path, err)
+                    continue
+                self.done += 1
+                yield path, rel, image
+
+    def _fail(self, path: Path, err: FacecamError) -> None:
+        self.failed.append((path, str(err)))
+        ui.error(str(err))
+        if self.json_out:
+            ui.json_line({"image": str(path), "error": str(err)})

@@ -1,0 +1,127 @@
+"""Who is enrolled: `facecam list`, `delete`, `rename`, and `facecam registry check | restore |
+reembed | export | import`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .. import ui
+from .app import app, registry_app
+from .options import DeviceOpt, RegistryOpt, registry_path
+
+
+@app.command("list")
+def list_people(
+    registry: RegistryOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per person on stdout.")] = False,
+) -> None:
+    """Everyone enrolled: samples, pose coverage, when, with which model."""
+    from ..registry import Registry
+
+    reg = Registry.open(registry_path(registry))
+    rows = []
+    for info in reg.people():
+        if json_out:
+            ui.json_line(info)
+        rows.append([info["name"], info["samples"], ", ".join(info["poses"]) or "-",
+                     info["created"][:16].replace("T", " "), info["updated"][:16].replace("T", " "), info["model"]])
+    if not json_out:
+        ui.table(None, ["name", "samples", "poses", "created (UTC)", "updated (UTC)", "model"], rows)
+        ui.info(f"{len(reg.identities)} people, {len(reg.samples)} samples in {reg.path}")
+
+
+@app.command()
+def delete(
+    name: Annotated[str, typer.Argument(help="Who to remove, with all their samples and face crops.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    registry: RegistryOpt = None,
+) -> None:
+    """Remove a person: their samples, vectors and face crops, from the registry and its backup."""
+    from ..registry import Registry, transaction
+
+    path = registry_path(registry)
+    count = Registry.open(path).count(name)
+    if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete {ui.safe(name)} and {count} sample(s)?"):
+        raise typer.Abort()
+    with transaction(path) as reg:
+        removed = reg.remove(name)
+    ui.info(f"deleted {name} ({removed} samples)")
+
+
+@app.command()
+def rename(
+    old: Annotated[str, typer.Argument(help="The enrolled name.")],
+    new: Annotated[str, typer.Argument(help="The new name.")],
+    registry: RegistryOpt = None,
+) -> None:
+    """Rename an enrolled person."""
+    from ..registry import transaction
+
+    with transaction(registry_path(registry)) as reg:
+        reg.rename(old, new)
+    ui.info(f"renamed {old} to {new}" if old != new else f"{old}: the name is unchanged")
+
+
+@registry_app.command("check")
+def registry_check(registry: RegistryOpt = None) -> None:
+    """Verify the document against its schema and checksum, and every array; exit 1 naming what is wrong."""
+    from ..registry import Registry
+
+    reg = Registry.open(registry_path(registry))
+    ui.info(f"{reg.path}: ok, generation {reg.generation}, {len(reg.identities)} people, "
+            f"{len(reg.samples)} samples, model {reg.model['name']}")
+
+
+@registry_app.command("restore")
+def registry_restore(registry: RegistryOpt = None) -> None:
+    """Go back to the previous generation (after a damaged file or an unwanted change)."""
+    from ..registry import restore
+
+    path = registry_path(registry)
+    ui.info(f"{path}: restored generation {restore(path)}")
+
+
+@registry_app.command("reembed")
+def registry_reembed(
+    model: Annotated[str, typer.Option(help="The embedder to rebuild every vector with.")],
+    registry: RegistryOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Rebuild all vectors with another model from the face crops kept beside the registry."""
+    from ..models import load_embedder
+    from ..registry import reembed, transaction
+
+    embedder = load_embedder(model, device=device)
+    with transaction(registry_path(registry)) as reg:
+        old = reg.model["name"]
+        reembed(reg, embedder)
+    ui.info(f"{reg.path}: {len(reg.samples)} samples re-embedded, {old} -> {embedder.name}")
+
+
+@registry_app.command("export")
+def registry_export(file: Annotated[Path, typer.Argument(help="The .npz file to write.")], registry: RegistryOpt = None) -> None:
+    """Write the registry to one .npz file (vectors, ids and the JSON document; no crops, no pickle)."""
+    from ..registry import Registry, export
+
+    reg = Registry.open(registry_path(registry))
+    export(reg, file)
+    ui.info(f"exported {len(reg.identities)} people, {len(reg.samples)} samples to {file}")
+
+
+@registry_app.command("import")
+def registry_import(
+    file: Annotated[Path, typer.Argument(help="A file written by 'facecam registry export'.")],
+    registry: RegistryOpt = None,
+) -> None:
+    """Add the people of an export to the registry (same model only); a name enrolled in both is an error."""
+    from ..registry import import_people, read_export, transaction
+
+    doc, vectors, ids = read_export(file)
+    path = registry_path(registry)
+    with transaction(path, model=doc["model"], create=True) as reg:
+        names = import_people(reg, doc, vectors, ids)
+    ui.info(f"imported {len(names)} people into {path}")

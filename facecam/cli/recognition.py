@@ -1,0 +1,69 @@
+"""`facecam recognize`: name the enrolled people live, in a window or headless."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .. import config, ui
+from ..errors import FacecamError, UsageError
+from .app import app
+from .options import (BackboneOpt, CameraOpt, DetectorOpt, DetectThresholdOpt, DeviceOpt, HeadlessOpt, MaxFramesOpt,
+                      MaxSizeOpt, RegistryOpt, SourceOpt, ThresholdOpt, build_detector, check_threshold, embedder_for,
+                      registry_path)
+
+
+@app.command()
+def recognize(
+    camera: CameraOpt = 0,
+    source: SourceOpt = None,
+    threshold: ThresholdOpt = None,
+    headless: HeadlessOpt = False,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON line per recognition event, then a summary line.")] = False,
+    output: Annotated[Optional[Path], typer.Option(help="Write the annotated video to this .mp4 file.")] = None,
+    max_frames: MaxFramesOpt = None,
+    registry: RegistryOpt = None,
+    detect_threshold: DetectThresholdOpt = config.DETECT_THRESHOLD,
+    max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
+    detector: DetectorOpt = None,
+    detector_backbone: BackboneOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Name the enrolled people in front of the camera (or in a video), live. Q quits."""
+    from .. import capture, live
+    from ..pipeline import Recognizer
+    from ..registry import INDEX, Registry
+    from ..sources import FrameSource
+
+    if output is not None and output.suffix.lower() != ".mp4":
+        raise typer.BadParameter("the annotated video is written as .mp4", param_hint="--output")
+    if not headless:
+        capture.check_display()
+    path = registry_path(registry)
+    if not (path / INDEX).is_file():
+        raise UsageError(f"{path}: no registry here; enrol people first (facecam register --name NAME)")
+    embedder = embedder_for(path, None, device)
+    check_threshold(threshold, embedder)
+    reg = Registry.open(path, model=embedder.model_info)
+    if not reg.identities:
+        ui.warn(f"{path}: nobody is enrolled; every face is unknown")
+    det = build_detector(detector, detector_backbone, device, detect_threshold, max_size)
+    recognizer = Recognizer(det, embedder, reg, threshold)
+    with FrameSource(camera=camera, source=source) as frames:
+        loop, summary = live.recognize(frames, recognizer, headless=headless, output=output, max_frames=max_frames,
+                                       on_event=ui.json_line if json_out else lambda event: None)
+    if json_out:
+        ui.json_line({"summary": summary})
+    else:
+        ui.table(f"{frames.name}: {summary['frames']} frames in {summary['seconds']:.1f} s "
+                 f"({summary['fps']} fps); {summary['unknown_tracks']} unknown face track(s)",
+                 ["name", "first seen (s)", "last seen (s)", "frames"],
+                 [[p["name"], f"{p['first']:.2f}", f"{p['last']:.2f}", p["frames"]] for p in summary["people"]])
+    if output is not None:
+        ui.info(f"annotated video: {output}")
+    if loop.reason == capture.STOPPED:
+        raise FacecamError(f"{frames.name} stopped delivering frames after {loop.frames}")
+    if loop.interrupted:
+        raise typer.Exit(130)

@@ -1,0 +1,58 @@
+"""`facecam serve`: the HTTP API (and MJPEG stream) over the registry."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from .. import config, ui
+from ..errors import UsageError
+from .app import app
+from .options import (BackboneOpt, DetectorOpt, DeviceOpt, MaxSizeOpt, RegistryOpt, ThresholdOpt, build_detector,
+                      check_threshold, embedder_for, registry_path)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on; another than localhost needs FACECAM_TOKEN.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    camera: Annotated[Optional[int], typer.Option(min=0, max=63, help="Stream recognition on this camera at GET /stream.")] = None,
+    source: Annotated[Optional[str], typer.Option(help="Stream recognition on a video file, stream URL or folder of images instead (a file replays).")] = None,
+    threshold: ThresholdOpt = None,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest image upload, in MB.")] = 10.0,
+    registry: RegistryOpt = None,
+    max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
+    detector: DetectorOpt = None,
+    detector_backbone: BackboneOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """An HTTP API over the registry: recognise uploads, enrol, list, rename, delete; MJPEG stream."""
+    from ..server.policy import check_listen, url
+
+    try:
+        import uvicorn
+
+        from .. import server
+    except ImportError as err:
+        raise UsageError(f"facecam serve needs the serve extra ({err.name} is missing): pip install 'facecam[serve]'") from None
+    token = os.environ.get("FACECAM_TOKEN") or None
+    if not 0 < max_upload_mb <= 1000:
+        raise typer.BadParameter("must be more than 0 and at most 1000", param_hint="--max-upload-mb")
+    check_listen(host, port, token)
+    path = registry_path(registry)
+    embedder = embedder_for(path, None, device)
+    check_threshold(threshold, embedder)
+    det = build_detector(detector, detector_backbone, device, config.DETECT_THRESHOLD, max_size)
+    service = server.Service(registry_path=path, detector=det, embedder=embedder, token=token, threshold=threshold,
+                             max_upload_bytes=int(max_upload_mb * 1e6))
+    stream = server.LiveStream.open(camera, source, service) if camera is not None or source is not None else None
+    web = server.create_app(service, stream)
+    ui.info(f"facecam serve: {url(host, port)} (API docs at /docs), registry {path}"
+            + ("" if token else "; read-only: set FACECAM_TOKEN to allow changes"))
+    try:
+        uvicorn.run(web, host=host, port=port, log_level="warning")
+    finally:
+        if stream is not None:
+            stream.stop()

@@ -1,0 +1,72 @@
+"""An ASGI middleware that refuses a request before its body is read: a change without a valid
+token (401/403), a body larger than the limit, by its Content-Length or as it streams in (413).
+The answer is JSON like every other error."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.exceptions import HTTPException
+
+
+class _TooLarge(HTTPException):
+    """Raised from inside the app's body reading: FastAPI passes an HTTPException on as it is
+    (any other error while parsing a form becomes a 400)."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"the request body is larger than {limit} bytes")
+
+
+class Guard:
+    """refuse(method, path, authorization header or None): raises `problem` for a request that
+    may not go on; body_limit(path): the largest body in bytes; problem: the exception type with
+    status, detail and headers."""
+
+    def __init__(self, app, *, refuse, body_limit, problem):
+        self.app, self.refuse, self.body_limit, self.problem = app, refuse, body_limit, problem
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        limit = self.body_limit(scope["path"])
+        try:
+            self.refuse(scope["method"], scope["path"], headers.get("authorization"))
+            length = headers.get("content-length", "")
+            if length.isdigit() and int(length) > limit:
+                raise self.problem(413, f"the request body of {length} bytes is larger than {limit} bytes")
+        except self.problem as err:
+            return await _answer(send, err.status, err.detail, err.headers)
+        return await self._pass(scope, receive, send, limit)
+
+    async def _pass(self, scope, receive, send, limit: int):
+        received, started = 0, False
+
+        async def counted():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLarge(limit)
+            return message
+
+        async def watched(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except _TooLarge as err:
+            if not started:
+                await _answer(send, 413, err.detail)
+
+
+async def _answer(send, status: int, detail: str, headers: dict | None = None) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+           (b"connection", b"close")]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

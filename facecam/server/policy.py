@@ -1,0 +1,37 @@
+"""Who may reach `facecam serve`, decided before anything is loaded: another interface than the
+loopback needs a token; the port must be free. No web framework is imported here."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+from ..errors import FacecamError, UsageError
+from ..validate import shorten
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        raise UsageError(f"--host {shorten(host)} is not an IP address or localhost") from None
+
+
+def check_listen(host: str, port: int, token: str | None) -> None:
+    """Refuse to serve without a token on another interface than the loopback, or on a busy port."""
+    if not is_loopback(host) and token is None:
+        raise UsageError(f"serving on {host} needs FACECAM_TOKEN set (changes to the registry require it)")
+    if not 1 <= port <= 65535:
+        raise UsageError(f"--port {port}: must be 1-65535")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise FacecamError(f"cannot listen on {url(host, port)[7:]}: {err.strerror}") from None
+
+
+def url(host: str, port: int) -> str:
+    """http://host:port, with an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

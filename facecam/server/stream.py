@@ -1,0 +1,78 @@
+"""GET /stream: recognition over a camera or video in a background thread, through the same
+capture loop and pipeline as `facecam recognize`; the latest annotated frame as JPEG for every
+client. A video file starts over when it ends."""
+
+from __future__ import annotations
+
+import threading
+
+from .. import draw
+from ..capture import Loop
+from ..errors import FacecamError
+from ..pipeline import Recognizer
+from ..sources import Frame, FrameSource
+
+
+class LiveStream:
+    def __init__(self, open_source, recognizer: Recognizer):
+        self.open_source, self.recognizer = open_source, recognizer
+        self._jpeg: bytes | None = None
+        self._count = 0
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="facecam-stream", daemon=True)
+
+    @classmethod
+    def open(cls, camera: int | None, source: str | None, service) -> "LiveStream":
+        """Started on a camera or source that opens now (else the one-line error, before serving)."""
+        def opener():
+            return FrameSource(camera=camera or 0, source=source)
+
+        opener().close()
+        return cls(opener, Recognizer(service.detector, service.embedder, service.registry(), service.threshold)).start()
+
+    def start(self) -> "LiveStream":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _step(self, frame: Frame):
+        import cv2
+
+        tracks, _ = self.recognizer.process(frame.image, frame.index)
+        ok, jpeg = cv2.imencode(".jpg", draw.tracks(frame.image.copy(), tracks), [cv2.IMWRITE_JPEG_QUALITY, 80])
+        with self._changed:
+            self._jpeg, self._count = jpeg.tobytes(), self._count + 1
+            self._changed.notify_all()
+        return None, False
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                with self.open_source() as source:
+                    Loop(source, self._step, title="facecam serve", headless=True, stop=self._stop).run()
+                if source.live and not self._stop.is_set():
+                    self.error = f"{source.name} stopped delivering frames"
+                    return
+                self.recognizer.reset()  # the video starts over
+        except FacecamError as err:
+            self.error = str(err)
+        finally:
+            with self._changed:
+                self._changed.notify_all()
+
+    def frames(self):
+        seen = -1
+        while not self._stop.is_set():
+            with self._changed:
+                self._changed.wait_for(lambda: self._count != seen or self.error or self._stop.is_set(), timeout=5)
+                if self.error or self._jpeg is None:
+                    if self.error:
+                        return
+                    continue
+                jpeg, seen = self._jpeg, self._count
+            yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n"
