@@ -28,7 +28,7 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray
     """
     path = Path(path)
     limit = max_pixels or config.max_pixels()
-    fd = open_regular(path, "image")
+    fd = open_regular(path, "an image")
     with os.fdopen(fd, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size > 4 * limit + (1 << 20):  # more bytes than any image of `limit` pixels needs
@@ -50,10 +50,26 @@ def image_size(data: bytes) -> tuple[int, int] | None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 return image.size
-    except Image.DecompressionBombError:
-        return (1 << 31, 1 << 31)  # beyond Pillow's own limit (about 179 megapixels): too large anyway
+    except Image.DecompressionBombError:  # beyond Pillow's own limit (about 179 megapixels): ask its reader
+        return _bomb_size(data)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         return None
+
+
+def _bomb_size(data: bytes) -> tuple[int, int]:
+    """The size an image beyond Pillow's decompression-bomb limit claims, from the format's reader
+    (Image.open refuses to say); (2**31, 2**31) when even that fails."""
+    from PIL import Image
+
+    for kind in Image.ID:
+        factory, accept = Image.OPEN[kind]
+        try:
+            if accept is None or accept(data[:16]):
+                with factory(io.BytesIO(data), "") as image:
+                    return image.size
+        except Exception:  # noqa: BLE001 - any reader's refusal just means "not this format"
+            continue
+    return (1 << 31, 1 << 31)
 
 
 def decode_image(data: bytes, origin: str, *, max_pixels: int | None = None) -> np.ndarray:

@@ -35,9 +35,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb"):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and not err.filename:  # e.g. a full disk at write or fsync: say where
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from err
         raise
     _fsync_dir(path.parent)
 

@@ -17,13 +17,16 @@ CAMERA_MAX = 63  # /dev/video0 ... /dev/video63; a negative index asks OpenCV fo
 _FORBIDDEN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 
-def shorten(text: str, limit: int = 40) -> str:
+def shorten(text, limit: int = 40) -> str:
     """A name or string for an error message: quoted, with unprintable characters escaped, and
-    cut to `limit` characters."""
-    text = str(text)
-    if len(text) > limit:
-        return repr(text[:limit])[:-1] + "…'"
-    return repr(text)
+    cut to about `limit` characters as shown."""
+    shown = ""
+    for c in str(text):
+        piece = c if c.isprintable() else repr(c)[1:-1]
+        if len(shown) + len(piece) > limit:
+            return f"'{shown}…'"
+        shown += piece
+    return f"'{shown}'"
 
 
 def person_name(name) -> str:
@@ -70,7 +73,7 @@ def env_int(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def open_regular(path: str | os.PathLike, what: str = "file") -> int:
+def open_regular(path: str | os.PathLike, what: str = "a file") -> int:
     """An open file descriptor for reading `path`, which must be a regular file. Opened without
     blocking, so a FIFO or a device named by mistake is refused instead of hanging the program."""
     path = Path(path)
@@ -80,7 +83,7 @@ def open_regular(path: str | os.PathLike, what: str = "file") -> int:
         raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise InputError(f"{path}: not a regular file; a {what} must be a file")
+        raise InputError(f"{path}: not a regular file; {what} must be a file")
     return fd
 
 

@@ -24,6 +24,8 @@ def read_pairs(path: str | Path) -> list[tuple[tuple[str, int], tuple[str, int],
         lines = path.read_text().splitlines()
     except OSError as err:
         raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a pairs file (not text)") from None
     pairs = []
     for number, line in enumerate(lines[1:], start=2):
         fields = line.split()

@@ -39,13 +39,20 @@ def read_gt_txt(path: Path) -> dict[str, np.ndarray]:
 
     Returns {relative image path: int array (N, 10)}; an image with no face has N = 0.
     """
-    lines = Path(path).read_text().split("\n")
-    out, i = {}, 0
-    while i < len(lines) and lines[i].strip():
-        name, count = lines[i].strip(), int(lines[i + 1])
-        rows = [list(map(int, lines[i + 2 + k].split()[:10])) for k in range(max(count, 1))]
-        out[name] = np.asarray(rows[:count], dtype=np.int64).reshape(-1, 10)
-        i += 2 + max(count, 1)
+    from ..errors import InputError
+
+    try:
+        lines = Path(path).read_text().split("\n")
+        out, i = {}, 0
+        while i < len(lines) and lines[i].strip():
+            name, count = lines[i].strip(), int(lines[i + 1])
+            rows = [list(map(int, lines[i + 2 + k].split()[:10])) for k in range(max(count, 1))]
+            out[name] = np.asarray(rows[:count], dtype=np.int64).reshape(-1, 10)
+            i += 2 + max(count, 1)
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
+    except (ValueError, IndexError):
+        raise InputError(f"{path}: not a WIDER FACE ground-truth file (line {i + 1})") from None
     return out
 
 

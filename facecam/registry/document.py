@@ -102,7 +102,8 @@ def check_sample(sample, what: str, *, old_format: bool = False) -> dict:
     """One sample's metadata. old_format: format 1, where guided enrolment wrote the frame's time
     in seconds over the sample's "time"."""
     _object(sample, what, {"id", "time", "source"}, SAMPLE_FIELDS)
-    crop_path(sample["id"])
+    if not isinstance(sample["id"], str) or not SAMPLE_ID.fullmatch(sample["id"]):
+        raise Invalid(f"{what}.id is not an id facecam makes")
     if old_format and not isinstance(sample["time"], str):
         _number(sample["time"], f"{what}.time")
     else:
