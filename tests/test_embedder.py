@@ -54,11 +54,30 @@ def test_alignment_maps_landmarks_onto_the_template(detector, data, embedder):
     assert crop[48:56, 34:42].mean() < crop[60:90, 40:72].mean()
 
 
-def test_torch_sface_matches_onnxruntime_on_real_faces(detector, data, embedder):
+def test_the_shipped_sface_weights_are_the_model_zoos_int8_weights(sface_onnx):
+    """pretrained/sface_2021dec_int8bq.npz holds exactly the ONNX file's int8 values, scales and
+    zero points (and its float tensors), under SFaceNet's names."""
+    from facecam.storage import sha256_file
+
+    entry = catalog.get("sface")
+    assert sha256_file(sface_onnx) == entry.sha256 == entry.source["converted_from"]["sha256"]
+    shipped = catalog.locate(entry)
+    assert shipped.parent.name == "pretrained" and sha256_file(shipped) == entry.file_sha256
+    with np.load(shipped, allow_pickle=False) as arrays:
+        packed = dict(arrays)
+    expected = sface.pack(sface.onnx_tensors(sface_onnx.read_bytes()))
+    assert sorted(packed) == sorted(expected)
+    for key, value in expected.items():
+        assert packed[key].dtype == value.dtype and np.array_equal(packed[key], value), key
+    a, b = sface.state_dict(sface.unpack(packed)), sface.state_dict(sface.onnx_tensors(sface_onnx.read_bytes()))
+    assert all(torch.equal(a[k], b[k]) for k in a) and len(a) == 201
+
+
+def test_torch_sface_matches_onnxruntime_on_real_faces(detector, data, embedder, sface_onnx):
     import onnxruntime as ort  # a test extra: missing, the test fails rather than skips
     import onnx
 
-    model = onnx.load(str(catalog.locate(catalog.get("sface"))))
+    model = onnx.load(str(sface_onnx))
     initialisers = {i.name for i in model.graph.initializer}
     consumed = {name for node in model.graph.node for name in node.input}
     real_inputs = [i for i in model.graph.input if i.name in consumed and i.name not in initialisers]

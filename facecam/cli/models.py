@@ -22,7 +22,7 @@ def models_list(
     rows = []
     for entry in catalog.entries():
         path = catalog.find(entry)
-        ok = None if path is None else sha256_file(path) == entry.sha256
+        ok = None if path is None else sha256_file(path) == entry.file_sha256
         info = {"name": entry.name, "kind": entry.kind, "arch": entry.arch, "default": entry.default,
                 "dim": entry.dim, "input": entry.input, "source": entry.origin, "license": entry.license,
                 "present": path is not None, "path": str(path) if path else None, "sha256": entry.sha256,
@@ -48,7 +48,7 @@ def models_verify() -> None:
         path = catalog.find(entry)
         if path is None:
             ui.info(f"{entry.name}: not present ({entry.origin})")
-        elif sha256_file(path) == entry.sha256:
+        elif sha256_file(path) == entry.file_sha256:
             ui.info(f"{entry.name}: ok ({path})")
         else:
             bad += 1

@@ -1,6 +1,10 @@
-"""What every face embedder provides: aligned crops in, L2-normalised float32 vectors out."""
+"""What the networks share: the Detector protocol, the Model base (name, weights' sha256, device),
+the Embedder (aligned crops in, L2-normalised float32 vectors out) with its torch form, and the
+strict state-dict loading and batch-norm folding every torch network uses."""
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -12,8 +16,30 @@ from ..errors import WeightsError
 from ..types import Detection
 
 
-class Embedder:
-    """A face embedding network with its alignment template.
+class Detector(Protocol):
+    """What the pipeline needs of a face detector."""
+
+    name: str
+    sha256: str
+    threshold: float
+    max_size: int | None
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        """Faces in a BGR uint8 HxWx3 image, best score first, in the image's pixels."""
+
+
+class Model:
+    """What every network facecam runs shares: its name, the sha256 of its weights, and the
+    device it runs on (torch models are moved there and put in eval mode)."""
+
+    def __init__(self, *, name: str, sha256: str, device, net: nn.Module | None = None):
+        self.name, self.sha256, self.device = name, sha256, device
+        self.net = net.eval().to(device) if net is not None else None
+
+
+class Embedder(Model):
+    """A face embedding network with its alignment template: aligned crops in, L2-normalised
+    float32 vectors out. Subclasses implement `_forward` for a batch of crops.
 
     name, dim, sha256 of the weights; scale: cosine <-> score (calibration.ScoreScale);
     default_threshold: the score at or above which a face is taken for an enrolled person;
@@ -23,23 +49,15 @@ class Embedder:
     """
 
     def __init__(
-        self, *, net: nn.Module, device, name: str, sha256: str, dim: int,
-        input_size: tuple[int, int], template: np.ndarray, default_threshold: float, scale: ScoreScale,
-        rgb: bool,
-        batch_size: int = 32, landmark_weights: tuple[int, ...] | None = None,
+        self, *, name: str, sha256: str, device, dim: int, input_size: tuple[int, int], template: np.ndarray,
+        default_threshold: float, scale: ScoreScale, rgb: bool, batch_size: int = 32,
+        landmark_weights: tuple[int, ...] | None = None, net: nn.Module | None = None,
     ):
-        self.net = net.eval().to(device)
-        self.device = device
-        self.name = name
-        self.sha256 = sha256
-        self.dim = dim
-        self.input_size = input_size
+        super().__init__(name=name, sha256=sha256, device=device, net=net)
+        self.dim, self.input_size = dim, input_size
         self.template = np.asarray(template, np.float32)
-        self.default_threshold = default_threshold
-        self.scale = scale
-        self.rgb = rgb
-        self.batch_size = batch_size
-        self.landmark_weights = landmark_weights
+        self.default_threshold, self.scale, self.rgb = default_threshold, scale, rgb
+        self.batch_size, self.landmark_weights = batch_size, landmark_weights
 
     @property
     def model_info(self) -> dict:
@@ -64,7 +82,6 @@ class Embedder:
             return np.zeros((0, self.dim), np.float32)
         return self.embed_crops(np.stack([self.crop(image_bgr, f.landmarks) for f in faces]))
 
-    @torch.inference_mode()
     def embed_crops(self, crops_bgr: np.ndarray) -> np.ndarray:
         """Vectors (N, dim) float32, L2-normalised, for aligned BGR uint8 crops (N, H, W, 3)."""
         crops_bgr = np.asarray(crops_bgr)
@@ -74,12 +91,23 @@ class Embedder:
         out = []
         for start in range(0, len(crops_bgr), self.batch_size):
             batch = crops_bgr[start : start + self.batch_size]
-            if self.rgb:
-                batch = batch[..., ::-1]
-            x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
-            x = x.permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
-            out.append(torch.nn.functional.normalize(self.net(x), dim=1).cpu().numpy())
+            vectors = np.asarray(self._forward(np.ascontiguousarray(batch[..., ::-1] if self.rgb else batch)), np.float32)
+            out.append(vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12))
         return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.dim), np.float32)
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        """Raw vectors (N, dim) for uint8 crops (N, H, W, 3) in the network's channel order."""
+        raise NotImplementedError
+
+
+class TorchEmbedder(Embedder):
+    """An embedder whose network is a torch module taking float 0..255 NCHW."""
+
+    @torch.inference_mode()
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(batch).to(self.device)
+        x = x.permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
+        return self.net(x).cpu().numpy()
 
 
 def fuse_batchnorms(module: nn.Module) -> nn.Module:

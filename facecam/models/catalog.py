@@ -48,7 +48,15 @@ class Entry:
         """Where the file comes from, for listings and error messages."""
         if "package" in self.source:
             return f"PyPI {self.source['package']}:{self.source['path']}"
+        if "package_data" in self.source:
+            return f"inside facecam: facecam/pretrained/{self.source['package_data']}"
         return self.source.get("url") or self.source.get("file", "?")
+
+    @property
+    def file_sha256(self) -> str:
+        """The sha256 of the file on disk; `sha256` names the weights (a registry records it), which
+        for weights facecam converted and ships is the sha256 of the file they came from."""
+        return self.source.get("sha256", self.sha256)
 
 
 IMPORTED = "imported.json"  # in models_dir(): the user's own weight files, added by import_model
@@ -126,7 +134,9 @@ def by_sha256(digest: str) -> Entry | None:
 
 def find(entry: Entry) -> Path | None:
     """Where the entry's file is on disk, if anywhere (neither downloaded nor verified)."""
-    if "package" in entry.source:
+    if "package_data" in entry.source:
+        path = Path(str(resources.files("facecam.pretrained").joinpath(entry.source["package_data"])))
+    elif "package" in entry.source:
         try:
             path = Path(metadata.distribution(entry.source["package"]).locate_file(entry.source["path"]))
         except metadata.PackageNotFoundError:
@@ -138,7 +148,12 @@ def find(entry: Entry) -> Path | None:
 
 def locate(entry: Entry, *, download: bool = True) -> Path:
     """Path of the entry's verified file; fetches it from its URL when it is nowhere on disk."""
-    if "package" in entry.source:
+    if "package_data" in entry.source:
+        path = find(entry)
+        if path is None:
+            raise WeightsError(f"{entry.name}: {entry.source['package_data']} is missing from facecam's package data; "
+                               f"reinstall facecam")
+    elif "package" in entry.source:
         path = _package_file(entry)
     else:
         path = _folder(entry) / entry.source["file"]
@@ -164,9 +179,9 @@ def repair_hint(entry: Entry) -> str:
 
 def verify(path: Path, entry: Entry) -> None:
     digest = sha256_file(path)
-    if digest != entry.sha256:
+    if digest != entry.file_sha256:
         raise WeightsError(
-            f"{path}: sha256 {digest[:16]}… does not match {entry.name} ({entry.sha256[:16]}…); "
+            f"{path}: sha256 {digest[:16]}… does not match {entry.name} ({entry.file_sha256[:16]}…); "
             f"the file is corrupt or a different file: delete it and reinstall or download it again"
         )
 

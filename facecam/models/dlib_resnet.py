@@ -30,9 +30,9 @@ from torch import nn
 
 from ..device import resolve_device
 from ..errors import WeightsError
-from . import catalog
 from ..calibration import ScoreScale
-from .base import Embedder, load_strict
+from . import catalog
+from .base import TorchEmbedder, load_strict
 
 # (in, out, stride) of the 15 residual blocks, input side first
 BLOCKS = (
@@ -118,13 +118,13 @@ def fold_affines(net: DlibResNet) -> DlibResNet:
     return net
 
 
-def load(weights: str | None = None, *, device: str = "auto") -> Embedder:
+def load(weights: str | None = None, *, device: str = "auto") -> TorchEmbedder:
     """The dlib ResNet embedder: a catalog name (default "dlib-resnet") or a path to the .dat file."""
     dev = resolve_device(device)
     path, entry, name, digest = catalog.resolve(weights, "dlib-resnet", ".dat")
     net = DlibResNet()
     load_strict(net, read_dat(path), path, "dlib face recognition ResNet")
-    return Embedder(
+    return TorchEmbedder(
         net=fold_affines(net), device=dev, name=name, sha256=digest, dim=128, input_size=(150, 150),
         template=DLIB_TEMPLATE_150, default_threshold=entry.threshold,
         scale=ScoreScale(entry.score_knots), rgb=True,

