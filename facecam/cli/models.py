@@ -59,14 +59,36 @@ def models_verify() -> None:
 
 @models_app.command("import")
 def models_import(
-    file: Annotated[Path, typer.Argument(help="A state dict (.pth) of an IR-50 or iresnet50 face embedder.")],
-    arch: Annotated[str, typer.Option(help="Its architecture: ir50 (face.evoLVe layout) or iresnet50 (insightface arcface_torch).")],
+    file: Annotated[Path, typer.Argument(help="The embedder's weights: a .pth state dict (ir50, iresnet50) or an .onnx graph (onnx).")],
+    arch: Annotated[str, typer.Option(help="ir50 (face.evoLVe layout), iresnet50 (insightface arcface_torch) or onnx (any ONNX embedder, run by onnxruntime).")],
     name: Annotated[Optional[str], typer.Option(help="The name to use with --model [default: the file name].")] = None,
     threshold: Annotated[float, typer.Option(min=-1.0, max=1.0, help="Default cosine threshold for this model.")] = 0.4,
     replace: Annotated[bool, typer.Option(help="Replace an imported model of the same name.")] = False,
+    input_size: Annotated[Optional[str], typer.Option(help="onnx: the crop size WxH, when the graph does not fix it.")] = None,
+    layout: Annotated[Optional[str], typer.Option(help="onnx: nchw or nhwc [default: read from the graph].")] = None,
+    colour: Annotated[str, typer.Option(help="onnx: the channel order the network takes, rgb or bgr.")] = "rgb",
+    mean: Annotated[Optional[float], typer.Option(help="onnx: subtracted from pixel values 0-255 [default: 0 when the graph normalises its input itself, else 127.5].")] = None,
+    std: Annotated[Optional[float], typer.Option(help="onnx: what the pixel values are then divided by [default: 1 or 127.5, likewise].")] = None,
 ) -> None:
     """Check a weight file against its architecture, keep a copy, and make it usable as --model NAME."""
     from ..models.imports import import_model
 
-    entry = import_model(file, arch=arch, name=name or file.stem, threshold=threshold, replace=replace)
-    ui.info(f"imported {entry.name} ({arch}, sha256 {entry.sha256[:16]}…); use it with --model {entry.name}")
+    options = {}
+    if arch == "onnx":
+        if colour not in ("rgb", "bgr"):
+            raise typer.BadParameter("must be rgb or bgr", param_hint="--colour")
+        options = {"input_size": _size(input_size), "layout": layout, "rgb": colour == "rgb", "mean": mean, "std": std}
+    elif any(v is not None for v in (input_size, layout, mean, std)):
+        raise typer.BadParameter("--input-size, --layout, --mean and --std are for --arch onnx", param_hint="--arch")
+    entry = import_model(file, arch=arch, name=name or file.stem, threshold=threshold, replace=replace, **options)
+    ui.info(f"imported {entry.name} ({arch}, {entry.dim}-d, input {entry.input}, sha256 {entry.sha256[:16]}…); "
+            f"use it with --model {entry.name}")
+
+
+def _size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit() and 16 <= int(width) <= 1024 and 16 <= int(height) <= 1024):
+        raise typer.BadParameter("must be WxH, e.g. 112x112", param_hint="--input-size")
+    return int(width), int(height)

@@ -11,7 +11,7 @@ from .. import config, ui
 from ..errors import FacecamError, UsageError
 from .app import app
 from .options import (BackboneOpt, CameraOpt, DetectorOpt, DetectThresholdOpt, DeviceOpt, HeadlessOpt, MaxFramesOpt,
-                      MaxSizeOpt, RegistryOpt, SourceOpt, ThresholdOpt, build_detector, check_threshold, embedder_for,
+                      MaxSizeOpt, ModelOpt, RegistryOpt, SourceOpt, ThresholdOpt, build_detector, check_threshold, embedder_for,
                       registry_path)
 
 
@@ -25,6 +25,7 @@ def recognize(
     output: Annotated[Optional[Path], typer.Option(help="Write the annotated video to this .mp4 file.")] = None,
     max_frames: MaxFramesOpt = None,
     registry: RegistryOpt = None,
+    model: ModelOpt = None,
     detect_threshold: DetectThresholdOpt = config.DETECT_THRESHOLD,
     max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
     detector: DetectorOpt = None,
@@ -44,7 +45,7 @@ def recognize(
     path = registry_path(registry)
     if not (path / INDEX).is_file():
         raise UsageError(f"{path}: no registry here; enrol people first (facecam register --name NAME)")
-    embedder = embedder_for(path, None, device)
+    embedder = embedder_for(path, model, device)
     check_threshold(threshold, embedder)
     reg = Registry.open(path, model=embedder.model_info)
     if not reg.identities:

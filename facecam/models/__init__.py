@@ -31,4 +31,8 @@ def load_embedder(model: str | None = None, *, device: str = "auto"):
         from . import sface
 
         return sface.load(entry.name, device=device)
+    if entry.arch == "onnx":
+        from . import onnx_embedder
+
+        return onnx_embedder.load(entry.name, device=device)
     raise UsageError(f"{entry.name}: no loader for architecture {entry.arch}")

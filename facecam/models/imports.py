@@ -10,14 +10,21 @@ from ..storage import sha256_file
 from .catalog import Entry, add_imported
 
 TORCH_ARCHS = ("ir50", "iresnet50")
+ARCHS = (*TORCH_ARCHS, "onnx")
 
 
-def import_model(path: Path, *, arch: str, name: str, threshold: float, replace: bool = False) -> Entry:
-    """Check a .pth state dict against `arch` (ir50 or iresnet50), keep a copy, list it by `name`."""
+def import_model(path: Path, *, arch: str, name: str, threshold: float, replace: bool = False, **onnx_options) -> Entry:
+    """Check a user's embedder against `arch`, keep a copy, list it by `name`: a .pth state dict
+    of ir50 or iresnet50, or with arch "onnx" any ONNX embedder graph (onnx_options: input_size,
+    layout, rgb, mean, std, as onnx_embedder.inspect takes them)."""
     from . import irse
 
-    if arch not in TORCH_ARCHS:
-        raise UsageError(f"unknown architecture {arch!r}: use {', '.join(TORCH_ARCHS)}")
+    if arch not in ARCHS:
+        raise UsageError(f"unknown architecture {arch!r}: use {', '.join(ARCHS)}")
+    if not Path(path).is_file():
+        raise UsageError(f"{path}: no such weight file")
+    if arch == "onnx":
+        return _import_onnx(Path(path), name=name, threshold=threshold, replace=replace, **onnx_options)
     irse.read_state_dict(path, arch)  # refuses a file that does not fit the architecture exactly
     entry = Entry(
         name=name, kind="embedder", arch=arch, format="torch-state-dict", default=False,
@@ -26,5 +33,24 @@ def import_model(path: Path, *, arch: str, name: str, threshold: float, replace:
         description=f"{arch} weights imported from {Path(path).name}", dim=512,
         input="112x112 RGB, ArcFace template", threshold=threshold,
         threshold_source="given at import (not calibrated by facecam)",
+    )
+    return add_imported(path, entry, replace=replace)
+
+
+def _import_onnx(path: Path, *, name: str, threshold: float, replace: bool, **options) -> Entry:
+    from . import onnx_embedder
+
+    spec, _ = onnx_embedder.inspect(path.read_bytes(), path, **options)
+    digest = sha256_file(path)
+    embedder = onnx_embedder.build(path, spec, name=name, sha256=digest, threshold=threshold)  # runs it once
+    colour = "RGB" if spec.rgb else "BGR"
+    entry = Entry(
+        name=name, kind="embedder", arch="onnx", format="onnx", default=False,
+        source={"file": f"{name}.onnx", "dir": "models", "imported_from": str(path.resolve()),
+                "input": onnx_embedder.spec_json(spec)},
+        sha256=digest, bytes=path.stat().st_size, license="user-supplied",
+        description=f"ONNX embedder imported from {path.name}", dim=embedder.dim,
+        input=f"{spec.width}x{spec.height} {colour} {spec.layout.upper()}, (x - {spec.mean:g}) / {spec.std:g}, ArcFace template",
+        threshold=threshold, threshold_source="given at import (not calibrated by facecam)",
     )
     return add_imported(path, entry, replace=replace)
