@@ -4,11 +4,15 @@ Library use (models load on first use, never at import):
 
     import cv2, facecam
     faces = facecam.detect(cv2.imread("photo.jpg"))   # BGR uint8 HxWx3 -> list[Detection]
+
+    from facecam import FaceCam                       # detection, enrolment, recognition
+    cam = FaceCam(registry="people")
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
+__all__ = ["FaceCam", "detect"]
 
 _default_detector = None
 
@@ -21,3 +25,11 @@ def detect(image_bgr, **kwargs):
 
         _default_detector = retinaface.load()
     return _default_detector.detect(image_bgr, **kwargs)
+
+
+def __getattr__(name: str):
+    if name == "FaceCam":  # imported on first use: `import facecam` stays light
+        from .api import FaceCam
+
+        return FaceCam
+    raise AttributeError(f"module 'facecam' has no attribute {name!r}")
