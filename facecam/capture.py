@@ -1,5 +1,5 @@
-"""The one capture loop behind `register` and `recognize`: read a frame, hand it to the command's
-step, show the annotated frame in an OpenCV window, and handle the keys.
+"""The one capture loop behind `register`, `recognize` and `serve`'s stream: read a frame, hand it to the
+command's step, show the annotated frame in an OpenCV window, and handle the keys.
 
 q finishes (the command keeps its work); Esc, Ctrl-C (SIGINT) or closing the window abort (the
 command keeps nothing). The loop installs its own SIGINT handler, so Ctrl-C works even when the

@@ -253,3 +253,23 @@ def test_a_full_disk_loses_nothing(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     reg = Registry.open(tmp_path, model=MODEL)
     assert reg.names() == ["Alice"] and reg.generation == 1
+
+
+def test_a_format_1_registry_is_read_and_saved_as_format_2(tmp_path):
+    """Registries written before the document checksum (format 1) load; guided enrolment then
+    wrote the frame's time in seconds over the sample's time, which is moved to frame_time."""
+    import json
+
+    with transaction(tmp_path, model=MODEL, create=True) as reg:
+        reg.add("Alice", unit(np.random.default_rng(6), 2), meta(2))
+    doc = json.loads((tmp_path / "registry.json").read_text())
+    doc.pop("checksum")
+    doc["format"] = 1
+    doc["samples"][0]["time"] = 3.5
+    (tmp_path / "registry.json").write_text(json.dumps(doc))
+    reg = Registry.open(tmp_path)
+    assert reg.samples[0]["frame_time"] == 3.5 and reg.samples[0]["time"] == reg.identities[0]["created"]
+    with transaction(tmp_path) as reg:
+        reg.rename("Alice", "Alice Tan")
+    saved = json.loads((tmp_path / "registry.json").read_text())
+    assert saved["format"] == 2 and saved["samples"][0]["frame_time"] == 3.5 and len(saved["checksum"]) == 64

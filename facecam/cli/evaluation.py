@@ -23,6 +23,17 @@ def _measures(title: str, rows: list) -> None:
     ui.table(title, ["measure", "value"], rows)
 
 
+def _run(json_out: bool, what: str, protocol):
+    """Run protocol(progress) behind a progress bar; with --json print its result and return None."""
+    bar, report = progress(not json_out, what)
+    with bar:
+        result = protocol(report)
+    if json_out:
+        ui.json_line(result.to_json())
+        return None
+    return result
+
+
 @eval_app.command("pairs")
 def eval_pairs(
     pairs: Annotated[Path, typer.Option(help="A pairs file in the LFW pairs.txt format.")],
@@ -35,11 +46,9 @@ def eval_pairs(
     from ..evaluation import verify_pairs
 
     det, embedder = _models(device, model)
-    bar, report = progress(not json_out, "embedding")
-    with bar:
-        r = verify_pairs(pairs, root, det, embedder, progress=report)
-    if json_out:
-        return ui.json_line(r.to_json())
+    r = _run(json_out, "embedding", lambda report: verify_pairs(pairs, root, det, embedder, progress=report))
+    if r is None:
+        return
     _measures(f"{r.model}: {r.pairs} pairs ({r.same} same, {r.different} different)", [
         ["accuracy, 10-fold cross-validated", f"{r.accuracy_10fold:.2%} ± {r.accuracy_10fold_std:.2%}"],
         [f"accuracy at the model threshold {r.threshold}", f"{r.accuracy_at_threshold:.2%}"],
@@ -62,11 +71,9 @@ def eval_identify(
     from ..evaluation import identify
 
     det, embedder = _models(device, model)
-    bar, report = progress(not json_out, "embedding")
-    with bar:
-        r = identify(root, det, embedder, gallery=gallery, progress=report)
-    if json_out:
-        return ui.json_line(r.to_json())
+    r = _run(json_out, "embedding", lambda report: identify(root, det, embedder, gallery=gallery, progress=report))
+    if r is None:
+        return
     rows = [["enrolled identities / probes / stranger photos", f"{r.enrolled} / {r.probes} / {r.strangers}"],
             ["rank-1 accuracy", f"{r.rank1:.2%}"],
             [f"true accepts at the model threshold {r.threshold}", f"{r.tar:.2%} ({r.wrong_names} given a wrong name)"],
@@ -93,14 +100,10 @@ def eval_detection(
     from ..evaluation.detection import EVAL_THRESHOLD
 
     det = build_detector(detector, None, device, EVAL_THRESHOLD, max_size)
-    bar, report = progress(not json_out, "detecting")
-    with bar:
-        r = evaluate_detection(images, gt, det, mat_dir=mat_dir, progress=report)
-    out = r.to_json()
-    if json_out:
-        return ui.json_line(out)
-    _measures(f"{r.detector}: {r.images} images, {r.faces} faces, max size {r.max_size or 'full'}",
-              [[k, v] for k, v in out.items() if k.startswith(("ap_", "recall"))])
+    r = _run(json_out, "detecting", lambda report: evaluate_detection(images, gt, det, mat_dir=mat_dir, progress=report))
+    if r is not None:
+        _measures(f"{r.detector}: {r.images} images, {r.faces} faces, max size {r.max_size or 'full'}",
+                  [[k, v] for k, v in r.to_json().items() if k.startswith(("ap_", "recall"))])
 
 
 @app.command()

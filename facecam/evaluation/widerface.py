@@ -21,19 +21,6 @@ SETTINGS = ("easy", "medium", "hard")
 THRESHOLDS = 1000
 
 
-def read_result_txt(path: Path) -> np.ndarray:
-    """One WIDER submission file: name line, count line, then `x y w h score` lines."""
-    lines = Path(path).read_text().splitlines()
-    count = int(lines[1]) if len(lines) > 1 else 0
-    rows = [list(map(float, line.split()[:5])) for line in lines[2 : 2 + count] if line.strip()]
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 5)
-
-
-def read_results(folder: Path) -> dict[tuple[str, str], np.ndarray]:
-    """All submission files below `folder`, laid out as <event>/<image stem>.txt."""
-    return {(p.parent.name, p.stem): read_result_txt(p) for p in sorted(Path(folder).glob("*/*.txt"))}
-
-
 def read_gt_txt(path: Path) -> dict[str, np.ndarray]:
     """The bbx_gt.txt format: image path, face count, then `x y w h blur ... pose` per face.
 

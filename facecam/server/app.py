@@ -159,17 +159,38 @@ def create_app(service: Service, stream=None) -> FastAPI:
     """The ASGI app. stream: a LiveStream of annotated frames for GET /stream, or None."""
     app = FastAPI(title="facecam", version=__version__, docs_url=None, redoc_url=None,
                   description="Face recognition over an enrolled registry: recognise, enrol, list, rename, delete.")
-    bearer = HTTPBearer(auto_error=False)
-
-    def writer(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        pass  # Guard has checked the token before the body was read; this marks the route in the schema
 
     def refuse(method: str, path: str, authorization: str | None) -> None:
         if method not in ("GET", "HEAD", "OPTIONS") and path not in READ_ONLY_POSTS:
             service.authorise(authorization)
 
     app.add_middleware(Guard, refuse=refuse, body_limit=service.body_limit, problem=HTTPProblem)
+    _errors(app)
+    _docs(app)
 
+    @app.get("/health", response_model=Health)
+    def health() -> Health:
+        people = len(service.registry().identities)
+        return Health(status="ok", version=__version__, model=service.embedder.name, people=people,
+                      writable=service.token is not None, stream=stream is not None)
+
+    @app.post("/recognize", response_model=Recognition, responses=PROBLEMS)
+    async def recognize(image: UploadFile = File(description="a photo (JPEG, PNG, ...)")) -> Recognition:
+        return await _in_thread(service.recognise, await service.read_image(image))
+
+    _people(app, service)
+
+    @app.get("/stream", responses={200: {"content": {"multipart/x-mixed-replace": {}}}, 404: {"model": Problem}})
+    def live_stream():
+        if stream is None:
+            raise HTTPProblem(404, "no stream: start facecam serve with --camera or --source")
+        return StreamingResponse(stream.frames(), media_type="multipart/x-mixed-replace; boundary=frame")
+
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    """Every error as JSON {"detail"}: facecam's with their status, a bug as a 500."""
     @app.exception_handler(HTTPProblem)
     async def _problem(request: Request, err: HTTPProblem):
         return JSONResponse({"detail": err.detail}, status_code=err.status, headers=err.headers)
@@ -183,17 +204,13 @@ def create_app(service: Service, stream=None) -> FastAPI:
     async def _internal(request: Request, err: Exception):  # a bug: JSON all the same, the traceback in the log
         return JSONResponse({"detail": f"internal error ({type(err).__name__})"}, status_code=500)
 
-    _docs(app)
 
-    @app.get("/health", response_model=Health)
-    def health() -> Health:
-        people = len(service.registry().identities)
-        return Health(status="ok", version=__version__, model=service.embedder.name, people=people,
-                      writable=service.token is not None, stream=stream is not None)
+def _people(app: FastAPI, service: Service) -> None:
+    """The /identities routes; the changes need the token (checked by Guard before the body is read)."""
+    bearer = HTTPBearer(auto_error=False)
 
-    @app.post("/recognize", response_model=Recognition, responses=PROBLEMS)
-    async def recognize(image: UploadFile = File(description="a photo (JPEG, PNG, ...)")) -> Recognition:
-        return await _in_thread(service.recognise, await service.read_image(image))
+    def writer(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        pass  # marks the route as needing the token in the schema; Guard has checked it already
 
     @app.get("/identities", response_model=list[Person], responses=PROBLEMS)
     def identities() -> list[Person]:
@@ -201,7 +218,7 @@ def create_app(service: Service, stream=None) -> FastAPI:
 
     @app.post("/identities/{name}/samples", response_model=Enrolled, status_code=201, responses=PROBLEMS,
               dependencies=[Depends(writer)])
-    async def add_samples(name: str, images: list[UploadFile] = File(description="photos with one face each"),
+    async def add_samples(name: str, images: list[UploadFile] = File(description="photos, one main face each"),
                           force: bool = Query(False, description="enrol even if the face matches someone else")) -> Enrolled:
         name = person_name(name)
         if len(images) > MAX_FILES:
@@ -218,17 +235,10 @@ def create_app(service: Service, stream=None) -> FastAPI:
     @app.patch("/identities/{name}", response_model=Person, responses=PROBLEMS, dependencies=[Depends(writer)])
     def rename(name: str, body: Rename) -> Person:
         service.registry().index_of(name)
+        new = person_name(body.name)
         with transaction(service.path, model=service.model) as reg:
-            reg.rename(name, body.name)
-        return next(Person(**p) for p in service.registry().people() if p["name"] == body.name)
-
-    @app.get("/stream", responses={200: {"content": {"multipart/x-mixed-replace": {}}}, 404: {"model": Problem}})
-    def live_stream():
-        if stream is None:
-            raise HTTPProblem(404, "no stream: start facecam serve with --camera or --source")
-        return StreamingResponse(stream.frames(), media_type="multipart/x-mixed-replace; boundary=frame")
-
-    return app
+            reg.rename(name, new)
+        return next(Person(**p) for p in service.registry().people() if p["name"] == new)
 
 
 async def _in_thread(function, *args):
