@@ -634,3 +634,21 @@ def test_docs_work_offline(server):
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         r = httpx.get(f"{server}/docs-assets/{asset}")
         assert r.status_code == 200 and len(r.content) > 100_000
+
+
+def test_a_damaged_registry_loses_no_file_to_a_later_command(tmp_path):
+    """A hand-edited registry.json is refused; the commands that then fail delete nothing, so a
+    restore (or undoing the edit) finds every file."""
+    registry = tmp_path / "registry"
+    small_registry(registry)
+    with transaction(registry) as reg:
+        reg.rename("Bob", "Carl")
+    index = registry / "registry.json"
+    good = index.read_text()
+    index.write_text(good.replace('"Carl"', '"Carm"'))
+    before = files_under(registry)
+    for args in (["delete", "Alice", "--yes"], ["rename", "Alice", "Ann"], ["registry", "check"]):
+        assert facecam(*args, "--registry", registry).returncode == 1
+    assert files_under(registry) == before
+    index.write_text(good)
+    assert Registry.open(registry).names() == ["Alice", "Carl"]

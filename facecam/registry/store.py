@@ -296,13 +296,14 @@ def collect(path: Path) -> None:
     """Delete what neither registry.json nor its backup refers to: other generations' arrays, crops
     of removed samples or of saves that did not commit, temporary files of a killed writer. Only
     file names facecam makes are touched."""
+    current = _document_or_none(path / INDEX)
+    if current is None:
+        return  # no registry, or a damaged one: delete nothing (restore, or a fix by hand, may need any file)
     referenced, keep = set(), set()
-    for doc in (_document_or_none(path / INDEX), _document_or_none(path / BACKUP)):
+    for doc in (current, _document_or_none(path / BACKUP)):
         if doc is not None:
             keep |= {doc["files"]["vectors"]["name"], doc["files"]["ids"]["name"]}
             referenced |= {crop_path(s["id"]) for s in doc["samples"] if "crop" in s}
-    if not keep:
-        return  # nothing valid to measure against: delete nothing
     for file in path.glob("*.npy"):
         if re.fullmatch(r"(vectors|ids)\.\d+\.npy", file.name) and file.name not in keep:
             file.unlink(missing_ok=True)
