@@ -42,8 +42,8 @@ def fr_vector(path, cache={}):  # noqa: B006 - a deliberate per-run cache
 
 
 def fr_pairs(pairs_file: Path, root: Path) -> dict:
-    from facecam.evaluation import accuracy, kfold_accuracy, pair_folds, tar_at_far
-    from facecam.pairs import image_path, read_pairs
+    from facecam.evaluation.metrics import accuracy, kfold_accuracy, pair_folds, tar_at_far
+    from facecam.evaluation.pairs import image_path, read_pairs
 
     pairs = read_pairs(pairs_file)
     scores = []

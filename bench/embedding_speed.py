@@ -62,12 +62,12 @@ def main():
     embedders = {"sface": load_embedder("sface", device="cpu"), "dlib-resnet": load_embedder("dlib-resnet", device="cpu")}
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["FACECAM_MODELS"] = tmp
-        from facecam.models import catalog
+        from facecam.models.imports import import_model
 
         for arch, layout in (("ir50", ir50_layout), ("iresnet50", iresnet50_layout)):
             path = Path(tmp) / f"{arch}-random.pth"
             torch.save(random_state(layout()), path)
-            catalog.import_model(path, arch=arch, name=f"{arch}-random", threshold=0.4)
+            import_model(path, arch=arch, name=f"{arch}-random", threshold=0.4)
             embedders[f"{arch} (random weights)"] = irse.load(f"{arch}-random", device="cpu")
 
     print(f"Machine: {machine()}; dlib {dlib.__version__} ({THREADS} threads for torch; dlib's CPU "

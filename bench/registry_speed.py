@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, median_ms  # noqa: E402
 
-from facecam.registry import Registry, per_identity_scores  # noqa: E402
+from facecam.registry import Registry, now, per_identity_scores  # noqa: E402
 
 SAMPLES_PER_ID = 5
 
@@ -46,9 +47,11 @@ def main():
             load = "-"
             if rows <= 100_000:
                 with tempfile.TemporaryDirectory() as tmp:
+                    when = now()
                     reg = Registry(path=Path(tmp), model={"name": "bench", "dim": d, "sha256": ""},
-                                   identities=[{"name": f"p{i}", "created": "", "updated": ""} for i in range(k)],
-                                   samples=[{"identity": int(i), "time": ""} for i in ids], vectors=vectors)
+                                   identities=[{"name": f"p{i}", "created": when, "updated": when} for i in range(k)],
+                                   samples=[{"identity": int(i), "id": uuid.uuid4().hex, "time": when, "source": "bench"}
+                                            for i in ids], vectors=vectors)
                     reg.save()
                     load = f"{median_ms(lambda: Registry.open(tmp), 3):.0f} ms"
             print(f"| {rows:,} | {d} | {vectors.nbytes / 2**20:,.0f} MiB | {t1:.2f} ms | {t8:.2f} ms | {load} |", flush=True)

@@ -63,6 +63,16 @@ def test_sface_onnx_imported_as_a_generic_embedder_gives_sfaces_vectors(models_e
                "--model", "sface-onnx").returncode == 0
     people = [json.loads(line) for line in run(models_env, "list", "--json", "--registry", registry).stdout.splitlines()]
     assert {p["model"] for p in people} == {"sface-onnx"}
+    # recognize with it: at its raw cosine threshold 0.36 (OpenCV's 1:1 threshold, lower than the
+    # built-in model's calibrated 0.8 = cosine 0.476) Lin-Manuel Miranda is named in the same 149
+    # frames, and the pianist Alex Lacamoire too, in the first 20 (his cosine is about 0.43)
+    clip = SAMPLES.parents[0] / "short_hamilton_clip.mp4"
+    seen = run(models_env, "recognize", "--source", clip, "--registry", registry, "--model", "sface-onnx", "--headless", "--json")
+    assert seen.returncode == 0, seen.stderr
+    summary = json.loads(seen.stdout.splitlines()[-1])["summary"]
+    assert summary["threshold"] == 0.36
+    assert [(p["name"], p["first"], p["last"], p["frames"]) for p in summary["people"]] == [
+        ("Alex Lacamoire", 0.0, 0.634, 20), ("Lin-Manuel Miranda", 0.0, 7.007, 149)]
 
 
 @pytest.fixture(scope="module")
