@@ -27,8 +27,9 @@ ABORTED = "aborted"  # Esc, Ctrl-C, the window closed
 ENDED = "ended"  # the source has no more frames (or --max-frames was reached)
 STOPPED = "stopped"  # a live source stopped delivering frames
 
-KEY_FINISH = {ord("q"), ord("Q")}
+KEY_FINISH = {ord("q"), ord("Q"), 13, 10}  # q, Enter
 KEY_ABORT = {27}  # Esc
+KEY_FULLSCREEN = {ord("f"), ord("F")}
 
 
 class Loop:
@@ -48,25 +49,7 @@ class Loop:
         self.frames = 0
         self.seconds = 0.0
         self.interrupted = False  # by Ctrl-C (SIGINT)
-
-    def _open_window(self, shape) -> None:
-        import cv2
-
-        check_display()
-        _system_fonts_for_qt()
-        try:
-            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
-        except cv2.error as err:
-            raise DeviceError(f"cannot open a window ({err.err}); use --headless") from None
-        cv2.resizeWindow(self.title, shape[1], shape[0])
-
-    def _window_closed(self) -> bool:
-        import cv2
-
-        try:
-            return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
-        except cv2.error:  # Qt has already torn it down
-            return True
+        self.shape = None  # of the last frame shown
 
     def _on_sigint(self, signum, frame) -> None:
         self.interrupted = True
@@ -89,14 +72,17 @@ class Loop:
                 self.frames += 1
                 if not self.headless and shown is not None:
                     if not window:
-                        self._open_window(shown.shape)
+                        open_window(self.title, shown.shape)
                         window = True
+                    self.shape = shown.shape
                     cv2.imshow(self.title, shown)
                     key = cv2.waitKey(1) & 0xFF
                     if key in KEY_FINISH:
                         self.reason = FINISHED
-                    elif key in KEY_ABORT or self._window_closed():
+                    elif key in KEY_ABORT or window_closed(self.title):
                         self.reason = ABORTED
+                    elif key in KEY_FULLSCREEN:
+                        toggle_fullscreen(self.title)
                 if self.reason is None and done:
                     self.reason = FINISHED
                 if self.reason is None and self.max_frames is not None and self.frames >= self.max_frames:
@@ -112,12 +98,47 @@ class Loop:
             if main_thread:
                 signal.signal(signal.SIGINT, previous)
             if window:
-                try:
-                    cv2.destroyWindow(self.title)
-                    cv2.waitKey(1)  # let HighGUI process the close
-                except cv2.error:
-                    pass  # closed by the user already
+                close_window(self.title)
         return self.reason
+
+
+def open_window(title: str, shape) -> None:
+    """A resizable window of the frame's size (f toggles full screen)."""
+    import cv2
+
+    check_display()
+    _system_fonts_for_qt()
+    try:
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+    except cv2.error as err:
+        raise DeviceError(f"cannot open a window ({err.err}); use --headless") from None
+    cv2.resizeWindow(title, shape[1], shape[0])
+
+
+def window_closed(title: str) -> bool:
+    import cv2
+
+    try:
+        return cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) < 1
+    except cv2.error:  # Qt has already torn it down
+        return True
+
+
+def toggle_fullscreen(title: str) -> None:
+    import cv2
+
+    full = cv2.getWindowProperty(title, cv2.WND_PROP_FULLSCREEN) == cv2.WINDOW_FULLSCREEN
+    cv2.setWindowProperty(title, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_NORMAL if full else cv2.WINDOW_FULLSCREEN)
+
+
+def close_window(title: str) -> None:
+    import cv2
+
+    try:
+        cv2.destroyWindow(title)
+        cv2.waitKey(1)  # let HighGUI process the close
+    except cv2.error:
+        pass  # closed by the user already
 
 
 def check_display() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .types import Detection
@@ -30,57 +32,80 @@ def _thickness(image: np.ndarray) -> int:
     return max(1, round(max(image.shape[:2]) / 500))
 
 
-def label_box(image: np.ndarray, box, label: str, colour) -> None:
-    """A box with a filled label above it (inside the image)."""
+def label_box(image: np.ndarray, box, label: str, colour, top: int = 0) -> None:
+    """A box with a filled label above it, inside the image and not above `top` (what is drawn
+    there already, e.g. the status band). The label is set in a real font sized to the image."""
     import cv2
 
     thick = _thickness(image)
     x1, y1, x2, y2 = (int(round(v)) for v in box)
     cv2.rectangle(image, (x1, y1), (x2, y2), colour, thick, cv2.LINE_AA)
-    scale = 0.45 * thick
-    (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-    top = max(0, y1 - th - base - 2)
-    left = max(0, min(x1, image.shape[1] - tw - 4))  # keep the label inside the image
-    cv2.rectangle(image, (left, top), (left + tw + 4, top + th + base + 2), colour, -1)
-    cv2.putText(image, label, (left + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    size = _text_size(image)
+    width = int(font(size).getlength(label)) + 6
+    height = size + 6
+    label_top = max(top, y1 - height)
+    left = max(0, min(x1, image.shape[1] - width))  # keep the label inside the image
+    cv2.rectangle(image, (left, label_top), (left + width, label_top + height), colour, -1)
+    text(image, label, (left + 3, label_top + 3), size, band=False)
 
 
-def tracks(image: np.ndarray, visible) -> np.ndarray:
-    """Each track's box with its id, name (or "unknown") and score."""
+def _text_size(image: np.ndarray) -> int:
+    """Pixels of text for a frame: readable from a metre on a laptop screen at any frame size."""
+    return max(13, round(image.shape[0] / 30))
+
+
+def tracks(image: np.ndarray, visible, top: int = 0) -> np.ndarray:
+    """Each track's box with its id, name (or "unknown") and score; labels not above `top`."""
     for track in visible:
         name = track.name or "unknown"
         score = "" if track.score is None else f" {track.score:.2f}"
-        label_box(image, track.face.box, f"#{track.id} {name}{score}", KNOWN if track.name else UNKNOWN)
+        label_box(image, track.face.box, f"#{track.id} {name}{score}", KNOWN if track.name else UNKNOWN, top)
     return image
 
 
-def status(image: np.ndarray, lines: list[str], colour=(255, 255, 255)) -> np.ndarray:
-    """Lines of text at the top left, on a dark band so they read on any frame."""
-    import cv2
-
-    thick = _thickness(image)
-    scale = 0.5 * thick
-    y = 0
+def status(image: np.ndarray, lines: list[str], colour=(255, 255, 255)) -> int:
+    """Lines of text at the top left, on a dark band so they read on any frame; returns the
+    band's bottom edge."""
+    size, y = _text_size(image), 0
     for line in lines:
-        (tw, th), base = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-        cv2.rectangle(image, (0, y), (tw + 10, y + th + base + 8), (0, 0, 0), -1)
-        cv2.putText(image, line, (5, y + th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
-        y += th + base + 8
-    return image
+        box = text(image, line, (6, y + 4), size, colour)
+        y = box[3] + 2
+    return y
 
 
-def pose_chart(image: np.ndarray, covered: set[str], current: str | None) -> np.ndarray:
-    """A cross of the five pose bins at the top right: filled when covered, outlined otherwise,
-    the current pose highlighted."""
-    import cv2
+FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf",
+         "/System/Library/Fonts/Supplemental/Arial.ttf", "C:/Windows/Fonts/arial.ttf")
 
-    cell = max(18, image.shape[0] // 16)
-    right, top = image.shape[1] - 3 * cell - 10, 10
-    places = {"up": (1, 0), "left": (0, 1), "frontal": (1, 1), "right": (2, 1), "down": (1, 2)}
-    for pose, (cx, cy) in places.items():
-        p1 = (right + cx * cell, top + cy * cell)
-        p2 = (p1[0] + cell - 3, p1[1] + cell - 3)
-        cv2.rectangle(image, p1, p2, KNOWN if pose in covered else (90, 90, 90), -1 if pose in covered else 2)
-        if pose == current:
-            cv2.rectangle(image, p1, p2, (255, 255, 255), 2)
-    return image
+
+@functools.lru_cache(maxsize=16)
+def font(size: int):
+    """A real TrueType font of `size` pixels (DejaVu Sans where installed, else Pillow's own)."""
+    from PIL import ImageFont
+
+    for path in FONTS:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size)
+
+
+def text(image: np.ndarray, line: str, xy: tuple[int, int], size: int, colour=(255, 255, 255),
+         anchor: str = "la", band: bool = True) -> tuple[int, int, int, int]:
+    """Draw one line with a real font (in place; a dark band behind it); returns its box."""
+    from PIL import Image, ImageDraw
+
+    f = font(max(10, size))
+    x0, y0, x1, y1 = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox(xy, line, font=f, anchor=anchor)
+    pad = max(3, size // 4)
+    x0, y0 = max(0, x0 - pad), max(0, y0 - pad)
+    x1, y1 = min(image.shape[1], x1 + pad), min(image.shape[0], y1 + pad)
+    if x1 <= x0 or y1 <= y0:
+        return x0, y0, x0, y0
+    region = image[y0:y1, x0:x1]
+    if band:
+        region[:] = (region * 0.25).astype(np.uint8)
+    canvas = Image.fromarray(region[..., ::-1].copy())
+    ImageDraw.Draw(canvas).text((xy[0] - x0, xy[1] - y0), line, font=f, anchor=anchor, fill=colour[::-1])
+    region[:] = np.asarray(canvas)[..., ::-1]
+    return x0, y0, x1, y1

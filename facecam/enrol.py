@@ -1,73 +1,32 @@
-"""Guided enrolment: head pose from the 5 landmarks, pose bins to cover, and which frames make
-good samples (one clear face, large, sharp, confidently detected, adding a pose or quality)."""
+"""Guided enrolment: which frames make good samples (one face, in the guide, large, well lit,
+sharp, confidently detected, in a head direction not yet covered or better than its sample), the
+hint to show next, and the samples themselves (from frames and from photos)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .align import ARCFACE_112, align, canonical_crop
 from .errors import ConflictError
+from .guide import FRONTAL, POSES, SAY, Directions, Smoother, head_pose, inside_oval, pose_bin  # noqa: F401
 from .types import Detection, Sample
 from .validate import shorten
 
-POSES = ("frontal", "left", "right", "up", "down")
-# The nose tip stands about half an eye distance in front of the eyes (an adult's nose juts out
-# some 30 mm, pupils sit some 63 mm apart), and the eyes-to-mouth distance is 1.16 eye distances
-# on the ArcFace template, where the nose sits 0.495 of the way down from eyes to mouth.
-NOSE_DEPTH = 0.5
-EYES_TO_MOUTH = 1.16
-NOSE_DOWN = 0.495
 
 
-def head_pose(landmarks: np.ndarray) -> tuple[float, float]:
-    """(yaw, pitch) in degrees, roughly, from the 5 landmarks; 0, 0 is facing the camera.
+def face_measures(image: np.ndarray, landmarks: np.ndarray) -> tuple[float, float]:
+    """(sharpness, brightness) of the face, aligned to a fixed 112 px crop so face size and
+    position do not change them: the variance of the Laplacian, and the mean grey level 0-255."""
+    import cv2
 
-    Yaw > 0: the nose points to the image's right; pitch > 0: the face is tilted up. The face's
-    own axis (eye midpoint to mouth midpoint) is used, so in-plane roll does not count.
-    """
-    p = np.asarray(landmarks, np.float64)
-    eyes, mouth, nose = (p[0] + p[1]) / 2, (p[3] + p[4]) / 2, p[2]
-    down = mouth - eyes
-    length = float(np.linalg.norm(down))
-    eye_distance = float(np.linalg.norm(p[1] - p[0]))
-    if length < 1e-6 or eye_distance < 1e-6:
-        return 0.0, 0.0
-    down /= length
-    across = np.array([down[1], -down[0]])  # image-right for an upright face
-    offset = nose - eyes
-    side = float(offset @ across)  # the nose's shift off the face axis
-    along = float(offset @ down) / length
-    # a turned head shortens the eye distance by cos(yaw) and moves the nose by sin(yaw) * depth
-    yaw = math.degrees(math.atan2(side, NOSE_DEPTH * eye_distance))
-    # a tilted head moves the nose along the axis by sin(pitch) * depth
-    sine = (NOSE_DOWN - along) * length / (NOSE_DEPTH * eye_distance / math.cos(math.radians(yaw)))
-    pitch = math.degrees(math.asin(max(-1.0, min(1.0, sine))))
-    return yaw, pitch
-
-
-def pose_bin(yaw: float, pitch: float) -> str | None:
-    """The pose bin of a head pose, or None between bins or beyond what enrolment should use."""
-    if abs(yaw) > 50 or abs(pitch) > 40:
-        return None
-    if abs(yaw) <= 10 and abs(pitch) <= 8:
-        return "frontal"
-    if abs(yaw) >= 18 and abs(pitch) <= 15:
-        return "right" if yaw > 0 else "left"
-    if abs(pitch) >= 12 and abs(yaw) <= 12:
-        return "up" if pitch > 0 else "down"
-    return None
+    grey = cv2.cvtColor(align(image, landmarks, ARCFACE_112, (112, 112)), cv2.COLOR_BGR2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var()), float(grey[24:100, 20:92].mean())
 
 
 def sharpness(image: np.ndarray, landmarks: np.ndarray) -> float:
-    """Variance of the Laplacian of the face, aligned to a fixed 112 px crop so face size and
-    position do not change it."""
-    import cv2
-
-    crop = align(image, landmarks, ARCFACE_112, (112, 112))
-    return float(cv2.Laplacian(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var())
+    return face_measures(image, landmarks)[0]
 
 
 @dataclass
@@ -75,12 +34,13 @@ class Candidate:
     """One frame's face as a possible sample."""
 
     face: Detection
-    pose: str | None
-    yaw: float
+    pose: str | None  # the direction it is in (smoothed over frames), None between directions
+    yaw: float  # this frame's head pose, degrees
     pitch: float
     size: float  # the shorter side of the box, in pixels
     sharpness: float
-    problem: str | None  # why it cannot be a sample, for the window
+    brightness: float
+    problem: str | None  # why it cannot be a sample: the hint shown
 
     @property
     def quality(self) -> float:
@@ -88,48 +48,99 @@ class Candidate:
 
 
 class Enrolment:
-    """The best sample per pose bin, from the faces offered frame by frame."""
+    """The best sample per head direction, from the faces offered frame by frame, and what to tell
+    the person next. `guidance()` gives the same state as data (for the window, --json and the
+    web page)."""
 
-    def __init__(self, *, detect_threshold: float = 0.9, min_face: int = 80, min_sharpness: float = 40.0):
+    DARK, BRIGHT = 45.0, 215.0  # mean grey level of the face outside which it is too dark or too bright
+
+    def __init__(self, *, detect_threshold: float = 0.9, min_face: int = 80, min_sharpness: float = 40.0,
+                 directions: Directions | None = None, placed: bool = True):
         self.detect_threshold, self.min_face, self.min_sharpness = detect_threshold, min_face, min_sharpness
-        self.samples: dict[str, tuple[Candidate, object]] = {}  # pose -> (candidate, data kept with it)
+        self.directions = directions or Directions()
+        self.placed = placed  # whether the face must be inside the guide (a camera; not photos)
+        self.smooth = True  # frames of one video; photos of a folder are unrelated: each stands alone
+        self.samples: dict[str, tuple[Candidate, object]] = {}  # direction -> (candidate, data kept with it)
+        self.smoother = Smoother()
+        self.last: Candidate | None = None
+        self.hint = "look at the camera"
 
     @property
     def complete(self) -> bool:
-        return all(p in self.samples for p in POSES)
+        return all(p in self.samples for p in self.directions.names)
+
+    def missing(self) -> list[str]:
+        return [p for p in self.directions.names if p not in self.samples]
 
     def candidate(self, image: np.ndarray, faces: list[Detection]) -> tuple[Candidate | None, str | None]:
         """The face to consider in this frame (the largest), and a warning when there are several."""
         if not faces:
+            self.smoother.reset()
+            self.last, self.hint = None, "look at the camera"
             return None, None
         face = max(faces, key=lambda f: float(np.prod(f.box[2:] - f.box[:2])))
         warning = f"{len(faces)} faces: using the largest" if len(faces) > 1 else None
         yaw, pitch = head_pose(face.landmarks)
-        pose = pose_bin(yaw, pitch)
+        if self.smooth:  # frames of a video: averaged, and a direction held while the pose stays near it
+            held = self.last.pose if self.last is not None else None
+            pose = self.directions.of(*self.smoother.update(face), held=held)
+        else:
+            pose = self.directions.of(yaw, pitch)
         x1, y1, x2, y2 = face.box
         size = float(min(x2 - x1, y2 - y1))
-        sharp = sharpness(image, face.landmarks)
-        problem = None
-        if face.score < self.detect_threshold:
-            problem = f"face unclear (detection {face.score:.2f})"
-        elif size < self.min_face:
-            problem = f"come closer (face {size:.0f} px, {self.min_face} needed)"
-        elif sharp < self.min_sharpness:
-            problem = "hold still (blurred)"
-        elif pose is None:
-            problem = "between poses"
-        return Candidate(face, pose, yaw, pitch, size, sharp, problem), warning
+        sharp, bright = face_measures(image, face.landmarks)
+        candidate = Candidate(face, pose, yaw, pitch, size, sharp, bright, None)
+        candidate.problem = self._problem(candidate, image, alone=main_face(faces)[0] is not None)
+        self.last, self.hint = candidate, candidate.problem or self._next_hint(candidate)
+        return candidate, warning
+
+    def _problem(self, c: Candidate, image: np.ndarray, alone: bool) -> str | None:
+        """The first thing that keeps this face from being a sample, as the short hint to show."""
+        checks = (
+            (not alone, "only one face please"),
+            (self.placed and not inside_oval(c.face, image.shape[1], image.shape[0]), "move into the oval"),
+            (c.size < self.min_face, "come closer"),
+            (c.brightness < self.DARK, "too dark"),
+            (c.brightness > self.BRIGHT, "too bright"),
+            (c.face.score < self.detect_threshold, "face unclear: face the light"),
+            (c.sharpness < self.min_sharpness, "hold still"),
+            (c.pose is None, "hold that direction"),
+        )
+        return next((hint for failed, hint in checks if failed), None)
+
+    def _next_hint(self, c: Candidate) -> str:
+        missing = self.missing()
+        if not missing:
+            return "all directions done: Enter saves"
+        target = FRONTAL if FRONTAL in missing else next((p for p in missing if p != c.pose), missing[0])
+        return SAY.get(target, f"turn your head {target}")
 
     def wanted(self, candidate: Candidate) -> bool:
-        """Whether the candidate fills an empty pose bin or beats that bin's sample by 20%."""
+        """Whether the candidate fills an empty direction or beats that direction's sample by 20%."""
         if candidate.problem is not None:
             return False
         held = self.samples.get(candidate.pose)
         return held is None or candidate.quality > 1.2 * held[0].quality
 
     def keep(self, candidate: Candidate, data) -> None:
-        """Make the candidate its pose bin's sample, with whatever the caller keeps with it."""
+        """Make the candidate its direction's sample, with whatever the caller keeps with it."""
         self.samples[candidate.pose] = (candidate, data)
+
+    def drop_worst(self) -> str | None:
+        """Forget the sample of lowest quality (a retake); returns its direction."""
+        if not self.samples:
+            return None
+        worst = min(self.samples, key=lambda p: self.samples[p][0].quality)
+        del self.samples[worst]
+        return worst
+
+    def guidance(self) -> dict:
+        """The enrolment's state as data: directions, which are filled, the current one, the hint."""
+        c = self.last
+        return {"directions": list(self.directions.names), "filled": [p for p in self.directions.names if p in self.samples],
+                "current": None if c is None else c.pose, "hint": self.hint,
+                "ok": c is not None and c.problem is None, "complete": self.complete,
+                "yaw": None if c is None else round(c.yaw, 1), "pitch": None if c is None else round(c.pitch, 1)}
 
 
 def sample(image: np.ndarray, face: Detection, embedder, metadata: dict, keep_crop: bool) -> Sample:

@@ -7,63 +7,91 @@ import time
 import numpy as np
 
 from . import draw
-from .capture import Loop
-from .enrol import POSES, Enrolment, sample
+from .capture import ABORTED, Loop, close_window, open_window, toggle_fullscreen, window_closed
+from .enrol import Enrolment, sample
+from .enrol_view import EnrolView
 from .errors import InputError
 from .pipeline import Recognizer
 from .sources import Frame, FrameSource
 
-GUIDANCE = {"frontal": "look straight at the camera", "left": "turn your head to the left (as on screen)",
-            "right": "turn your head to the right (as on screen)", "up": "tilt your head up",
-            "down": "tilt your head down"}
-
-
 class Fps:
-    """Frames per second over the last second or so, for the window."""
+    """Frames per second over the last two seconds or so, for the window."""
 
     def __init__(self):
         self._times: list[float] = []
 
-    def tick(self) -> float:
+    def tick(self) -> float | None:
+        """The rate including this frame; None until there are two frames to measure between."""
         now = time.perf_counter()
-        self._times = [t for t in self._times if now - t < 1.0] + [now]
-        return (len(self._times) - 1) / max(now - self._times[0], 1e-6) if len(self._times) > 1 else 0.0
+        self._times = [t for t in self._times if now - t < 2.0][-60:] + [now]
+        return (len(self._times) - 1) / max(now - self._times[0], 1e-6) if len(self._times) > 1 else None
+
+    def label(self) -> str:
+        rate = self.tick()
+        if rate is None:
+            return "- fps"
+        return f"{rate:.1f} fps" if rate < 10 else f"{rate:.0f} fps"
 
 
 def capture_samples(source: FrameSource, detector, embedder, enrolment: Enrolment, *, name: str,
-                    auto: bool, headless: bool, max_frames: int | None, keep_crops: bool) -> tuple[Loop, list]:
-    """Run the enrolment loop; returns (the finished loop, the samples kept, one per pose)."""
-    fps = Fps()
+                    auto: bool, headless: bool, max_frames: int | None, keep_crops: bool, mirror: bool = True,
+                    on_guidance=None) -> tuple[Loop, list]:
+    """Run the enrolment loop, then (in a window, without auto) the review: Enter or q saves, r
+    retakes the weakest sample, Esc cancels (the loop's reason is then ABORTED). Returns (the
+    finished loop, the samples kept, one per direction). on_guidance(frame index, dict): the
+    enrolment's state after every frame."""
+    view, fps = EnrolView(enrolment, name=name, mirror=mirror), Fps()
 
     def step(frame: Frame):
-        faces = detector.detect(frame.image)
-        candidate, warning = enrolment.candidate(frame.image, faces)
+        candidate, warning = enrolment.candidate(frame.image, detector.detect(frame.image))
         if candidate is not None and enrolment.wanted(candidate):
             meta = {"source": source.name, "frame": frame.index, "frame_time": round(frame.time, 3),
                     "pose": candidate.pose, "yaw": round(candidate.yaw, 1), "pitch": round(candidate.pitch, 1),
                     "sharpness": round(candidate.sharpness, 1)}
             enrolment.keep(candidate, sample(frame.image, candidate.face, embedder, meta, keep_crops))
-        if headless:
-            return None, auto and enrolment.complete
-        shown = frame.image.copy()
-        covered = set(enrolment.samples)
-        missing = [p for p in POSES if p not in covered]
-        if candidate is not None:
-            colour = draw.WARN if candidate.problem else draw.KNOWN
-            draw.label_box(shown, candidate.face.box, candidate.problem or candidate.pose, colour)
-        lines = [f"{name}: {len(covered)}/{len(POSES)} poses   {fps.tick():.0f} fps",
-                 GUIDANCE[missing[0]] if missing else "all poses covered: q saves",
-                 "q saves, Esc cancels"]
-        if warning:
-            lines.append(warning)
-        draw.status(shown, lines)
-        draw.pose_chart(shown, covered, candidate.pose if candidate is not None else None)
-        return shown, auto and enrolment.complete
+            view.captured(candidate.pose, frame.image, candidate.face.landmarks)
+        if on_guidance is not None:
+            on_guidance(frame.index, enrolment.guidance())
+        done = auto and enrolment.complete
+        return (None, done) if headless else (view.frame(frame.image, fps.label(), warning), done or enrolment.complete)
 
-    loop = Loop(source, step, title=f"facecam register {name}", headless=headless, max_frames=max_frames)
-    loop.run()
-    samples = [enrolment.samples[p][1] for p in POSES if p in enrolment.samples]
-    return loop, samples
+    title = f"facecam register {name}"
+    while True:
+        loop = Loop(source, step, title=title, headless=headless, max_frames=max_frames)
+        loop.run()
+        if headless or auto or loop.reason == ABORTED or not enrolment.samples:
+            break
+        choice = review(title, view, loop.shape)
+        if choice == "retake":
+            enrolment.drop_worst()
+            continue
+        if choice == "cancel":
+            loop.reason = ABORTED
+        break
+    return loop, [enrolment.samples[p][1] for p in enrolment.directions.names if p in enrolment.samples]
+
+
+def review(title: str, view: EnrolView, shape) -> str:
+    """Show the review screen until a key decides: "save", "retake" or "cancel"."""
+    import cv2
+
+    height, width = shape[:2] if shape else (480, 640)
+    open_window(title, (height, width))
+    screen = view.review(width, height)
+    try:
+        while True:
+            cv2.imshow(title, screen)
+            key = cv2.waitKey(50) & 0xFF
+            if key in (13, 10, ord("q"), ord("Q")):
+                return "save"
+            if key in (ord("r"), ord("R")):
+                return "retake"
+            if key == 27 or window_closed(title):
+                return "cancel"
+            if key in (ord("f"), ord("F")):
+                toggle_fullscreen(title)
+    finally:
+        close_window(title)
 
 
 class Recognition:
@@ -96,8 +124,9 @@ class Recognition:
         if self.headless and self.output is None:
             return None, False
         with timer("draw"):
-            shown = draw.tracks(frame.image.copy(), tracks)
-            draw.status(shown, [f"{self.fps.tick():.0f} fps   {len(tracks)} face(s)   q quits"])
+            shown = frame.image.copy()
+            band = draw.status(shown, [f"{self.fps.label()}   {len(tracks)} face(s)   q quits"])
+            draw.tracks(shown, tracks, top=band)  # labels below the status band, never under it
         if self.output is not None:
             self._write(shown)
         return shown, False

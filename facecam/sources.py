@@ -203,6 +203,11 @@ class FrameSource:
             yield Frame(index, seconds, image)
             index += 1
 
+    @property
+    def photos(self) -> bool:
+        """Whether the frames are the photos of a folder (unrelated to each other)."""
+        return self._images is not None
+
     def _folder_frames(self):
         index = 0
         for path in self._images:

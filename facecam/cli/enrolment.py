@@ -21,7 +21,11 @@ def register(
     name: Annotated[Optional[str], typer.Option(help="Who is enrolled (not with --by-folder).")] = None,
     camera: CameraOpt = 0,
     source: SourceOpt = None,
-    auto: Annotated[bool, typer.Option(help="Finish by itself once every pose is covered.")] = False,
+    auto: Annotated[bool, typer.Option(help="Save by itself once every head direction is covered (no review).")] = False,
+    mirror: Annotated[bool, typer.Option(help="Show the camera as a mirror (a selfie view); --no-mirror for a rear or IP camera. The samples are kept as the camera sees them.")] = True,
+    directions: Annotated[int, typer.Option(help="Head directions around the centre to cover: 8 or 4.")] = 8,
+    angle: Annotated[float, typer.Option(help="How far to turn for a ring direction, in degrees of yaw (8-45).")] = 20.0,
+    poses: Annotated[str, typer.Option(help="ring (the centre and --directions around it) or five (frontal, left, right, up, down).")] = "ring",
     force: Annotated[bool, typer.Option(help="Enrol even if the face matches someone else already enrolled.")] = False,
     add: Annotated[bool, typer.Option(help="Add samples to a person already enrolled.")] = False,
     replace: Annotated[bool, typer.Option(help="Drop the person's existing samples first.")] = False,
@@ -64,9 +68,22 @@ def register(
         enrolled, skipped = _from_photos(people, det, embedder, keep_crops, json_out)
     else:
         enrolled, skipped = _from_camera(person_name(name), camera, source, det, embedder, auto=auto, headless=headless,
-                                         max_frames=max_frames, min_face=min_face, detect_threshold=detect_threshold,
-                                         keep_crops=keep_crops)
+                                         max_frames=max_frames, keep_crops=keep_crops, mirror=mirror, json_out=json_out,
+                                         enrolment=_enrolment(detect_threshold, min_face, directions, angle, poses))
     _save(path, embedder, enrolled, skipped, json_out, add=add, replace=replace, force=force, threshold=threshold)
+
+
+def _enrolment(detect_threshold: float, min_face: int, directions: int, angle: float, poses: str):
+    from ..enrol import Enrolment
+    from ..guide import Directions
+
+    if poses not in ("ring", "five"):
+        raise typer.BadParameter("must be ring or five", param_hint="--poses")
+    try:
+        wanted = Directions(count=directions, angle=angle, five=poses == "five")
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--directions" if "directions" in str(err) else "--angle") from None
+    return Enrolment(detect_threshold=detect_threshold, min_face=min_face, directions=wanted)
 
 
 def _people(name: str | None, from_dir: Path | None, by_folder: bool) -> dict:
@@ -100,20 +117,22 @@ def _from_photos(people: dict, det, embedder, keep_crops: bool, json_out: bool):
     return enrolled, skipped
 
 
-def _from_camera(name, camera, source, det, embedder, *, auto, headless, max_frames, min_face, detect_threshold,
-                 keep_crops):
+def _from_camera(name, camera, source, det, embedder, *, enrolment, auto, headless, max_frames, keep_crops, mirror,
+                 json_out):
     from .. import capture, live
-    from ..enrol import Enrolment
     from ..sources import FrameSource
 
     if not headless:
         capture.check_display()
-    enrolment = Enrolment(detect_threshold=detect_threshold, min_face=min_face)
     with FrameSource(camera=camera, source=source) as frames:
+        enrolment.placed = frames.live  # a person in front of a camera can move into the guide; a file cannot
+        enrolment.smooth = not frames.photos
         if headless and frames.live and not auto and max_frames is None:
-            ui.info("no window: Ctrl-C stops (nothing saved); use --auto to finish once every pose is covered")
+            ui.info("no window: Ctrl-C stops (nothing saved); use --auto to finish once every direction is covered")
+        on_guidance = (lambda index, state: ui.json_line({"frame": index, "guidance": state})) if json_out else None
         loop, samples = live.capture_samples(frames, det, embedder, enrolment, name=name, auto=auto,
-                                             headless=headless, max_frames=max_frames, keep_crops=keep_crops)
+                                             headless=headless, max_frames=max_frames, keep_crops=keep_crops,
+                                             mirror=mirror, on_guidance=on_guidance)
     for problem in frames.unreadable:
         ui.warn(f"{problem}; skipped")
     if loop.reason == capture.ABORTED:
@@ -124,7 +143,8 @@ def _from_camera(name, camera, source, det, embedder, *, auto, headless, max_fra
         if samples and sys.stdin.isatty() and not typer.confirm(f"save the {len(samples)} sample(s) captured?", default=True):
             raise typer.Exit(1)
     poses = [s.metadata["pose"] for s in samples]
-    ui.info(f"{name}: {len(samples)} sample(s) from {loop.frames} frames; poses: {', '.join(poses) or 'none'}")
+    ui.info(f"{name}: {len(samples)} sample(s) from {loop.frames} frames; directions: {', '.join(poses) or 'none'}; "
+            f"{loop.frames / max(loop.seconds, 1e-6):.1f} frames/s")
     if not samples:
         raise UsageError(f"{name}: no usable face in {loop.frames} frames (one clear face, large and sharp enough); "
                          f"nothing saved")
