@@ -6,7 +6,6 @@ preview and the review at 640x480 and 1280x720 go to out/screenshots/."""
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import cv2
@@ -134,20 +133,9 @@ def test_the_preview_is_a_mirror_and_the_samples_are_not(detector, data):
 
 
 def shoot(display, window, name):
-    import mss
-    import mss.tools
+    from test_live import screenshot
 
-    from test_live import xdotool
-
-    geometry = dict(line.strip().split(": ", 1) for line in xdotool(display, "getwindowgeometry", window).stdout.splitlines()[1:])
-    x, y = map(int, geometry["Position"].split()[0].split(","))
-    width, height = map(int, geometry["Geometry"].split("x"))
-    os.environ["DISPLAY"] = display
-    with mss.MSS() as screen:
-        shot = screen.grab({"left": x, "top": y, "width": width, "height": height})
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    mss.tools.to_png(shot.rgb, shot.size, output=str(SHOTS / name))
-    return np.frombuffer(shot.rgb, np.uint8).reshape(height, width, 3)
+    return screenshot(display, window, SHOTS / name)
 
 
 @pytest.mark.parametrize("answer", ["Return", "Escape"])
@@ -221,6 +209,7 @@ def test_preview_and_review_screenshots(display, sized_videos, tmp_path, size):
     preview = shoot(display, window, f"register-preview-{width}x{height}.png")
     while guide_pixels(preview) == 0 and time.monotonic() < deadline:  # not painted yet
         time.sleep(0.5)
+        window = xdotool(display, "search", "--onlyvisible", "--name", "facecam register Speaker").stdout.split()[-1]
         preview = shoot(display, window, f"register-preview-{width}x{height}.png")
     assert preview.shape[:2] == (height, width)
     assert guide_pixels(preview) > 2 * height

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -265,6 +266,22 @@ def wait_for_window(display, title, proc, timeout=120):
     raise AssertionError(f"no window named {title!r}")
 
 
+def screenshot(display, window, path) -> np.ndarray:
+    """The window's pixels (RGB, as on the screen), also written to `path` as PNG."""
+    import mss
+    import mss.tools
+
+    geometry = dict(line.strip().split(": ", 1) for line in xdotool(display, "getwindowgeometry", window).stdout.splitlines()[1:])
+    x, y = map(int, geometry["Position"].split()[0].split(","))
+    width, height = map(int, geometry["Geometry"].split("x"))
+    os.environ["DISPLAY"] = display
+    with mss.MSS() as screen:
+        shot = screen.grab({"left": x, "top": y, "width": width, "height": height})
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    mss.tools.to_png(shot.rgb, shot.size, output=str(path))
+    return np.frombuffer(shot.rgb, np.uint8).reshape(height, width, 3)
+
+
 def wait_for_new_window(display, title, proc, old, timeout=60):
     """The window of that title that replaced `old` (the review follows the preview)."""
     deadline = time.monotonic() + timeout
@@ -375,22 +392,13 @@ def test_register_in_a_window_cancelled_saves_nothing(display, long_video, tmp_p
 
 def test_recognize_in_a_window_shows_the_overlay_and_finds_the_same_names(display, data, people_registry,
                                                                            headless_run, tmp_path):
-    import mss
-    import mss.tools
-
     clip = data / "face_recognition_examples/examples/short_hamilton_clip.mp4"
     proc, out, err = start_in_window(display, tmp_path, "recognize", "--source", clip, "--registry", people_registry,
                                      "--json")
     window = wait_for_window(display, "facecam recognize", proc)
     time.sleep(0.5)  # a few frames painted (the clip lasts about 5 s here)
-    geometry = dict(line.strip().split(": ", 1) for line in xdotool(display, "getwindowgeometry", window).stdout.splitlines()[1:])
-    x, y = map(int, geometry["Position"].split()[0].split(","))
-    width, height = map(int, geometry["Geometry"].split("x"))
-    os.environ["DISPLAY"] = display
-    with mss.MSS() as screen:
-        shot = screen.grab({"left": x, "top": y, "width": width, "height": height})
-    mss.tools.to_png(shot.rgb, shot.size, output=str(tmp_path / "window.png"))
-    pixels = np.frombuffer(shot.rgb, np.uint8).reshape(height, width, 3)
+    pixels = screenshot(display, window, tmp_path / "window.png")
+    height, width = pixels.shape[:2]
     code, stdout, stderr = finish(proc, out, err)
     assert code == 0, stderr
     assert (width, height) == (640, 360)
