@@ -25,7 +25,7 @@ def detections(image: np.ndarray, faces: list[Detection]) -> np.ndarray:
     return image
 
 
-KNOWN, UNKNOWN, WARN = (0, 200, 0), (0, 0, 230), (0, 165, 255)
+KNOWN, UNKNOWN = (0, 200, 0), (0, 0, 230)
 
 
 def _thickness(image: np.ndarray) -> int:

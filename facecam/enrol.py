@@ -10,10 +10,9 @@ import numpy as np
 
 from .align import ARCFACE_112, align, canonical_crop
 from .errors import ConflictError
-from .guide import FRONTAL, POSES, SAY, Directions, Smoother, head_pose, inside_oval, pose_bin  # noqa: F401
+from .guide import FRONTAL, SAY, Directions, Smoother, head_pose, inside_oval, pose_bin  # noqa: F401 (pose_bin: API)
 from .types import Detection, Sample
 from .validate import shorten
-
 
 
 def face_measures(image: np.ndarray, landmarks: np.ndarray) -> tuple[float, float]:
@@ -23,10 +22,6 @@ def face_measures(image: np.ndarray, landmarks: np.ndarray) -> tuple[float, floa
 
     grey = cv2.cvtColor(align(image, landmarks, ARCFACE_112, (112, 112)), cv2.COLOR_BGR2GRAY)
     return float(cv2.Laplacian(grey, cv2.CV_64F).var()), float(grey[24:100, 20:92].mean())
-
-
-def sharpness(image: np.ndarray, landmarks: np.ndarray) -> float:
-    return face_measures(image, landmarks)[0]
 
 
 @dataclass

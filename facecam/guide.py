@@ -15,12 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-POSES = ("frontal", "left", "right", "up", "down")
 # The nose tip stands about half an eye distance in front of the eyes (an adult's nose juts out
 # some 30 mm, pupils sit some 63 mm apart), and the eyes-to-mouth distance is 1.16 eye distances
 # on the ArcFace template, where the nose sits 0.495 of the way down from eyes to mouth.
 NOSE_DEPTH = 0.5
-EYES_TO_MOUTH = 1.16
 NOSE_DOWN = 0.495
 
 

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLES
-from facecam.errors import FacecamError, UsageError
-from facecam.registry import Registry, RegistryError, export, transaction
+from facecam.errors import UsageError
+from facecam.registry import Registry, RegistryError, transaction
 from facecam.validate import person_name
 from test_cli import assert_one_line_error, facecam
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import config, ui
+from .. import ui
 from ..errors import FacecamError
 
 DeviceOpt = Annotated[str, typer.Option(help="Compute device: auto, cpu, cuda or cuda:N.")]
