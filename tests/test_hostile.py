@@ -355,7 +355,8 @@ def valid_document(tmp_path_factory) -> tuple[Path, dict]:
     return VALID
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+# no subnormal floats: the models set torch.set_flush_denormal(True), which Hypothesis refuses to generate under
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_subnormal=False) | st.text(max_size=20),
                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
                            max_leaves=12)
 
