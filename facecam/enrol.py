@@ -62,7 +62,7 @@ class Enrolment:
 
     @property
     def complete(self) -> bool:
-        return all(p in self.samples for p in self.directions.names)
+        return not self.missing()
 
     def missing(self) -> list[str]:
         return [p for p in self.directions.names if p not in self.samples]
@@ -78,7 +78,7 @@ class Enrolment:
         yaw, pitch = head_pose(face.landmarks)
         if self.smooth:  # frames of a video: averaged, and a direction held while the pose stays near it
             held = self.last.pose if self.last is not None else None
-            pose = self.directions.of(*self.smoother.update(face), held=held)
+            pose = self.directions.of(*self.smoother.update(face, (yaw, pitch)), held=held)
         else:
             pose = self.directions.of(yaw, pitch)
         x1, y1, x2, y2 = face.box

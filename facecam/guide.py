@@ -141,8 +141,9 @@ class Smoother:
         self.yaw = self.pitch = None
         self._centre = None
 
-    def update(self, face) -> tuple[float, float]:
-        yaw, pitch = head_pose(face.landmarks)
+    def update(self, face, pose: tuple[float, float] | None = None) -> tuple[float, float]:
+        """The averaged (yaw, pitch) with this frame's face; pose: its head pose, when known already."""
+        yaw, pitch = pose if pose is not None else head_pose(face.landmarks)
         x1, y1, x2, y2 = (float(v) for v in face.box)
         centre, size = ((x1 + x2) / 2, (y1 + y2) / 2), max(x2 - x1, 1.0)
         if self.yaw is None or math.dist(centre, self._centre) > size / 2:

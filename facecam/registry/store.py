@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import ConflictError, NotFoundError, UsageError
 from ..storage import atomic_write, locked, sha256_file
 from ..validate import person_name, shorten
-from .document import FORMAT, Invalid, RegistryError, array_name, check_document, checksum, crop_path
+from .document import FORMAT, Invalid, RegistryError, array_name, check_document, check_model, checksum, crop_path
 
 INDEX = "registry.json"
 BACKUP = "registry.json.bak"
@@ -402,12 +402,16 @@ def restore(path: str | Path) -> int:
 
 
 def stored_model(path: str | Path) -> dict | None:
-    """The model recorded in a registry (None when there is none), without loading its arrays."""
+    """The model recorded in a registry (None when there is none), without loading its arrays.
+    Only the model is checked here: the whole document is, when the registry is opened."""
     index = Path(path) / INDEX
     if not index.is_file():
         return None
     try:
-        return check_document(json.loads(index.read_bytes()))["model"]
+        doc = json.loads(index.read_bytes())
+        if not isinstance(doc, dict):
+            raise Invalid("the document must be a JSON object")
+        return check_model(doc.get("model"))
     except Invalid as err:
         raise RegistryError(f"{index}: {err}; run 'facecam registry restore'") from None
     except (OSError, ValueError, RecursionError) as err:
