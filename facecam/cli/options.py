@@ -39,6 +39,18 @@ ThresholdOpt = Annotated[
     typer.Option(help="Score (0-1, the same scale for every model; see README) at which a face is taken for an enrolled person [default: the model's, 0.8]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
+HistoryOpt = Annotated[
+    Optional[str],
+    typer.Option("--history", help="Where sightings are kept: a SQLite file, or postgresql://user:password@host:port/database "
+                                   "[default: $FACECAM_HISTORY, else history.sqlite in the registry folder]."),
+]
+NoHistoryOpt = Annotated[bool, typer.Option("--no-history", help="Keep no record of who was seen when.")]
+RetentionOpt = Annotated[
+    Optional[float], typer.Option(min=0.01, help="Delete sightings (and their faces) older than this many days [default: keep].")
+]
+UnknownRetentionOpt = Annotated[
+    float, typer.Option(min=0.01, help="Delete the sightings of unknown faces older than this many days.")
+]
 
 
 def build_detector(weights, backbone, device, threshold, max_size):
@@ -58,6 +70,34 @@ def registry_path(path: Path | None) -> Path:
     from ..registry import default_path
 
     return path if path is not None else default_path()
+
+
+def history_target(history: str | None, registry: Path | None) -> str:
+    """--history, else $FACECAM_HISTORY, else history.sqlite in the registry folder."""
+    import os
+
+    from ..history import FILE_NAME
+
+    return history or os.environ.get("FACECAM_HISTORY") or str(registry_path(registry) / FILE_NAME)
+
+
+def open_history(history: str | None, registry: Path | None):
+    """The history to read or change (it must exist)."""
+    from ..history import History
+
+    return History.open(history_target(history, registry))
+
+
+def history_writer(history: str | None, registry: Path, *, retention: float | None, unknown_retention: float,
+                   on_stored=None):
+    """The background writer of a recognising command, on a history opened (or made) now; its
+    warnings go to stderr."""
+    from ..history import History, Writer
+    from ..registry import EnrolledNames
+
+    store = History.open(history_target(history, registry), create=True)
+    return Writer(store, enrolled=EnrolledNames(registry), on_stored=on_stored, warn=ui.warn, retention=retention,
+                  unknown_retention=unknown_retention)
 
 
 def embedder_for(registry: Path, model: str | None, device: str):

@@ -11,7 +11,7 @@ import typer
 
 from .. import ui
 from .app import app, registry_app
-from .options import DeviceOpt, RegistryOpt, registry_path
+from .options import DeviceOpt, HistoryOpt, RegistryOpt, history_target, registry_path
 
 
 @app.command("list")
@@ -36,20 +36,38 @@ def list_people(
 
 @app.command()
 def delete(
-    name: Annotated[str, typer.Argument(help="Who to remove, with all their samples and face crops.")],
+    name: Annotated[str, typer.Argument(help="Who to remove, with all their samples, face crops and sightings.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     registry: RegistryOpt = None,
+    history: HistoryOpt = None,
 ) -> None:
-    """Remove a person: their samples, vectors and face crops, from the registry and its backup."""
+    """Erase a person: their samples, vectors and face crops (from the registry and its backup),
+    and their sightings and faces in the history."""
+    from ..errors import NotFoundError
     from ..registry import Registry, transaction
 
     path = registry_path(registry)
-    count = Registry.open(path).count(name)
-    if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete {ui.safe(name)} and {count} sample(s)?"):
-        raise typer.Abort()
-    with transaction(path) as reg:
-        removed = reg.remove(name)
-    ui.info(f"deleted {name} ({removed} samples)")
+    store = _existing_history(history, registry)
+    try:
+        sightings = store.count(name=name) if store is not None else 0
+        try:
+            count = Registry.open(path).count(name)
+        except NotFoundError:
+            if not sightings:
+                raise
+            count = None  # not enrolled (any more), but still in the history
+        what = f"{count} sample(s) and {sightings} sighting(s)" if count is not None else f"{sightings} sighting(s)"
+        if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete {ui.safe(name)}: {what}?"):
+            raise typer.Abort()
+        erased = store.erase(name) if store is not None else 0  # the history first: a failure leaves the enrolment
+        removed = 0
+        if count is not None:
+            with transaction(path) as reg:
+                removed = reg.remove(name)
+    finally:
+        if store is not None:
+            store.close()
+    ui.info(f"deleted {name} ({removed} samples, {erased} sightings)")
 
 
 @app.command()
@@ -57,13 +75,31 @@ def rename(
     old: Annotated[str, typer.Argument(help="The enrolled name.")],
     new: Annotated[str, typer.Argument(help="The new name.")],
     registry: RegistryOpt = None,
+    history: HistoryOpt = None,
 ) -> None:
-    """Rename an enrolled person."""
+    """Rename an enrolled person (their sightings follow)."""
     from ..registry import transaction
 
-    with transaction(registry_path(registry)) as reg:
-        reg.rename(old, new)
-    ui.info(f"renamed {old} to {new}" if old != new else f"{old}: the name is unchanged")
+    store = _existing_history(history, registry)
+    try:
+        with transaction(registry_path(registry)) as reg:
+            reg.rename(old, new)
+        moved = store.rename(old, new) if store is not None and old != new else 0
+    finally:
+        if store is not None:
+            store.close()
+    ui.info((f"renamed {old} to {new}" + (f" ({moved} sightings)" if moved else "")) if old != new
+            else f"{old}: the name is unchanged")
+
+
+def _existing_history(history: str | None, registry):
+    """The history, or None when none was ever kept where it is looked for by default."""
+    from ..history import History
+
+    target = history_target(history, registry)
+    if history is None and "://" not in target and not Path(target).exists():
+        return None
+    return History.open(target)
 
 
 @registry_app.command("check")

@@ -10,9 +10,9 @@ import typer
 from .. import config, ui
 from ..errors import FacecamError, UsageError
 from .app import app
-from .options import (BackboneOpt, CameraOpt, DetectorOpt, DetectThresholdOpt, DeviceOpt, HeadlessOpt, MaxFramesOpt,
-                      MaxSizeOpt, ModelOpt, RegistryOpt, SourceOpt, ThresholdOpt, build_detector, check_threshold, embedder_for,
-                      registry_path)
+from .options import (BackboneOpt, CameraOpt, DetectorOpt, DetectThresholdOpt, DeviceOpt, HeadlessOpt, HistoryOpt,
+                      MaxFramesOpt, MaxSizeOpt, ModelOpt, NoHistoryOpt, RegistryOpt, RetentionOpt, SourceOpt, ThresholdOpt,
+                      UnknownRetentionOpt, build_detector, check_threshold, embedder_for, history_writer, registry_path)
 
 
 @app.command()
@@ -25,6 +25,10 @@ def recognize(
     output: Annotated[Optional[Path], typer.Option(help="Write the annotated video to this .mp4 file.")] = None,
     max_frames: MaxFramesOpt = None,
     registry: RegistryOpt = None,
+    history: HistoryOpt = None,
+    no_history: NoHistoryOpt = False,
+    retention: RetentionOpt = None,
+    retention_unknown: UnknownRetentionOpt = config.UNKNOWN_RETENTION_DAYS,
     model: ModelOpt = None,
     detect_threshold: DetectThresholdOpt = config.DETECT_THRESHOLD,
     max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
@@ -32,8 +36,10 @@ def recognize(
     detector_backbone: BackboneOpt = None,
     device: DeviceOpt = "auto",
 ) -> None:
-    """Name the enrolled people in front of the camera (or in a video), live. Q quits."""
+    """Name the enrolled people in front of the camera (or in a video), live, and keep a history of
+    who was seen when (see 'facecam history'). Q quits."""
     from .. import capture, live
+    from ..history import Recorder
     from ..pipeline import Recognizer
     from ..registry import INDEX, Registry
     from ..sources import FrameSource
@@ -53,8 +59,19 @@ def recognize(
     det = build_detector(detector, detector_backbone, device, detect_threshold, max_size)
     recognizer = Recognizer(det, embedder, reg, threshold)
     with FrameSource(camera=camera, source=source) as frames:
-        loop, summary = live.recognize(frames, recognizer, headless=headless, output=output, max_frames=max_frames,
-                                       on_event=ui.json_line if json_out else lambda event: None)
+        writer = None if no_history else history_writer(
+            history, path, retention=retention, unknown_retention=retention_unknown,
+            on_stored=(lambda rows: [ui.json_line({"sighting": row}) for row in rows]) if json_out else None)
+        recorder = None if writer is None else Recorder(writer, source=frames.name, live=frames.live, model=embedder.name)
+        try:
+            loop, summary = live.recognize(frames, recognizer, headless=headless, output=output, max_frames=max_frames,
+                                           on_event=ui.json_line if json_out else lambda event: None, recorder=recorder)
+        finally:
+            unsaved = writer.close() if writer is not None else 0
+    if writer is not None:
+        summary["history"] = {"where": writer.history.where, "sightings": writer.stored, "unsaved": unsaved}
+        if unsaved:
+            ui.error(f"history {writer.history.where}: {unsaved} sighting(s) could not be stored ({writer.error})")
     if json_out:
         ui.json_line({"summary": summary})
     else:
@@ -64,6 +81,8 @@ def recognize(
                  [[p["name"], f"{p['first']:.2f}", f"{p['last']:.2f}", p["frames"]] for p in summary["people"]])
     if output is not None:
         ui.info(f"annotated video: {output}")
+    if writer is not None and not json_out:
+        ui.info(f"history: {writer.stored} sighting(s) stored in {writer.history.where}")
     if loop.reason == capture.STOPPED:
         raise FacecamError(f"{frames.name} stopped delivering frames after {loop.frames}")
     if loop.interrupted:

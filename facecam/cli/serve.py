@@ -10,8 +10,9 @@ import typer
 from .. import config, ui
 from ..errors import UsageError
 from .app import app
-from .options import (BackboneOpt, DetectorOpt, DeviceOpt, MaxSizeOpt, RegistryOpt, ThresholdOpt, build_detector,
-                      check_threshold, embedder_for, registry_path)
+from .options import (BackboneOpt, DetectorOpt, DeviceOpt, HistoryOpt, MaxSizeOpt, NoHistoryOpt, RegistryOpt, RetentionOpt,
+                      ThresholdOpt, UnknownRetentionOpt, build_detector, check_threshold, embedder_for, history_target,
+                      registry_path)
 
 
 @app.command()
@@ -23,12 +24,19 @@ def serve(
     threshold: ThresholdOpt = None,
     max_upload_mb: Annotated[float, typer.Option(help="Largest image upload, in MB.")] = 10.0,
     registry: RegistryOpt = None,
+    history: HistoryOpt = None,
+    no_history: NoHistoryOpt = False,
+    retention: RetentionOpt = None,
+    retention_unknown: UnknownRetentionOpt = config.UNKNOWN_RETENTION_DAYS,
     max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
     detector: DetectorOpt = None,
     detector_backbone: BackboneOpt = None,
     device: DeviceOpt = "auto",
 ) -> None:
-    """An HTTP API over the registry: recognise uploads, enrol, list, rename, delete; MJPEG stream."""
+    """An HTTP API over the registry: recognise uploads, enrol, list, rename, delete; with a camera
+    or source: an MJPEG stream, its sightings kept in the history and announced at /events."""
+    from ..history import History, Writer
+    from ..registry import EnrolledNames
     from ..server.policy import check_listen, url
 
     try:
@@ -45,14 +53,26 @@ def serve(
     embedder = embedder_for(path, None, device)
     check_threshold(threshold, embedder)
     det = build_detector(detector, detector_backbone, device, config.DETECT_THRESHOLD, max_size)
+    store = None if no_history else History.open(history_target(history, registry), create=True)
     service = server.Service(registry_path=path, detector=det, embedder=embedder, token=token, threshold=threshold,
-                             max_upload_bytes=int(max_upload_mb * 1e6))
-    stream = server.LiveStream.open(camera, source, service) if camera is not None or source is not None else None
+                             max_upload_bytes=int(max_upload_mb * 1e6), history=store)
+    live = camera is not None or source is not None
+    if live and store is not None:
+        service.writer = Writer(store, enrolled=EnrolledNames(path), on_stored=service.events.ended, warn=ui.warn,
+                                retention=retention, unknown_retention=retention_unknown)
+    stream = server.LiveStream.open(camera, source, service) if live else None
     web = server.create_app(service, stream)
     ui.info(f"facecam serve: {url(host, port)} (API docs at /docs), registry {path}"
             + ("" if token else "; read-only: set FACECAM_TOKEN to allow changes"))
     try:
-        uvicorn.run(web, host=host, port=port, log_level="warning")
+        # open /stream and /events responses would hold a graceful shutdown up for ever
+        uvicorn.run(web, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
     finally:
         if stream is not None:
             stream.stop()
+        if service.writer is not None:
+            unsaved = service.writer.close()
+            if unsaved:
+                ui.error(f"history {store.where}: {unsaved} sighting(s) could not be stored ({service.writer.error})")
+        elif store is not None:
+            store.close()

@@ -2,9 +2,9 @@
 
 from .document import FORMAT, RegistryError, crop_path
 from .exchange import export, import_people, read_export
-from .store import (BACKUP, INDEX, Match, Registry, collect, default_path, now, per_identity_scores, reembed, restore,
+from .store import (BACKUP, INDEX, EnrolledNames, Match, Registry, collect, default_path, now, per_identity_scores, reembed, restore,
                     stored_model, transaction)
 
-__all__ = ["BACKUP", "FORMAT", "INDEX", "Match", "Registry", "RegistryError", "collect", "crop_path", "default_path",
+__all__ = ["BACKUP", "EnrolledNames", "FORMAT", "INDEX", "Match", "Registry", "RegistryError", "collect", "crop_path", "default_path",
            "export", "import_people", "now", "per_identity_scores", "read_export", "reembed", "restore",
            "stored_model", "transaction"]

@@ -418,6 +418,24 @@ def stored_model(path: str | Path) -> dict | None:
         raise RegistryError(f"{index}: unreadable ({type(err).__name__}); run 'facecam registry restore'") from None
 
 
+class EnrolledNames:
+    """The names enrolled in a registry now, re-read only when registry.json was replaced (a
+    stat per call). None until a registry could be read."""
+
+    def __init__(self, path: str | Path):
+        self.index, self.stamp, self.names = Path(path) / INDEX, None, None
+
+    def __call__(self) -> set[str] | None:
+        try:
+            stamp = _stamp(self.index)
+            if stamp != self.stamp:
+                doc = check_document(json.loads(self.index.read_bytes()))
+                self.names, self.stamp = {i["name"] for i in doc["identities"]}, stamp
+        except (OSError, ValueError, RecursionError, Invalid):
+            pass  # being replaced, or damaged: keep what was read last
+        return self.names
+
+
 def _stamp(index: Path) -> tuple:
     """What changes whenever registry.json is replaced (saves write a new file and rename it)."""
     st = index.stat()

@@ -25,6 +25,7 @@ from ..errors import ConflictError, FacecamError, InputError, NotFoundError, Usa
 from ..registry import Registry, transaction
 from ..sources import ImageTooLarge, decode_image
 from ..validate import person_name
+from . import history
 from .guard import Guard
 
 MAX_FILES = 20  # images per enrolment request
@@ -82,6 +83,7 @@ class Rename(BaseModel):
 class Deleted(BaseModel):
     name: str
     samples: int
+    sightings: int = Field(description="sightings erased from the history with them")
 
 
 class Health(BaseModel):
@@ -91,6 +93,7 @@ class Health(BaseModel):
     people: int
     writable: bool
     stream: bool
+    history: bool
 
 
 class Problem(BaseModel):
@@ -105,8 +108,13 @@ class Service:
     it), the token, the limits."""
 
     def __init__(self, *, registry_path: Path, detector, embedder, token: str | None, threshold: float | None,
-                 max_upload_bytes: int):
+                 max_upload_bytes: int, history=None):
+        from .history import Events
+
         self.path, self.detector, self.embedder = Path(registry_path), detector, embedder
+        self.history = history  # a history.History, or None with --no-history
+        self.writer = None  # the history.Writer of the live source's sightings
+        self.events = Events()
         self.token, self.max_upload_bytes = token, max_upload_bytes
         self.threshold = embedder.default_threshold if threshold is None else threshold
         self.model = embedder.model_info
@@ -117,6 +125,15 @@ class Service:
         with self._lock:
             self._registry = self._registry.reload()
             return self._registry
+
+    def recorder_for(self, source):
+        """The live stream's history.Recorder for a source just opened (None without a writer)."""
+        from ..history import Recorder
+
+        if self.writer is None:
+            return None
+        return Recorder(self.writer, source=source.name, live=source.live, model=self.embedder.name,
+                        on_event=self.events.started)
 
     def authorise(self, authorization: str | None) -> None:
         """Raise the HTTP problem of a change requested with this Authorization header, if any."""
@@ -163,6 +180,8 @@ def create_app(service: Service, stream=None) -> FastAPI:
     def refuse(method: str, path: str, authorization: str | None) -> None:
         if method not in ("GET", "HEAD", "OPTIONS") and path not in READ_ONLY_POSTS:
             service.authorise(authorization)
+        elif service.token is not None and path.startswith(history.PRIVATE):
+            service.authorise(authorization)
 
     app.add_middleware(Guard, refuse=refuse, body_limit=service.body_limit, problem=HTTPProblem)
     _errors(app)
@@ -172,13 +191,14 @@ def create_app(service: Service, stream=None) -> FastAPI:
     def health() -> Health:
         people = len(service.registry().identities)
         return Health(status="ok", version=__version__, model=service.embedder.name, people=people,
-                      writable=service.token is not None, stream=stream is not None)
+                      writable=service.token is not None, stream=stream is not None, history=service.history is not None)
 
     @app.post("/recognize", response_model=Recognition, responses=PROBLEMS)
     async def recognize(image: UploadFile = File(description="a photo (JPEG, PNG, ...)")) -> Recognition:
         return await _in_thread(service.recognise, await service.read_image(image))
 
     _people(app, service)
+    history.routes(app, service, stream, PROBLEMS)
 
     @app.get("/stream", responses={200: {"content": {"multipart/x-mixed-replace": {}}}, 404: {"model": Problem}})
     def live_stream():
@@ -229,8 +249,9 @@ def _people(app: FastAPI, service: Service) -> None:
     @app.delete("/identities/{name}", response_model=Deleted, responses=PROBLEMS, dependencies=[Depends(writer)])
     def delete(name: str) -> Deleted:
         service.registry().index_of(name)  # 404 before touching the files
+        erased = service.history.erase(name) if service.history is not None else 0  # first: a failure keeps the enrolment
         with transaction(service.path, model=service.model) as reg:
-            return Deleted(name=name, samples=reg.remove(name))
+            return Deleted(name=name, samples=reg.remove(name), sightings=erased)
 
     @app.patch("/identities/{name}", response_model=Person, responses=PROBLEMS, dependencies=[Depends(writer)])
     def rename(name: str, body: Rename) -> Person:
@@ -238,6 +259,8 @@ def _people(app: FastAPI, service: Service) -> None:
         new = person_name(body.name)
         with transaction(service.path, model=service.model) as reg:
             reg.rename(name, new)
+        if service.history is not None and new != name:
+            service.history.rename(name, new)
         return next(Person(**p) for p in service.registry().people() if p["name"] == new)
 
 

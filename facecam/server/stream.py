@@ -14,8 +14,11 @@ from ..sources import Frame, FrameSource
 
 
 class LiveStream:
-    def __init__(self, open_source, recognizer: Recognizer):
-        self.open_source, self.recognizer = open_source, recognizer
+    """recorder_for(source) -> a history.Recorder for that source, or None (no history)."""
+
+    def __init__(self, open_source, recognizer: Recognizer, recorder_for=None):
+        self.open_source, self.recognizer, self.recorder_for = open_source, recognizer, recorder_for
+        self.recorder = None
         self._jpeg: bytes | None = None
         self._count = 0
         self._changed = threading.Condition()
@@ -30,7 +33,12 @@ class LiveStream:
             return FrameSource(camera=camera or 0, source=source)
 
         opener().close()
-        return cls(opener, Recognizer(service.detector, service.embedder, service.registry(), service.threshold)).start()
+        recognizer = Recognizer(service.detector, service.embedder, service.registry(), service.threshold)
+        return cls(opener, recognizer, service.recorder_for).start()
+
+    @property
+    def stopping(self) -> threading.Event:
+        return self._stop
 
     def start(self) -> "LiveStream":
         self._thread.start()
@@ -43,7 +51,9 @@ class LiveStream:
     def _step(self, frame: Frame):
         import cv2
 
-        tracks, _ = self.recognizer.process(frame.image, frame.index)
+        tracks, matched = self.recognizer.process(frame.image, frame.index)
+        if self.recorder is not None:
+            self.recorder.update(frame, tracks, matched, self.recognizer.tracker.tracks)
         ok, jpeg = cv2.imencode(".jpg", draw.tracks(frame.image.copy(), tracks), [cv2.IMWRITE_JPEG_QUALITY, 80])
         with self._changed:
             self._jpeg, self._count = jpeg.tobytes(), self._count + 1
@@ -54,7 +64,12 @@ class LiveStream:
         try:
             while not self._stop.is_set():
                 with self.open_source() as source:
-                    Loop(source, self._step, title="facecam serve", headless=True, stop=self._stop).run()
+                    self.recorder = self.recorder_for(source) if self.recorder_for is not None else None
+                    try:
+                        Loop(source, self._step, title="facecam serve", headless=True, stop=self._stop).run()
+                    finally:
+                        if self.recorder is not None:
+                            self.recorder.close()  # the sightings in progress end with the source
                 if source.live and not self._stop.is_set():
                     self.error = f"{source.name} stopped delivering frames"
                     return

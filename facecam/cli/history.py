@@ -1,0 +1,180 @@
+"""Who was seen when: `facecam history` (list, prune, export) and `facecam report attendance`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .. import ui
+from .app import app
+from .options import HistoryOpt, JsonOpt, RegistryOpt, open_history
+
+history_app = typer.Typer(help="Who was seen when: list sightings, prune them, export one person's.",
+                          invoke_without_command=True)
+report_app = typer.Typer(help="Reports over the history.", no_args_is_help=True)
+app.add_typer(history_app, name="history")
+app.add_typer(report_app, name="report")
+
+SinceOpt = Annotated[Optional[str], typer.Option(help="From this time: 2026-12-01, 2026-12-01T08:00, 2h, 3d, today, yesterday.")]
+UntilOpt = Annotated[Optional[str], typer.Option(help="Up to this time (same forms).")]
+TABLE_ROWS = 100  # the table's default length; --json and --csv list everything unless --limit
+
+
+def _time(text: str | None, option: str) -> float | None:
+    from ..history import BadTime, parse_time
+
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except BadTime as err:
+        raise typer.BadParameter(str(err), param_hint=option) from None
+
+
+def _local(seconds: float | None) -> str:
+    from ..history import local_time
+
+    return local_time(seconds)
+
+
+@history_app.callback()
+def history(
+    ctx: typer.Context,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    name: Annotated[Optional[str], typer.Option(help="Only this person's sightings.")] = None,
+    unknown: Annotated[bool, typer.Option("--unknown", help="Only the sightings of faces nobody enrolled.")] = False,
+    source: Annotated[Optional[str], typer.Option(help="Only this source's (a camera, file or URL, as listed).")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help=f"At most N, newest first [default: {TABLE_ROWS} in the table, all with --json/--csv].")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per sighting on stdout.")] = False,
+    csv_out: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
+    history: HistoryOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """The sightings kept by recognize and serve: who, where, from when to when, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if json_out and csv_out:
+        raise typer.BadParameter("choose one of --json and --csv", param_hint="--csv")
+    if name is not None and unknown:
+        raise typer.BadParameter("--name and --unknown exclude each other", param_hint="--unknown")
+    from ..history import public
+
+    store = open_history(history, registry)
+    shown = limit if limit is not None or json_out or csv_out else TABLE_ROWS
+    rows = store.sightings(since=_time(since, "--since"), until=_time(until, "--until"), name=name, unknown=unknown,
+                           source=source, limit=shown)
+    if json_out:
+        for row in rows:
+            ui.json_line(public(row))
+    elif csv_out:
+        _csv([public(row) for row in rows])
+    else:
+        ui.table(None, ["id", "start (local)", "seconds", "source", "track", "name", "frames", "best score"],
+                 [[r["id"], _local(r["started_at"]), f"{r['ended_at'] - r['started_at']:.1f}", r["source"], r["track_id"],
+                   r["name"] or "unknown", r["frames"], f"{r['best_score']:.2f}"] for r in rows])
+        if shown is not None and len(rows) == shown:
+            ui.info(f"the newest {shown} shown; --limit N for more")
+    store.close()
+
+
+def _csv(rows: list[dict], file=None) -> None:
+    import csv
+    import sys
+
+    out = file or sys.stdout
+    if not rows:
+        return
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()})
+
+
+@history_app.command("prune")
+def history_prune(
+    before: Annotated[str, typer.Option(help="Delete the sightings that ended before this time (2026-11-01, 30d, ...).")],
+    unknown: Annotated[bool, typer.Option("--unknown", help="Only those of faces nobody enrolled.")] = False,
+    history: HistoryOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Delete old sightings and their faces."""
+    store = open_history(history, registry)
+    count = store.prune(_time(before, "--before"), unknown_only=unknown)
+    store.close()
+    ui.info(f"deleted {count} {'unknown ' if unknown else ''}sighting(s) that ended before {_local(_time(before, '--before'))}")
+
+
+@history_app.command("export")
+def history_export(
+    name: Annotated[str, typer.Argument(help="The person whose data to export.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .zip file to write.")],
+    history: HistoryOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Everything facecam holds about one person, in one .zip (a subject-access request): their
+    sightings (JSON and CSV), each sighting's face, their enrolment samples and face crops."""
+    from ..history.export import export_person
+
+    if output.suffix.lower() != ".zip":
+        raise typer.BadParameter("the export is written as .zip", param_hint="--output")
+    from .options import history_target, registry_path
+
+    counts = export_person(name, output, history=history_target(history, registry), registry=registry_path(registry))
+    ui.info(f"{name}: {counts['sightings']} sighting(s), {counts['faces']} face(s), {counts['samples']} enrolment "
+            f"sample(s) written to {output}")
+
+
+@report_app.command("attendance")
+def report_attendance(
+    day: Annotated[Optional[str], typer.Option(help="One local day: 2026-12-01, today or yesterday [default: today].")] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    gap: Annotated[float, typer.Option(min=0, help="Sightings less than this many seconds apart count as one stretch of presence.")] = 300.0,
+    json_out: JsonOpt = False,
+    csv_file: Annotated[Optional[Path], typer.Option("--csv", help="Write the rows to this CSV file.")] = None,
+    html_file: Annotated[Optional[Path], typer.Option("--html", help="Write a self-contained HTML report (faces included) to this file.")] = None,
+    history: HistoryOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Per person and day: first and last seen, time present, sightings, sources."""
+    from datetime import timedelta
+
+    from ..history import BadTime, attendance, duration, from_iso, local_midnight, local_time, parse_day
+    from ..history.report import render_html
+    from ..storage import atomic_write
+
+    if day is not None and (since is not None or until is not None):
+        raise typer.BadParameter("--day or --since/--until, not both", param_hint="--day")
+    if day is not None or since is None:
+        try:
+            first = parse_day(day or "today")
+        except BadTime as err:
+            raise typer.BadParameter(str(err), param_hint="--day") from None
+        start, end = local_midnight(first), local_midnight(first + timedelta(days=1))
+        period = first.isoformat()
+    else:
+        start, end = _time(since, "--since"), _time(until, "--until")
+        period = f"{_local(start)} to {_local(end) if end is not None else 'now'}"
+    store = open_history(history, registry)
+    rows = attendance(store.named_intervals(start, end), since=start, until=end, gap=gap)
+    if html_file is not None:
+        faces = store.best_faces(sorted({r["name"] for r in rows}), start, end)
+        with atomic_write(html_file, "w") as f:
+            f.write(render_html(rows, faces, period=period, gap=gap))
+        ui.info(f"attendance report: {html_file}")
+    store.close()
+    if csv_file is not None:
+        with atomic_write(csv_file, "w") as f:
+            _csv(rows, f)
+        ui.info(f"attendance rows: {csv_file}")
+    if json_out:
+        for row in rows:
+            ui.json_line(row)
+    elif csv_file is None and html_file is None:
+        ui.table(f"attendance, {period}", ["day", "name", "first seen", "last seen", "present", "sightings", "sources"],
+                 [[r["day"], r["name"], local_time(from_iso(r["first_seen"]), "%H:%M:%S"),
+                   local_time(from_iso(r["last_seen"]), "%H:%M:%S"),
+                   duration(r["present_s"]), r["sightings"], ", ".join(r["sources"])] for r in rows])

@@ -1,0 +1,251 @@
+"""From tracks to stored sightings: the Recorder follows one source's tracks frame by frame and
+turns each into a sighting; the Writer stores them from a background thread, so the frame loop
+never waits for the database, and keeps what it could not store (the database away, the disk
+full) to try again."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import HistoryError
+from .store import Face, History, Record, public
+from .times import iso
+
+DAY = 86400.0
+
+
+@dataclass
+class _Open:
+    """A sighting in progress."""
+
+    key: str
+    track_id: int
+    started_at: float
+    start_s: float | None
+    ended_at: float = 0.0
+    end_s: float | None = None
+    frames: int = 0
+    names: Counter = field(default_factory=Counter)  # frames seen under each smoothed name (None: unknown)
+    best: dict = field(default_factory=dict)  # name -> best score given to it
+    face: tuple | None = None  # (crop BGR, landmarks, embedding) of the best face so far
+    face_quality: float = 0.0
+    face_changed: bool = False
+    written: float = 0.0  # time.monotonic() of the last hand-over to the writer
+
+    def name(self) -> str | None:
+        """The settled name: the one the track carried for the most frames, a person winning a tie
+        with unknown. A track that starts unknown and settles on a person once it is close enough
+        is one sighting under whichever it showed longer."""
+        if not self.names:
+            return None
+        return max(self.names, key=lambda n: (self.names[n], n is not None))
+
+
+class Recorder:
+    """Sightings of one source. Call update() after every frame, close() at the end.
+
+    source: its name (stored with every sighting); live: times in the video are not recorded;
+    model: the embedder's name (stored with each embedding); on_event(kind, dict): "started" when a
+    track appears (the writer reports "ended" once a sighting is stored)."""
+
+    UPDATE_SECONDS = 30.0  # a sighting still going is written this often, so a crash keeps it
+
+    def __init__(self, writer: "Writer", *, source: str, live: bool, model: str, on_event=None):
+        self.writer, self.source, self.live, self.model = writer, source, live, model
+        self.on_event = on_event
+        self.open: dict[int, _Open] = {}
+
+    def update(self, frame, tracks, matched, alive) -> None:
+        """frame: sources.Frame; tracks: visible this frame; matched: those embedded this frame;
+        alive: every track the tracker still follows (one missing from it has ended)."""
+        from ..align import canonical_crop
+        from ..pipeline import Recognizer
+
+        now, position = time.time(), None if self.live else frame.time
+        embedded = {t.id for t in matched}
+        for track in tracks:
+            sighting = self.open.get(track.id)
+            if sighting is None:
+                sighting = self.open[track.id] = _Open(uuid.uuid4().hex, track.id, now, position,
+                                                       written=time.monotonic())
+                self._event("started", {"source": self.source, "track_id": track.id, "name": track.name,
+                                        "start": iso(now), "start_s": None if position is None else round(position, 3)})
+            sighting.ended_at, sighting.end_s, sighting.frames = now, position, sighting.frames + 1
+            sighting.names[track.name] += 1
+            sighting.best[track.name] = max(sighting.best.get(track.name, 0.0), track.score or 0.0)
+            quality = Recognizer.quality(track)
+            if track.id in embedded and track.vector is not None and quality > sighting.face_quality:
+                crop, landmarks = canonical_crop(frame.image, track.face.landmarks)
+                sighting.face, sighting.face_quality, sighting.face_changed = (crop, landmarks, track.vector.copy()), quality, True
+        alive_ids = {t.id for t in alive}
+        for track_id in [i for i in self.open if i not in alive_ids]:
+            self._hand_over(self.open.pop(track_id), closed=True)
+        due = time.monotonic() - self.UPDATE_SECONDS
+        for sighting in self.open.values():
+            if sighting.written < due:
+                self._hand_over(sighting, closed=False)
+
+    def close(self) -> None:
+        """End every sighting in progress (the source ended, the user quit, Ctrl-C)."""
+        for sighting in self.open.values():
+            self._hand_over(sighting, closed=True)
+        self.open.clear()
+
+    def _hand_over(self, s: _Open, *, closed: bool) -> None:
+        name = s.name()
+        face = None
+        if s.face_changed and s.face is not None:
+            face = Face(crop=s.face[0], landmarks=s.face[1], embedding=s.face[2], model=self.model)
+            s.face_changed = False
+        self.writer.put(Record(key=s.key, source=self.source, track_id=s.track_id, name=name,
+                               started_at=s.started_at, ended_at=s.ended_at, start_s=s.start_s, end_s=s.end_s,
+                               frames=s.frames, best_score=round(float(s.best.get(name, 0.0)), 4),
+                               closed=closed, face=face))
+        s.written = time.monotonic()
+
+    def _event(self, kind: str, payload: dict) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, payload)
+
+
+class Writer:
+    """Stores records from a background thread, a batch per transaction.
+
+    When a write fails the records stay in memory (a newer state of one sighting replaces the
+    older) and are tried again with a growing pause (1 s, doubling, at most RETRY_MAX); `error`
+    says what is wrong meanwhile, and `warn(message)` is called once per outage. enrolled():
+    the names enrolled now (or None when unknown): a sighting of someone deleted meanwhile is not
+    stored. on_stored(list of row dicts): after each commit, for the ended sightings.
+    retention / unknown_retention: days after which sightings (all / unknown ones) are pruned,
+    at start and then hourly."""
+
+    RETRY_MAX = 30.0
+    PRUNE_EVERY = 3600.0
+
+    def __init__(self, history: History, *, enrolled=None, on_stored=None, warn=None, retention: float | None = None,
+                 unknown_retention: float | None = None):
+        self.history, self.enrolled, self.on_stored, self.warn = history, enrolled, on_stored, warn
+        self.retention, self.unknown_retention = retention, unknown_retention
+        self.error: str | None = None
+        self.stored = self.pruned = self.skipped = 0  # ended sightings stored; pruned; of people deleted meanwhile
+        self._queue: queue.Queue = queue.Queue()
+        self._pending: dict[str, Record] = {}
+        self._ids: dict[str, int] = {}
+        self._deadline: float | None = None
+        self._thread = threading.Thread(target=self._run, name="facecam-history", daemon=True)
+        self._thread.start()
+
+    @property
+    def waiting(self) -> int:
+        """Sightings not stored yet."""
+        return len(self._pending) + self._queue.qsize()
+
+    def put(self, record: Record) -> None:
+        self._queue.put(record)
+
+    def close(self, timeout: float = 10.0) -> int:
+        """Store what is left, trying for up to `timeout` seconds when the database is away;
+        returns how many sightings could not be stored."""
+        self._deadline = time.monotonic() + timeout
+        self._queue.put(None)
+        self._thread.join(timeout + 5)
+        self.history.close()
+        return self.waiting
+
+    def _run(self) -> None:
+        pause, next_try, next_prune, stopping = 1.0, 0.0, 0.0, False
+        while True:
+            for item in self._drain():
+                if item is None:
+                    stopping = True
+                else:
+                    self._merge(item)
+            now = time.monotonic()
+            if now >= next_prune and (self.retention or self.unknown_retention) and now >= next_try:
+                if self._prune():
+                    next_prune = now + self.PRUNE_EVERY
+            if self._pending and now >= next_try:
+                if self._write():
+                    pause, next_try = 1.0, 0.0
+                else:
+                    next_try, pause = now + pause, min(2 * pause, self.RETRY_MAX)
+            if stopping and (not self._pending or now >= self._deadline):
+                return
+            if stopping and next_try > now:
+                time.sleep(min(next_try, self._deadline) - now)
+
+    def _drain(self) -> list:
+        """What was put since the last call, waiting up to 0.2 s for the first item."""
+        items = []
+        try:
+            items.append(self._queue.get(timeout=0.2))
+            while True:
+                items.append(self._queue.get_nowait())
+        except queue.Empty:
+            return items
+
+    def _merge(self, record: Record) -> None:
+        older = self._pending.get(record.key)
+        if older is not None and record.face is None:
+            record.face = older.face  # the newer state keeps the face not stored yet
+        self._pending[record.key] = record
+
+    def _write(self) -> bool:
+        records = list(self._pending.values())
+        enrolled = self.enrolled() if self.enrolled is not None else None
+        kept = [r for r in records if r.name is None or enrolled is None or r.name in enrolled]
+        try:
+            self.history.write([_encoded(r) for r in kept], self._ids)
+        except HistoryError as err:
+            self._failed(str(err))
+            return False
+        ended = [r for r in kept if r.closed]
+        rows = [public({**r.row(), "id": self._ids.get(r.key)}) for r in ended]
+        self.stored += len(ended)
+        self.skipped += sum(1 for r in records if r.closed) - len(ended)
+        for r in records:
+            del self._pending[r.key]
+            if r.closed:
+                self._ids.pop(r.key, None)
+        if self.error is not None:
+            self.error = None
+            if self.warn is not None:
+                self.warn(f"history {self.history.where}: writing again")
+        if self.on_stored is not None and rows:
+            self.on_stored(rows)
+        return True
+
+    def _prune(self) -> bool:
+        try:
+            now = time.time()
+            if self.retention:
+                self.pruned += self.history.prune(now - self.retention * DAY)
+            if self.unknown_retention:
+                self.pruned += self.history.prune(now - self.unknown_retention * DAY, unknown_only=True)
+        except HistoryError as err:
+            self._failed(str(err))
+            return False
+        return True
+
+    def _failed(self, message: str) -> None:
+        if self.error is None and self.warn is not None:
+            self.warn(f"{message}; sightings are kept in memory and written when it works again")
+        self.error = message
+
+
+def _encoded(record: Record) -> Record:
+    """The record with its crop as JPEG (encoded here, off the frame loop)."""
+    import cv2
+
+    face = record.face
+    if face is not None and isinstance(face.crop, np.ndarray):
+        ok, jpeg = cv2.imencode(".jpg", face.crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        record.face = Face(crop=jpeg.tobytes(), landmarks=face.landmarks, embedding=face.embedding, model=face.model)
+    return record

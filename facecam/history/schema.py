@@ -1,0 +1,84 @@
+"""The history's tables and the migrations that build them, in SQLAlchemy Core: one code path for
+SQLite and PostgreSQL.
+
+Why a version table and not Alembic: the history is opened by every `recognize`, `serve` and
+`history` run on the user's machine, with no migration step for the user to run and no scripts
+folder to ship; the schema is a few tables. Each migration is a function that takes the schema
+from version N-1 to N inside one transaction, under a lock, so two processes opening an old
+database at once migrate it once. A database from a newer facecam is refused, never touched.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Boolean, Column, Double, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
+                        Table, select, text)
+
+from ..errors import HistoryError
+
+metadata = MetaData()
+ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite's rowid alias must be INTEGER
+
+version_table = Table("facecam_schema", metadata, Column("version", Integer, nullable=False))
+
+# One track's continuous appearance on one source. Times: UTC seconds since the epoch (a number is
+# what both databases compare and index fastest); start_s/end_s: seconds into a video file, NULL
+# for a live source. closed: false while the track is still being seen (a long sighting is written
+# before it ends, so a killed process leaves it with the end it had reached).
+sightings = Table(
+    "sightings", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("source", String(1000), nullable=False),
+    Column("track_id", Integer, nullable=False),
+    Column("name", String(100)),  # NULL: nobody enrolled
+    Column("started_at", Double, nullable=False),
+    Column("ended_at", Double, nullable=False),
+    Column("start_s", Double),
+    Column("end_s", Double),
+    Column("frames", Integer, nullable=False),
+    Column("best_score", Double, nullable=False),
+    Column("closed", Boolean, nullable=False),
+    Index("sightings_name_started", "name", "started_at"),
+    Index("sightings_started", "started_at"),
+)
+
+# The track's best face, apart from the rows that queries scan: the canonical 224x224 crop (JPEG,
+# the registry's crop geometry, so it can be enrolled or re-embedded with any model), its 5
+# landmarks in the crop (float32 x,y), and its embedding (float32) by `model`.
+faces = Table(
+    "faces", metadata,
+    Column("sighting_id", ID, ForeignKey("sightings.id", ondelete="CASCADE"), primary_key=True),
+    Column("crop", LargeBinary, nullable=False),
+    Column("landmarks", LargeBinary, nullable=False),
+    Column("embedding", LargeBinary, nullable=False),
+    Column("model", String(200), nullable=False),
+)
+
+
+def _create_v1(conn) -> None:
+    for table in (sightings, faces):
+        table.create(conn)
+
+
+MIGRATIONS = [_create_v1]  # MIGRATIONS[n - 1] takes the schema from version n - 1 to n
+VERSION = len(MIGRATIONS)
+
+
+def migrate(conn, where: str) -> int:
+    """Bring the schema up to VERSION inside the caller's transaction; returns the version found."""
+    if conn.dialect.name == "postgresql":  # the only dialect-specific line: serialise concurrent migrations
+        conn.execute(text("SELECT pg_advisory_xact_lock(7265843)"))
+    if not conn.dialect.has_table(conn, version_table.name):
+        if conn.dialect.has_table(conn, sightings.name):
+            raise HistoryError(f"{where}: holds a 'sightings' table that facecam did not make; use another database")
+        version_table.create(conn)
+        conn.execute(version_table.insert().values(version=0))
+    found = conn.execute(select(version_table.c.version)).scalar()
+    if found is None:
+        raise HistoryError(f"{where}: the schema version is missing; the history is damaged")
+    if found > VERSION:
+        raise HistoryError(f"{where}: written by a newer facecam (history schema {found}; this one knows up to "
+                           f"{VERSION}); upgrade facecam")
+    for version in range(found + 1, VERSION + 1):
+        MIGRATIONS[version - 1](conn)
+        conn.execute(version_table.update().values(version=version))
+    return found

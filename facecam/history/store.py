@@ -1,0 +1,314 @@
+"""The history database: sightings and their best faces, in SQLite (a file, the default) or
+PostgreSQL (a URL), through SQLAlchemy Core.
+
+SQLite runs in WAL mode (readers never wait for the writer) with a 30 s busy timeout (two
+processes writing at once take turns instead of failing), foreign keys on (a face goes with its
+sighting), and secure_delete (erased rows are overwritten, not left in free pages).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import create_engine, delete, event, func, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+from ..errors import HistoryError
+from . import schema
+from .schema import faces, sightings
+
+FILE_NAME = "history.sqlite"  # the default history, inside the registry folder
+BUSY_SECONDS = 30  # how long a SQLite writer waits for another process's write to finish
+CONNECT_SECONDS = 5  # how long to wait for a PostgreSQL server before calling it unreachable
+
+
+@dataclass
+class Face:
+    """A sighting's best face: canonical crop (JPEG bytes), its landmarks (5, 2), its embedding."""
+
+    crop: bytes
+    landmarks: np.ndarray
+    embedding: np.ndarray
+    model: str
+
+
+@dataclass
+class Record:
+    """One sighting as the recorder hands it to the database. key: the recorder's own id for it
+    (the database's id is known once the first write commits). face: None when it did not change
+    since the last write."""
+
+    key: str
+    source: str
+    track_id: int
+    name: str | None
+    started_at: float
+    ended_at: float
+    start_s: float | None
+    end_s: float | None
+    frames: int
+    best_score: float
+    closed: bool
+    face: Face | None = None
+
+    def row(self) -> dict:
+        return {c: getattr(self, c) for c in ("source", "track_id", "name", "started_at", "ended_at", "start_s",
+                                               "end_s", "frames", "best_score", "closed")}
+
+
+def public(row: dict) -> dict:
+    """A sighting as `history --json`, the server and the event stream show it."""
+    from .times import iso
+
+    return {"id": row["id"], "source": row["source"], "track_id": row["track_id"], "name": row["name"],
+            "start": iso(row["started_at"]), "end": iso(row["ended_at"]),
+            "start_s": _rounded(row["start_s"]), "end_s": _rounded(row["end_s"]), "frames": row["frames"],
+            "best_score": row["best_score"], "closed": bool(row["closed"])}
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
+
+
+def reason(err: BaseException) -> str:
+    """The first line of what the driver said, without SQLAlchemy's decorations."""
+    orig = getattr(err, "orig", None) or err
+    lines = [line.strip() for line in str(orig).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(orig).__name__
+
+
+class History:
+    """Open with History.open(target); every method runs in its own transaction."""
+
+    def __init__(self, engine, where: str):
+        self.engine, self.where = engine, where
+        self.dialect = engine.dialect.name
+
+    # --- opening
+
+    @classmethod
+    def open(cls, target: str | os.PathLike, *, create: bool = False) -> "History":
+        """A SQLite file (made when `create`) or a postgresql:// URL; the schema migrated to the
+        current version. Every failure is a one-line HistoryError naming the database."""
+        target = str(target)
+        if "://" in target:
+            engine, where = _server_engine(target)
+        else:
+            engine, where = _sqlite_engine(Path(target), create)
+        history = cls(engine, where)
+        try:
+            with history._writing() as conn:
+                schema.migrate(conn, where)
+        except HistoryError:
+            engine.dispose()
+            raise
+        except (DBAPIError, SQLAlchemyError) as err:
+            engine.dispose()
+            raise history.error(err) from None
+        return history
+
+    def error(self, err: BaseException) -> HistoryError:
+        text = reason(err)
+        if self.dialect == "sqlite" and "not a database" in text:
+            text = "not a SQLite database (damaged, or another kind of file): move it away or pass --history PATH"
+        return HistoryError(f"history {self.where}: {text}")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _writing(self):
+        """A transaction that takes the write lock at once (SQLite: BEGIN IMMEDIATE), so a
+        read-then-write never fails half-way on another writer's change."""
+        return self.engine.execution_options(facecam_write=True).begin()
+
+    def _run(self, work, *, write: bool = False):
+        try:
+            with (self._writing() if write else self.engine.connect()) as conn:
+                return work(conn)
+        except (DBAPIError, SQLAlchemyError) as err:
+            raise self.error(err) from None
+
+    # --- writing
+
+    def write(self, records: list[Record], ids: dict[str, int]) -> None:
+        """Insert or update `records` in one transaction. ids maps a record's key to its row id:
+        filled in for new rows once the transaction committed (a failed write leaves it as it was)."""
+        def work(conn):
+            new = {}
+            for record in records:
+                row_id = ids.get(record.key) or new.get(record.key)
+                if row_id is None:
+                    row_id = new[record.key] = conn.execute(sightings.insert().values(**record.row())).inserted_primary_key[0]
+                else:
+                    conn.execute(update(sightings).where(sightings.c.id == row_id).values(**record.row()))
+                if record.face is not None:
+                    conn.execute(delete(faces).where(faces.c.sighting_id == row_id))
+                    f = record.face
+                    conn.execute(faces.insert().values(
+                        sighting_id=row_id, crop=f.crop, model=f.model,
+                        landmarks=np.asarray(f.landmarks, "<f4").tobytes(),
+                        embedding=np.asarray(f.embedding, "<f4").tobytes()))
+            return new
+
+        ids.update(self._run(work, write=True))
+
+    def erase(self, name: str) -> int:
+        """Delete every sighting of `name` and its face; returns how many."""
+        return self._delete(sightings.c.name == name)
+
+    def prune(self, before: float, *, unknown_only: bool = False) -> int:
+        """Delete the sightings that ended before `before` (only the unknown ones with
+        unknown_only) and their faces; returns how many."""
+        condition = sightings.c.ended_at < before
+        if unknown_only:
+            condition = condition & sightings.c.name.is_(None)
+        return self._delete(condition)
+
+    def _delete(self, condition) -> int:
+        def work(conn):
+            chosen = select(sightings.c.id).where(condition)
+            conn.execute(delete(faces).where(faces.c.sighting_id.in_(chosen)))
+            return conn.execute(delete(sightings).where(condition)).rowcount
+
+        count = self._run(work, write=True)
+        if count and self.dialect == "sqlite":
+            self._checkpoint()  # the erased pages leave the write-ahead log too
+        return count
+
+    def _checkpoint(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except DBAPIError:
+            pass  # a reader holds the log open; the next checkpoint folds it in
+
+    def rename(self, old: str, new: str) -> int:
+        return self._run(lambda conn: conn.execute(
+            update(sightings).where(sightings.c.name == old).values(name=new)).rowcount, write=True)
+
+    # --- reading
+
+    def sightings(self, *, since: float | None = None, until: float | None = None, name: str | None = None,
+                  unknown: bool = False, source: str | None = None, limit: int | None = None,
+                  offset: int = 0) -> list[dict]:
+        """Sightings that overlap [since, until), newest first, as dicts of the table's columns."""
+        query = select(sightings).where(*_filters(since, until, name, unknown, source))
+        query = query.order_by(sightings.c.started_at.desc(), sightings.c.id.desc()).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        return self._run(lambda conn: [dict(r._mapping) for r in conn.execute(query)])
+
+    def count(self, *, name: str | None = None, unknown: bool = False) -> int:
+        query = select(func.count()).select_from(sightings).where(*_filters(None, None, name, unknown, None))
+        return self._run(lambda conn: conn.execute(query).scalar())
+
+    def named_intervals(self, since: float | None, until: float | None) -> list[tuple]:
+        """(name, started_at, ended_at, source) of the named sightings overlapping [since, until)."""
+        c = sightings.c
+        query = (select(c.name, c.started_at, c.ended_at, c.source)
+                 .where(c.name.is_not(None), *_filters(since, until, None, False, None)))
+        return self._run(lambda conn: [tuple(r) for r in conn.execute(query)])
+
+    def best_faces(self, names: list[str], since: float | None, until: float | None) -> dict[str, bytes]:
+        """Per name: the JPEG crop of its best-scored sighting in [since, until) that kept a face."""
+        out: dict[str, bytes] = {}
+
+        def work(conn):
+            for name in names:
+                query = (select(faces.c.crop).join(sightings, sightings.c.id == faces.c.sighting_id)
+                         .where(*_filters(since, until, name, False, None))
+                         .order_by(sightings.c.best_score.desc()).limit(1))
+                crop = conn.execute(query).scalar()
+                if crop is not None:
+                    out[name] = bytes(crop)
+
+        self._run(work)
+        return out
+
+    def face(self, sighting_id: int) -> Face | None:
+        def work(conn):
+            return conn.execute(select(faces).where(faces.c.sighting_id == sighting_id)).first()
+
+        row = self._run(work)
+        if row is None:
+            return None
+        return Face(crop=bytes(row.crop), landmarks=np.frombuffer(row.landmarks, "<f4").reshape(5, 2),
+                    embedding=np.frombuffer(row.embedding, "<f4"), model=row.model)
+
+    def size(self) -> int | None:
+        """Bytes on disk (SQLite: the file and its log; PostgreSQL: the database)."""
+        if self.dialect == "sqlite":
+            path = Path(self.engine.url.database)
+            return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+        return self._run(lambda conn: conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar())
+
+
+def _filters(since, until, name, unknown, source) -> list:
+    c = sightings.c
+    out = []
+    if since is not None:
+        out.append(c.ended_at >= since)
+    if until is not None:
+        out.append(c.started_at < until)
+    if name is not None:
+        out.append(c.name == name)
+    if unknown:
+        out.append(c.name.is_(None))
+    if source is not None:
+        out.append(c.source == source)
+    return out
+
+
+def _sqlite_engine(path: Path, create: bool):
+    where = str(path)
+    if path.is_dir():
+        raise HistoryError(f"history {where}: is a folder; pass a file name (e.g. {path / FILE_NAME})")
+    if not path.exists():
+        if not create:
+            raise HistoryError(f"history {where}: no such file (facecam recognize and serve record one)")
+        if not path.parent.is_dir():
+            raise HistoryError(f"history {where}: the folder {path.parent} does not exist")
+    elif not path.is_file():
+        raise HistoryError(f"history {where}: not a regular file")
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_SECONDS})
+
+    @event.listens_for(engine, "connect")
+    def _setup(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # SQLAlchemy's begin() below decides, not the driver
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "secure_delete=ON",
+                       f"busy_timeout={BUSY_SECONDS * 1000}"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("facecam_write") else "BEGIN")
+
+    return engine, where
+
+
+def _server_engine(target: str):
+    try:
+        url = make_url(target)
+    except ArgumentError:
+        raise HistoryError("--history: not a database URL (postgresql://user:password@host:port/database) "
+                           "or a file name") from None
+    where = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(Path(url.database or ""), True)
+    if url.get_backend_name() != "postgresql":
+        raise HistoryError(f"history {where}: facecam keeps its history in SQLite (a file) or PostgreSQL "
+                           f"(postgresql://...), not {url.get_backend_name()}")
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")  # psycopg 3, not SQLAlchemy's default psycopg2
+    try:
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_SECONDS})
+    except ImportError as err:
+        raise HistoryError(f"a PostgreSQL history needs the postgresql extra ({err.name} is missing): "
+                           "pip install 'facecam[postgresql]'") from None
+    return engine, where
