@@ -62,10 +62,10 @@ def history(
         raise typer.BadParameter("--name and --unknown exclude each other", param_hint="--unknown")
     from ..history import public
 
+    start, end = _time(since, "--since"), _time(until, "--until")  # usage errors before the database is opened
     store = open_history(history, registry)
     shown = limit if limit is not None or json_out or csv_out else TABLE_ROWS
-    rows = store.sightings(since=_time(since, "--since"), until=_time(until, "--until"), name=name, unknown=unknown,
-                           source=source, limit=shown)
+    rows = store.sightings(since=start, until=end, name=name, unknown=unknown, source=source, limit=shown)
     if json_out:
         for row in rows:
             ui.json_line(public(row))
@@ -101,10 +101,11 @@ def history_prune(
     registry: RegistryOpt = None,
 ) -> None:
     """Delete old sightings and their faces."""
+    moment = _time(before, "--before")
     store = open_history(history, registry)
-    count = store.prune(_time(before, "--before"), unknown_only=unknown)
+    count = store.prune(moment, unknown_only=unknown)
     store.close()
-    ui.info(f"deleted {count} {'unknown ' if unknown else ''}sighting(s) that ended before {_local(_time(before, '--before'))}")
+    ui.info(f"deleted {count} {'unknown ' if unknown else ''}sighting(s) that ended before {_local(moment)}")
 
 
 @history_app.command("export")
