@@ -97,7 +97,7 @@ def test_enrol_recognise_list_rename_delete(server, data):
     assert httpx.patch(f"{url}/identities/Barack Obama", json={"name": "Joseph Biden"}, headers=AUTH).status_code == 409
     assert httpx.patch(f"{url}/identities/Nobody", json={"name": "X"}, headers=AUTH).status_code == 404
     r = httpx.delete(f"{url}/identities/Joseph Biden", headers=AUTH)
-    assert r.status_code == 200 and r.json() == {"name": "Joseph Biden", "samples": 2}
+    assert r.status_code == 200 and r.json() == {"name": "Joseph Biden", "samples": 2, "sightings": 0}  # not in the clip
     assert httpx.delete(f"{url}/identities/Joseph Biden", headers=AUTH).status_code == 404
     # the CLI sees what the server wrote, and writes beside it: the server sees that at once
     listing = subprocess.run([sys.executable, "-m", "facecam", "list", "--json", "--registry", registry],
@@ -210,6 +210,76 @@ def test_schema_fuzzing_finds_no_server_error(server, tmp_path):
     for headers in ([], ["-H", f"Authorization: Bearer {TOKEN}"]):
         result = subprocess.run([sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json",
                                  "--checks", "not_a_server_error", "--max-examples", "25",
-                                 "--exclude-path", "/stream", *headers],
+                                 "--exclude-path", "/stream", "--exclude-path", "/events", *headers],
                                 capture_output=True, text=True, timeout=900, cwd=tmp_path)
         assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_sightings_attendance_and_live_events(tmp_path, data):
+    """serve on the Hamilton clip with Lin-Manuel Miranda enrolled: /events announces his sightings
+    as they start and end (the same two the CLI records: 20 and 129 frames), /sightings lists them
+    page by page with their faces, /attendance sums them, all behind the token; deleting him
+    erases his sightings, and none is written after (the stream is still running)."""
+    import json
+    import shutil
+
+    import cv2
+    import numpy as np
+
+    from test_live import facecam
+
+    lin = "Lin-Manuel Miranda"
+    people = tmp_path / "people" / lin
+    people.mkdir(parents=True)
+    (people / "lin.png").symlink_to(data / "face_recognition_examples/examples/lin-manuel-miranda.png")
+    registry = tmp_path / "registry"
+    assert facecam("register", "--from-dir", tmp_path / "people", "--by-folder", "--registry", registry).returncode == 0
+    clip = data / "face_recognition_examples/examples/short_hamilton_clip.mp4"
+    proc, url = start_server(tmp_path, "--registry", registry, "--source", clip)
+    try:
+        for path in ("/sightings", "/attendance", "/events", "/sightings/1/face"):
+            assert httpx.get(f"{url}{path}").status_code == 401
+        ended, started = [], []
+        with httpx.stream("GET", f"{url}/events", headers=AUTH, timeout=120) as r:
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            kind = None
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: "):
+                    event = json.loads(line[6:])
+                    (started if kind == "sighting_started" else ended).append(event)
+                    if len([e for e in ended if e["name"] == lin]) == 2:
+                        break
+        mine = [e for e in ended if e["name"] == lin]
+        assert [(e["frames"], e["start_s"], e["end_s"]) for e in mine] == [(20, 0.0, 0.634), (129, 2.736, 7.007)]
+        assert all(e["source"] == str(clip) and e["closed"] for e in ended)
+        assert started and set(started[0]) == {"source", "track_id", "name", "start", "start_s"}
+
+        page = httpx.get(f"{url}/sightings", params={"name": lin, "limit": 1}, headers=AUTH).json()
+        assert page["next_offset"] == 1 and len(page["sightings"]) == 1
+        listed, offset = [], 0
+        while offset is not None:
+            page = httpx.get(f"{url}/sightings", params={"name": lin, "limit": 1, "offset": offset}, headers=AUTH).json()
+            listed += page["sightings"]
+            offset = page["next_offset"]
+        assert {s["id"] for s in mine} <= {s["id"] for s in listed}
+        face = httpx.get(f"{url}/sightings/{mine[1]['id']}/face", headers=AUTH)
+        assert face.headers["content-type"] == "image/jpeg"
+        assert cv2.imdecode(np.frombuffer(face.content, np.uint8), cv2.IMREAD_COLOR).shape == (224, 224, 3)
+        assert httpx.get(f"{url}/sightings/999999/face", headers=AUTH).status_code == 404
+        assert httpx.get(f"{url}/sightings", params={"since": "soon"}, headers=AUTH).status_code == 400
+
+        (row,) = httpx.get(f"{url}/attendance", headers=AUTH).json()
+        assert row["name"] == lin and row["first_seen"] == mine[0]["start"] and row["sightings"] >= 2
+
+        deleted = httpx.delete(f"{url}/identities/{lin}", headers=AUTH).json()
+        count = deleted["sightings"]
+        assert deleted["samples"] == 1 and count >= 2
+        time.sleep(4)  # the stream goes on: whatever it was following of him is not written
+        assert httpx.get(f"{url}/sightings", params={"name": lin}, headers=AUTH).json()["sightings"] == []
+        assert httpx.get(f"{url}/attendance", headers=AUTH).json() == []
+        assert httpx.get(f"{url}/health").json()["history"] is True
+    finally:
+        stop(proc)
+    shutil.rmtree(tmp_path / "people")

@@ -88,14 +88,25 @@ def open_history(history: str | None, registry: Path | None):
     return History.open(history_target(history, registry))
 
 
+def history_to_write(history: str | None, registry: Path | None):
+    """The history a recognising command writes, made if needed (the registry folder too, when it
+    lives there by default)."""
+    from ..history import FILE_NAME, History
+
+    target = history_target(history, registry)
+    if target == str(registry_path(registry) / FILE_NAME):
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    return History.open(target, create=True)
+
+
 def history_writer(history: str | None, registry: Path, *, retention: float | None, unknown_retention: float,
                    on_stored=None):
     """The background writer of a recognising command, on a history opened (or made) now; its
     warnings go to stderr."""
-    from ..history import History, Writer
+    from ..history import Writer
     from ..registry import EnrolledNames
 
-    store = History.open(history_target(history, registry), create=True)
+    store = history_to_write(history, registry)
     return Writer(store, enrolled=EnrolledNames(registry), on_stored=on_stored, warn=ui.warn, retention=retention,
                   unknown_retention=unknown_retention)
 

@@ -11,7 +11,7 @@ from .. import config, ui
 from ..errors import UsageError
 from .app import app
 from .options import (BackboneOpt, DetectorOpt, DeviceOpt, HistoryOpt, MaxSizeOpt, NoHistoryOpt, RegistryOpt, RetentionOpt,
-                      ThresholdOpt, UnknownRetentionOpt, build_detector, check_threshold, embedder_for, history_target,
+                      ThresholdOpt, UnknownRetentionOpt, build_detector, check_threshold, embedder_for, history_to_write,
                       registry_path)
 
 
@@ -35,7 +35,7 @@ def serve(
 ) -> None:
     """An HTTP API over the registry: recognise uploads, enrol, list, rename, delete; with a camera
     or source: an MJPEG stream, its sightings kept in the history and announced at /events."""
-    from ..history import History, Writer
+    from ..history import Writer
     from ..registry import EnrolledNames
     from ..server.policy import check_listen, url
 
@@ -53,7 +53,7 @@ def serve(
     embedder = embedder_for(path, None, device)
     check_threshold(threshold, embedder)
     det = build_detector(detector, detector_backbone, device, config.DETECT_THRESHOLD, max_size)
-    store = None if no_history else History.open(history_target(history, registry), create=True)
+    store = None if no_history else history_to_write(history, registry)
     service = server.Service(registry_path=path, detector=det, embedder=embedder, token=token, threshold=threshold,
                              max_upload_bytes=int(max_upload_mb * 1e6), history=store)
     live = camera is not None or source is not None

@@ -68,10 +68,10 @@ def from_iso(text: str) -> float:
 
 
 def duration(seconds: float) -> str:
-    """1 h 05 min, 12 min 30 s, 45 s."""
+    """1 h 05 min, 12 min 30 s, 5 min, 45 s."""
     seconds = int(round(seconds))
     if seconds >= 3600:
         return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
     if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
+        return f"{seconds // 60} min" + (f" {seconds % 60:02d} s" if seconds % 60 else "")
     return f"{seconds} s"
