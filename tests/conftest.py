@@ -59,16 +59,10 @@ def official_detector(official_weights):
 @pytest.fixture(scope="session")
 def display():
     """A private X display (Xvfb) for the real OpenCV window; its name, e.g. ":93"."""
-    import shutil
     import subprocess
     import time
 
-    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
-    if missing:
-        message = f"{' and '.join(missing)} not installed (apt-get install xvfb xdotool; .ci/setup test does it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    need_tools({"Xvfb": "xvfb", "xdotool": "xdotool"})
     for number in range(93, 120):
         if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
             break
@@ -99,6 +93,7 @@ def sface_onnx() -> Path:
     return path
 
 
+
 def _missing(message: str):
     """A real service the tests need is not installed: a failure under CI, a skip elsewhere."""
     if os.environ.get("CI", "").lower() == "true":
@@ -106,72 +101,43 @@ def _missing(message: str):
     pytest.skip(message)
 
 
-def free_port() -> int:
-    import socket
+def need_tools(tools: dict[str, str]) -> None:
+    """{program: the Debian package that has it}: fail (CI) or skip unless all are installed."""
+    import shutil
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    missing = {tool: package for tool, package in tools.items() if shutil.which(tool) is None}
+    if missing:
+        _missing(f"{' and '.join(missing)} not installed (apt-get install {' '.join(missing.values())}; "
+                 ".ci/setup test does it)")
 
 
-PG_PASSWORD = "facecam-test"
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, headless, driven through chromium-driver (selenium), 1100x1000 pixels."""
+    import shutil
+
+    need_tools({"chromium": "chromium", "chromedriver": "chromium-driver"})
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+                "--force-device-scale-factor=1", "--window-size=1100,1000"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    yield driver
+    driver.quit()
 
 
 @pytest.fixture(scope="session")
 def postgres():
-    """A throw-away PostgreSQL server (Debian's postgresql) on a free localhost port, its cluster
-    in a temporary folder, run as the `postgres` user when the tests run as root. Yields a
-    function making a fresh database and returning its postgresql:// URL; the `stop()` and
-    `start()` attributes stop and restart the server (a database going away and coming back)."""
-    import glob
-    import shutil
-    import subprocess
+    """A throw-away PostgreSQL server for the session (services.Postgres: new_database(), stop(),
+    start(), port)."""
+    from services import Postgres
 
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not bins:
+    if not Postgres.installed():
         _missing("PostgreSQL is not installed (apt-get install postgresql; .ci/setup test does it)")
-    bindir = Path(bins[-1]).parent
-    import tempfile
-
-    root = Path(tempfile.mkdtemp(prefix="facecam-postgres-"))  # not under pytest's root-only folder
-    cluster, sockets = root / "cluster", root / "sockets"
-    sockets.mkdir()
-    as_user = []
-    if os.getuid() == 0:  # PostgreSQL refuses to run as root
-        shutil.chown(root, "postgres")
-        shutil.chown(sockets, "postgres")
-        os.chmod(root, 0o755)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    password = root / "password"
-    password.write_text(PG_PASSWORD + "\n")
-    if as_user:
-        shutil.chown(password, "postgres")
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(cluster), "-U", "facecam", "--pwfile", str(password),
-                    "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"],
-                   check=True, capture_output=True, text=True)
-    port = free_port()
-    log = root / "server.log"
-
-    def start():
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(cluster), "-l", str(log), "-w", "-t", "30",
-                        "-o", f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                       check=True, capture_output=True, text=True)
-
-    def stop():
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(cluster), "-m", "immediate", "-w", "stop"],
-                       check=True, capture_output=True, text=True)
-
-    start()
-    counter = iter(range(1, 10_000))
-
-    def new_database() -> str:
-        name = f"history{next(counter)}"
-        subprocess.run([str(bindir / "createdb"), "-h", str(sockets), "-p", str(port), "-U", "facecam", name],
-                       check=True, capture_output=True, text=True)
-        return f"postgresql://facecam:{PG_PASSWORD}@127.0.0.1:{port}/{name}"
-
-    new_database.start, new_database.stop, new_database.port = start, stop, port
-    yield new_database
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(cluster), "-m", "fast", "-w", "stop"],
-                   capture_output=True)
-    shutil.rmtree(root, ignore_errors=True)
+    server = Postgres()
+    yield server
+    server.close()

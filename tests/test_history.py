@@ -30,7 +30,7 @@ def target(request, tmp_path):
     """A fresh, empty history: a SQLite file, or a database on the test PostgreSQL server."""
     if request.param == "sqlite":
         return str(tmp_path / "history.sqlite")
-    return request.getfixturevalue("postgres")()
+    return request.getfixturevalue("postgres").new_database()
 
 
 def local(*args) -> float:
@@ -220,7 +220,7 @@ def test_bad_history_targets_are_one_line_errors(tmp_path, postgres, people_regi
     foreign = tmp_path / "foreign.sqlite"
     with sqlite3.connect(foreign) as db:
         db.execute("CREATE TABLE sightings (x)")
-    good = postgres()
+    good = postgres.new_database()
     cases = [
         (str(junk), "not a SQLite database"),
         (str(foreign), "holds a 'sightings' table that facecam did not make"),
@@ -333,13 +333,28 @@ def printed_time(seconds: float) -> str:
     return iso(seconds)
 
 
-def test_delete_erases_a_persons_sightings_and_faces(clip, people_registry, tmp_path):  # noqa: F811
+def test_export_then_delete_erases_a_persons_sightings_and_faces(clip, people_registry, tmp_path):  # noqa: F811
+    """The history in its default place (the registry folder): Lin-Manuel Miranda's data exported
+    (a subject-access request), then deleted, with no trace of him left in the database file."""
     import shutil
+    import zipfile
 
     registry = tmp_path / "registry"
     shutil.copytree(people_registry, registry, ignore=shutil.ignore_patterns("history.sqlite*"))
-    printed, _ = run_recognize(clip, registry, registry / "history.sqlite")  # the default place, named
-    lin = [r["id"] for r in printed if r["name"] == LIN]
+    printed, _ = run_recognize(clip, registry, registry / "history.sqlite")
+    lin = sorted(r["id"] for r in printed if r["name"] == LIN)
+    result = facecam("history", "export", LIN, "--output", tmp_path / "lin.zip", "--registry", registry)
+    assert result.returncode == 0, result.stderr
+    assert f"{LIN}: 2 sighting(s), 2 face(s), 1 enrolment sample(s)" in result.stderr
+    with zipfile.ZipFile(tmp_path / "lin.zip") as archive:
+        sample = json.loads(archive.read("enrolment.json"))["samples"][0]["id"]
+        assert sorted(archive.namelist()) == sorted(["README.txt", "sightings.json", "sightings.csv", "enrolment.json",
+                                                     f"enrolment/{sample}.png", *(f"faces/{i}.jpg" for i in lin)])
+        assert sorted(r["id"] for r in json.loads(archive.read("sightings.json"))) == lin
+        assert all(cv2.imdecode(np.frombuffer(archive.read(f"faces/{i}.jpg"), np.uint8), 1).shape == (224, 224, 3) for i in lin)
+    assert_one_line_error(facecam("history", "export", "Nobody", "-o", tmp_path / "x.zip", "--registry", registry), 2,
+                          "facecam holds nothing about 'Nobody'")
+
     result = facecam("delete", LIN, "--yes", "--registry", registry)
     assert result.returncode == 0, result.stderr
     assert f"deleted {LIN} (1 samples, 2 sightings)" in result.stderr
@@ -347,16 +362,30 @@ def test_delete_erases_a_persons_sightings_and_faces(clip, people_registry, tmp_
     assert history.count(name=LIN) == 0 and history.count() == 26
     assert all(history.face(i) is None for i in lin)
     history.close()
-    with sqlite3.connect(registry / "history.sqlite") as db:  # no trace left in the file's pages either
+    with sqlite3.connect(registry / "history.sqlite") as db:
         assert db.execute("SELECT count(*) FROM faces").fetchone() == (26,)
-    assert LIN.encode() not in (registry / "history.sqlite").read_bytes()
-    assert not (registry / "history.sqlite-wal").exists() or LIN.encode() not in (registry / "history.sqlite-wal").read_bytes()
+    for file in registry.glob("history.sqlite*"):  # no trace in the file's free pages or its log either
+        assert LIN.encode() not in file.read_bytes(), file
     result = facecam("history", "--name", LIN, "--json", "--registry", registry)
     assert result.returncode == 0 and result.stdout == ""
 
 
-def test_retention_prunes_old_sightings(clip, people_registry, tmp_path):  # noqa: F811
-    target = str(tmp_path / "history.sqlite")
+def test_delete_and_rename_follow_into_a_chosen_history(clip, people_registry, target, tmp_path):  # noqa: F811
+    import shutil
+
+    registry = tmp_path / "registry"
+    shutil.copytree(people_registry, registry, ignore=shutil.ignore_patterns("history.sqlite*"))
+    run_recognize(clip, registry, target)
+    result = facecam("rename", LIN, "Lin-Manuel", "--registry", registry, "--history", target)
+    assert result.returncode == 0 and f"renamed {LIN} to Lin-Manuel (2 sightings)" in result.stderr, result.stderr
+    result = facecam("delete", "Lin-Manuel", "--yes", "--registry", registry, "--history", target)
+    assert result.returncode == 0 and "deleted Lin-Manuel (1 samples, 2 sightings)" in result.stderr, result.stderr
+    history = History.open(target)
+    assert (history.count(), history.count(name="Lin-Manuel"), history.count(name=LIN)) == (26, 0, 0)
+    history.close()
+
+
+def test_retention_prunes_old_sightings(clip, people_registry, target):  # noqa: F811
     now = time.time()
     store_all(target, [record("k1", None, now - 40 * 86400, now - 40 * 86400 + 5),
                        record("k2", None, now - 20 * 86400, now - 20 * 86400 + 5),
@@ -375,34 +404,53 @@ def test_retention_prunes_old_sightings(clip, people_registry, tmp_path):  # noq
     assert result.returncode == 0 and "deleted 2 unknown sighting(s)" in result.stderr
 
 
-def test_a_killed_recognize_leaves_a_readable_history(clip, people_registry, tmp_path):  # noqa: F811
-    """SIGKILL once five sightings were reported stored: those five (at least) are in the history,
-    and the file passes SQLite's integrity check."""
-    target = tmp_path / "history.sqlite"
+def recognize_until(clip, registry, target, sightings: int, sig):
+    """Start recognize on the clip, send `sig` once it reported `sightings` stored; returns
+    (exit code, the sightings it reported)."""
     process = subprocess.Popen([sys.executable, "-m", "facecam", "recognize", "--source", str(clip), "--registry",
-                                str(people_registry), "--headless", "--json", "--history", str(target)],
+                                str(registry), "--headless", "--json", "--history", str(target)],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     stored = []
-    for line in process.stdout:
-        if line.startswith('{"sighting"'):
-            stored.append(json.loads(line)["sighting"])
-            if len(stored) == 5:
-                process.send_signal(signal.SIGKILL)
-                break
-    process.wait(timeout=60)
-    assert process.returncode == -signal.SIGKILL and len(stored) == 5
-    with sqlite3.connect(target) as db:
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    try:
+        for line in process.stdout:
+            if line.startswith('{"sighting"'):
+                stored.append(json.loads(line)["sighting"])
+                if len(stored) == sightings:
+                    process.send_signal(sig)
+    finally:
+        process.wait(timeout=60)
+    return process.returncode, stored
+
+
+def test_a_killed_recognize_leaves_a_readable_history(clip, people_registry, target):  # noqa: F811
+    """SIGKILL once five sightings were reported stored: all reported are in the history as they were
+    reported, and a SQLite file passes its integrity check."""
+    code, stored = recognize_until(clip, people_registry, target, 5, signal.SIGKILL)
+    assert code == -signal.SIGKILL and len(stored) >= 5
+    if "://" not in target:
+        with sqlite3.connect(target) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     history = History.open(target)
     kept = {r["id"]: r for r in history.sightings()}
-    assert all(s["id"] in kept and kept[s["id"]]["frames"] == s["frames"] for s in stored)
+    assert all(kept[s["id"]]["frames"] == s["frames"] and kept[s["id"]]["closed"] for s in stored)
+    history.close()
+
+
+def test_ctrl_c_ends_and_stores_the_sightings_in_progress(clip, people_registry, target):  # noqa: F811
+    """Ctrl-C (SIGINT) after five sightings: exit 130, and every sighting, those still going when
+    it came included, is stored closed and reported."""
+    code, stored = recognize_until(clip, people_registry, target, 5, signal.SIGINT)
+    assert code == 130 and len(stored) > 5
+    history = History.open(target)
+    rows = history.sightings()
+    assert sorted(r["id"] for r in rows) == sorted(s["id"] for s in stored) and all(r["closed"] for r in rows)
     history.close()
 
 
 def test_the_database_going_away_mid_run_loses_nothing(clip, people_registry, postgres):  # noqa: F811
     """PostgreSQL stops a second into the run and comes back 3 s later: recognition goes on, the
     sightings wait in memory, and all 28 are stored in the end."""
-    target = postgres()
+    target = postgres.new_database()
     process = subprocess.Popen([sys.executable, "-m", "facecam", "recognize", "--source", str(clip), "--registry",
                                 str(people_registry), "--headless", "--json", "--history", target],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -456,3 +504,58 @@ def test_history_and_report_commands(tmp_path):
     assert lines[0] == "name,day,first_seen,last_seen,present_s,sightings,sources" and len(lines) == 3
     assert lines[1].startswith("Alice,2026-11-02,") and ",600.0,1,door" in lines[1]
     assert_one_line_error(facecam("report", "attendance", "--day", "monday", "--history", target), 2, "is not a day")
+
+
+# --- the recorder, on made-up tracks
+
+
+class Collect:
+    """Stands in for the Writer: keeps what the recorder hands over."""
+
+    def __init__(self):
+        self.records = []
+
+    def put(self, record):
+        self.records.append(record)
+
+
+def track(track_id, name, score, side, vector=None):
+    from facecam.tracking import Track
+    from facecam.types import Detection
+
+    landmarks = np.array([[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]], np.float32)
+    t = Track(track_id, Detection(np.array([0, 0, side, side], np.float32), 0.99, landmarks), 0, 0)
+    t.name, t.score, t.vector = name, score, vector
+    return t
+
+
+def test_the_recorder_settles_names_keeps_the_best_face_and_writes_long_sightings(monkeypatch):
+    from facecam.history import Recorder
+    from facecam.sources import Frame
+
+    writer, events = Collect(), []
+    recorder = Recorder(writer, source="door", live=False, model="sface", on_event=lambda kind, e: events.append((kind, e)))
+    image = np.zeros((120, 120, 3), np.uint8)
+    vector = np.ones(4, np.float32) / 2
+    frame = lambda i: Frame(i, i / 10, image)  # noqa: E731
+    # track 1: unknown for 3 frames (far away), then Alice for 4 frames as it comes closer; embedded
+    # on frames 0, 3 and 5, the largest face on frame 5
+    for i in range(7):
+        t = track(1, None if i < 3 else "Alice", 0.5 if i < 3 else 0.9 + i / 100, 40 + 10 * i, vector * (i + 1))
+        recorder.update(frame(i), [t], [t] if i in (0, 3, 5) else [], [t])
+    assert events == [("started", {"source": "door", "track_id": 1, "name": None,
+                                   "start": events[0][1]["start"], "start_s": 0.0})]
+    assert writer.records == []
+    recorder.update(frame(7), [], [], [])  # the tracker dropped it: the sighting ends
+    (done,) = writer.records
+    assert (done.name, done.frames, done.best_score, done.start_s, done.end_s, done.closed) == ("Alice", 7, 0.96, 0.0, 0.6, True)
+    assert np.array_equal(done.face.embedding, vector * 6) and done.face.crop.shape == (224, 224, 3)  # frame 5's
+    # a tie between a name and unknown goes to the name; a long sighting is handed over while it goes on
+    monkeypatch.setattr(Recorder, "UPDATE_SECONDS", 0.0)
+    for i, name in enumerate([None, "Bob"]):
+        t = track(2, name, 0.4 if name is None else 0.85, 50, vector)
+        recorder.update(frame(10 + i), [t], [t], [t])
+    assert [(r.name, r.frames, r.closed) for r in writer.records[1:]] == [(None, 1, False), ("Bob", 2, False)]
+    assert writer.records[1].face is not None and writer.records[2].face is None  # the face once, until a better one
+    recorder.close()
+    assert (writer.records[-1].name, writer.records[-1].closed, writer.records[-1].key) == ("Bob", True, writer.records[1].key)

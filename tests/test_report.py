@@ -5,15 +5,12 @@ printout of one page."""
 from __future__ import annotations
 
 import base64
-import os
 import re
-import shutil
 from datetime import datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from facecam.align import canonical_crop
 from facecam.history import Face, History, Record
@@ -21,27 +18,6 @@ from test_cli import facecam
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "out" / "screenshots"
 PEOPLE = ("Abdoulaye_Wade", "Abdullah_Gul", "Abel_Pacheco")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    missing = [tool for tool in ("chromium", "chromedriver") if shutil.which(tool) is None]
-    if missing:
-        message = f"{' and '.join(missing)} not installed (apt-get install chromium chromium-driver; .ci/setup test does it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-                "--force-device-scale-factor=1", "--window-size=1100,1000"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    yield driver
-    driver.quit()
 
 
 def lfw_face(data, person: str, detector) -> tuple[bytes, np.ndarray]:

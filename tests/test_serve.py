@@ -11,14 +11,10 @@ import time
 import httpx
 import pytest
 
+from services import free_port
+
 TOKEN = "test-token-5b1d"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(tmp_path, *args, token=TOKEN):

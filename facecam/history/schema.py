@@ -39,6 +39,7 @@ sightings = Table(
     Column("closed", Boolean, nullable=False),
     Index("sightings_name_started", "name", "started_at"),
     Index("sightings_started", "started_at"),
+    Index("sightings_ended", "ended_at"),  # a recent period is found from its end: few rows end after it
 )
 
 # The track's best face, apart from the rows that queries scan: the canonical 224x224 crop (JPEG,

@@ -23,6 +23,7 @@ from .schema import faces, sightings
 
 FILE_NAME = "history.sqlite"  # the default history, inside the registry folder
 BUSY_SECONDS = 30  # how long a SQLite writer waits for another process's write to finish
+WAL_LIMIT = 64 << 20  # bytes the write-ahead log is cut back to after a checkpoint (a long run would keep its peak)
 CONNECT_SECONDS = 5  # how long to wait for a PostgreSQL server before calling it unreachable
 
 
@@ -176,10 +177,11 @@ class History:
 
         count = self._run(work, write=True)
         if count and self.dialect == "sqlite":
-            self._checkpoint()  # the erased pages leave the write-ahead log too
+            self.checkpoint()  # the erased pages leave the write-ahead log too
         return count
 
-    def _checkpoint(self) -> None:
+    def checkpoint(self) -> None:
+        """SQLite: fold the write-ahead log into the database file and empty it."""
         try:
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -281,7 +283,7 @@ def _sqlite_engine(path: Path, create: bool):
         dbapi_connection.isolation_level = None  # SQLAlchemy's begin() below decides, not the driver
         cursor = dbapi_connection.cursor()
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "secure_delete=ON",
-                       f"busy_timeout={BUSY_SECONDS * 1000}"):
+                       f"busy_timeout={BUSY_SECONDS * 1000}", f"journal_size_limit={WAL_LIMIT}"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 

@@ -1,0 +1,75 @@
+"""Real services started for the tests and benchmarks, on free localhost ports in temporary
+folders: a throw-away PostgreSQL server (Debian's postgresql package)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Postgres:
+    """A cluster made with initdb in a temporary folder, run as the `postgres` user when this
+    runs as root (PostgreSQL refuses root), password authentication over TCP on a free port.
+    new_database() makes an empty database and returns its postgresql:// URL; stop() and start()
+    take the server away and bring it back; close() removes it all."""
+
+    PASSWORD = "facecam-test"
+
+    @staticmethod
+    def installed() -> bool:
+        return bool(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+
+    def __init__(self, *, fsync: bool = False):
+        self.bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]).parent
+        self.root = Path(tempfile.mkdtemp(prefix="facecam-postgres-"))  # not under pytest's root-only folders
+        self.cluster, self.sockets = self.root / "cluster", self.root / "sockets"
+        self.sockets.mkdir()
+        self.as_user = []
+        password = self.root / "password"
+        password.write_text(self.PASSWORD + "\n")
+        if os.getuid() == 0:
+            for path in (self.root, self.sockets, password):
+                shutil.chown(path, "postgres")
+            os.chmod(self.root, 0o755)
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        self._run("initdb", "-D", str(self.cluster), "-U", "facecam", "--pwfile", str(password), "--auth-local=trust",
+                  "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
+        self.port = free_port()
+        self.options = f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1" + ("" if fsync else " -c fsync=off")
+        self._count = 0
+        self.start()
+
+    def _run(self, tool: str, *args: str, user: bool = True) -> None:
+        result = subprocess.run([*(self.as_user if user else []), str(self.bin / tool), *args], capture_output=True,
+                                text=True)
+        if result.returncode:
+            raise RuntimeError(f"{tool} failed: {result.stderr.strip() or result.stdout.strip()}")
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.cluster), "-l", str(self.root / "server.log"), "-w", "-t", "60",
+                  "-o", self.options, "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.cluster), "-m", "immediate", "-w", "stop")
+
+    def new_database(self) -> str:
+        self._count += 1
+        name = f"history{self._count}"
+        self._run("createdb", "-h", str(self.sockets), "-p", str(self.port), "-U", "facecam", name, user=False)
+        return f"postgresql://facecam:{self.PASSWORD}@127.0.0.1:{self.port}/{name}"
+
+    def close(self) -> None:
+        subprocess.run([*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.cluster), "-m", "fast", "-w", "stop"],
+                       capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
