@@ -43,15 +43,18 @@ class FaceCam:
     """registry: the registry folder (created on the first enrolment). detector: a detector, or
     its weights (catalog name or file; None: the default). embedder: an embedder or a model name
     (None: the registry's own model, else the default). threshold: the match score (None: the
-    model's default, 0.8 for the built-in models). Images are BGR uint8 arrays or file paths."""
+    model's default, 0.8 for the built-in models). history: the sightings' database (a SQLite
+    file or a postgresql:// URL; None: history.sqlite in the registry folder), erased from by
+    forget(). Images are BGR uint8 arrays or file paths."""
 
     def __init__(self, registry: str | Path = "registry", *, detector=None, embedder=None,
                  threshold: float | None = None, device: str = "auto", detect_threshold: float = 0.6,
-                 max_size: int | None = 640):
+                 max_size: int | None = 640, history: str | Path | None = None):
         from .models import load_embedder, retinaface
         from .registry import stored_model
 
         self.path = Path(registry)
+        self.history = str(history) if history is not None else None
         if detector is None or isinstance(detector, (str, Path)):
             detector = retinaface.load(None if detector is None else str(detector), device=device,
                                        threshold=detect_threshold, max_size=max_size)
@@ -105,9 +108,19 @@ class FaceCam:
         return Registry.open(self.path, model=self.embedder.model_info, create=True).people()
 
     def forget(self, name: str) -> int:
-        """Remove a person with all their samples and face crops; returns how many samples."""
-        from .registry import transaction
+        """Erase a person: their sightings and faces in the history (when there is one), then
+        their samples and face crops; returns how many samples."""
+        from .history import FILE_NAME, History
+        from .registry import Registry, transaction
 
+        Registry.open(self.path).index_of(name)  # unknown names fail before anything is erased
+        target = self.history or str(self.path / FILE_NAME)
+        if self.history is not None or Path(target).exists():
+            store = History.open(target)
+            try:
+                store.erase(name)
+            finally:
+                store.close()
         with transaction(self.path) as reg:
             return reg.remove(name)
 

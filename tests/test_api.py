@@ -26,7 +26,14 @@ def test_facecam_enrols_from_photos_and_names_the_faces_of_an_image(data, tmp_pa
     vectors = cam.embed(SAMPLES / "obama_and_biden.jpg")
     assert vectors.shape == (3, 128) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     assert [p["samples"] for p in cam.people()] == [2, 3]
+    from facecam.history import History, Record
+
+    history = History.open(tmp_path / "people" / "history.sqlite", create=True)  # where recognize keeps it
+    history.write([Record(key=name, source="door", track_id=1, name=name, started_at=1e9, ended_at=1e9 + 5, start_s=None,
+                          end_s=None, frames=5, best_score=0.9, closed=True) for name in ("Joe Biden", "Barack Obama")], {})
     assert cam.forget("Joe Biden") == 2 and [p["name"] for p in cam.people()] == ["Barack Obama"]
+    assert [r["name"] for r in history.sightings()] == ["Barack Obama"]  # his sightings went with him
+    history.close()
     # a second FaceCam on the same folder takes the registry's model and sees the same people
     assert [who.name for who in FaceCam(registry=tmp_path / "people").recognize(train / "obama" / "obama2.jpg")] == ["Barack Obama"]
 

@@ -9,7 +9,7 @@ import typer
 
 from .. import ui
 from .app import app
-from .options import HistoryOpt, JsonOpt, RegistryOpt, open_history
+from .options import HistoryOpt, JsonOpt, RegistryOpt, history_target, open_history, registry_path
 
 history_app = typer.Typer(help="Who was seen when: list sightings, prune them, export one person's.",
                           invoke_without_command=True)
@@ -121,8 +121,6 @@ def history_export(
 
     if output.suffix.lower() != ".zip":
         raise typer.BadParameter("the export is written as .zip", param_hint="--output")
-    from .options import history_target, registry_path
-
     counts = export_person(name, output, history=history_target(history, registry), registry=registry_path(registry))
     ui.info(f"{name}: {counts['sightings']} sighting(s), {counts['faces']} face(s), {counts['samples']} enrolment "
             f"sample(s) written to {output}")

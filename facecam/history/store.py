@@ -97,7 +97,7 @@ class History:
         current version. Every failure is a one-line HistoryError naming the database."""
         target = str(target)
         if "://" in target:
-            engine, where = _server_engine(target)
+            engine, where = _url_engine(target, create)
         else:
             engine, where = _sqlite_engine(Path(target), create)
         history = cls(engine, where)
@@ -294,7 +294,7 @@ def _sqlite_engine(path: Path, create: bool):
     return engine, where
 
 
-def _server_engine(target: str):
+def _url_engine(target: str, create: bool):
     try:
         url = make_url(target)
     except ArgumentError:
@@ -302,7 +302,7 @@ def _server_engine(target: str):
                            "or a file name") from None
     where = url.render_as_string(hide_password=True)
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(Path(url.database or ""), True)
+        return _sqlite_engine(Path(url.database or ""), create)
     if url.get_backend_name() != "postgresql":
         raise HistoryError(f"history {where}: facecam keeps its history in SQLite (a file) or PostgreSQL "
                            f"(postgresql://...), not {url.get_backend_name()}")

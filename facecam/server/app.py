@@ -26,17 +26,12 @@ from ..registry import Registry, transaction
 from ..sources import ImageTooLarge, decode_image
 from ..validate import person_name
 from . import history
-from .guard import Guard
+from .guard import Guard, HTTPProblem
 
 MAX_FILES = 20  # images per enrolment request
 READ_ONLY_POSTS = {"/recognize"}  # every other POST, and every PATCH or DELETE, changes the registry
 # most specific first: ConflictError and NotFoundError are UsageErrors
 ERROR_STATUS = ((ConflictError, 409), (NotFoundError, 404), (UsageError, 400), (ImageTooLarge, 413), (InputError, 422))
-
-
-class HTTPProblem(Exception):
-    def __init__(self, status: int, detail: str, headers: dict | None = None):
-        self.status, self.detail, self.headers = status, detail, headers
 
 
 class Face(BaseModel):

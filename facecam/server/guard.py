@@ -9,6 +9,13 @@ import json
 from starlette.exceptions import HTTPException
 
 
+class HTTPProblem(Exception):
+    """An answer other than 2xx: status, the JSON detail, extra headers."""
+
+    def __init__(self, status: int, detail: str, headers: dict | None = None):
+        self.status, self.detail, self.headers = status, detail, headers
+
+
 class _TooLarge(HTTPException):
     """Raised from inside the app's body reading: FastAPI passes an HTTPException on as it is
     (any other error while parsing a form becomes a 400)."""

@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from ..history import DEFAULT_GAP, BadTime, attendance, local_midnight, parse_day, parse_time
+from .guard import HTTPProblem
 
 PRIVATE = ("/sightings", "/attendance", "/events")  # paths that need the token when there is one
 
@@ -95,8 +96,6 @@ class Events:
 
 
 def _time(value: str | None, what: str) -> float | None:
-    from .app import HTTPProblem
-
     try:
         return None if value is None else parse_time(value)
     except BadTime as err:
@@ -107,7 +106,6 @@ def routes(app: FastAPI, service, stream, problems: dict) -> None:
     from datetime import timedelta
 
     from ..history import public
-    from .app import HTTPProblem
 
     def history():
         if service.history is None:
