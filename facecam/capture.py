@@ -63,26 +63,27 @@ class Loop:
         start = time.perf_counter()
         try:
             frames = iter(self.source)
+            last = None  # the last image shown
             while not self.interrupted and not (self.stop is not None and self.stop.is_set()):
                 with self.timer("decode") if self.timer else nullcontext():
-                    frame = next(frames, None)
-                if frame is None:
+                    frame = next(frames, END)
+                if frame is END:
                     break
+                if frame is None:  # a live source with no new frame yet (reconnecting): keep the window alive
+                    if window and last is not None:
+                        cv2.imshow(self.title, draw_waiting(last, self.source.state or "waiting for frames"))
+                        if self._keys(cv2.waitKey(1) & 0xFF):
+                            break
+                    continue
                 shown, done = self.step(frame)
                 self.frames += 1
                 if not self.headless and shown is not None:
                     if not window:
                         open_window(self.title, shown.shape)
                         window = True
-                    self.shape = shown.shape
+                    self.shape, last = shown.shape, shown
                     cv2.imshow(self.title, shown)
-                    key = cv2.waitKey(1) & 0xFF
-                    if key in KEY_FINISH:
-                        self.reason = FINISHED
-                    elif key in KEY_ABORT or window_closed(self.title):
-                        self.reason = ABORTED
-                    elif key in KEY_FULLSCREEN:
-                        toggle_fullscreen(self.title)
+                    self._keys(cv2.waitKey(1) & 0xFF)
                 if self.reason is None and done:
                     self.reason = FINISHED
                 if self.reason is None and self.max_frames is not None and self.frames >= self.max_frames:
@@ -100,6 +101,29 @@ class Loop:
             if window:
                 close_window(self.title)
         return self.reason
+
+
+    def _keys(self, key: int) -> bool:
+        """Act on a key (and on the window being closed); True when the loop should end."""
+        if key in KEY_FINISH:
+            self.reason = FINISHED
+        elif key in KEY_ABORT or window_closed(self.title):
+            self.reason = ABORTED
+        elif key in KEY_FULLSCREEN:
+            toggle_fullscreen(self.title)
+        return self.reason is not None
+
+
+END = object()  # the source has no more frames
+
+
+def draw_waiting(image: np.ndarray, state: str) -> np.ndarray:
+    """The last frame, dimmed, with what the source is doing."""
+    from . import draw
+
+    shown = (image * 0.5).astype(np.uint8)
+    draw.status(shown, [state])
+    return shown
 
 
 def open_window(title: str, shape) -> None:

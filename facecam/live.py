@@ -97,16 +97,21 @@ def review(title: str, view: EnrolView, shape) -> str:
 class Recognition:
     """Recognize's per-frame step: names on tracks, events, who was seen when, the annotated video."""
 
-    def __init__(self, recognizer: Recognizer, *, headless: bool, output, fps: float | None, on_event, recorder=None):
+    def __init__(self, recognizer: Recognizer, *, headless: bool, output, fps: float | None, on_event, recorder=None,
+                 source: FrameSource | None = None):
         self.recognizer, self.headless, self.on_event, self.recorder = recognizer, headless, on_event, recorder
+        self.source = source
         self.output, self.output_fps = output, fps or 25.0
         self.writer = None
         self.seen: dict[str, dict] = {}  # name -> first, last (seconds), frames
         self.unknown_tracks: set[int] = set()  # tracks seen unknown ...
         self.named_tracks: set[int] = set()  # ... and those that got a name at some point
         self.fps = Fps()
+        self.lags: list[float] = []  # seconds, per live frame
 
     def __call__(self, frame: Frame):
+        if frame.captured is not None:  # a live frame: how long it waited between being read and processed
+            self.lags.append(time.monotonic() - frame.captured)
         timer = self.recognizer.timer
         tracks, matched = self.recognizer.process(frame.image, frame.index)
         if self.recorder is not None:
@@ -127,7 +132,8 @@ class Recognition:
             return None, False
         with timer("draw"):
             shown = frame.image.copy()
-            lines = [f"{self.fps.label()}   {len(tracks)} face(s)   q quits"]
+            dropped = f"   {self.source.dropped} dropped" if self.source is not None and self.source.dropped else ""
+            lines = [f"{self.fps.label()}   {len(tracks)} face(s){dropped}   q quits"]
             if self.recorder is not None and self.recorder.writer.error:
                 lines.append(f"history unavailable: {self.recorder.writer.waiting} sighting(s) waiting")
             band = draw.status(shown, lines)
@@ -160,7 +166,18 @@ class Recognition:
                 "ended": loop.reason, "threshold": self.recognizer.threshold,
                 "people": [{"name": n, "first": round(s["first"], 3), "last": round(s["last"], 3),
                             "frames": len(s["frames"])} for n, s in sorted(self.seen.items())],
-                "unknown_tracks": len(self.unknown_tracks - self.named_tracks), "ms_per_frame": stages}
+                "unknown_tracks": len(self.unknown_tracks - self.named_tracks), "ms_per_frame": stages,
+                "dropped": self.source.dropped if self.source is not None else 0,
+                "reconnects": self.source.reconnects if self.source is not None else 0, "lag_ms": _lag(self.lags)}
+
+
+def _lag(lags: list[float]) -> dict | None:
+    """Median, 95th percentile and largest wait of live frames between being read and processed."""
+    if not lags:
+        return None
+    ms = np.array(lags) * 1000
+    return {"median": round(float(np.median(ms)), 1), "p95": round(float(np.percentile(ms, 95)), 1),
+            "max": round(float(ms.max()), 1)}
 
 
 def recognize(source: FrameSource, recognizer: Recognizer, *, headless: bool, output, max_frames: int | None,
@@ -168,7 +185,7 @@ def recognize(source: FrameSource, recognizer: Recognizer, *, headless: bool, ou
     """Run the recognition loop; returns (the finished loop, the summary). recorder: a
     history.Recorder that turns the tracks into sightings (ended with the loop)."""
     step = Recognition(recognizer, headless=headless, output=output, fps=source.fps, on_event=on_event,
-                       recorder=recorder)
+                       recorder=recorder, source=source)
     loop = Loop(source, step, title="facecam recognize", headless=headless, max_frames=max_frames,
                 timer=recognizer.timer)
     try:

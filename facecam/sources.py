@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import numpy as np
 
 from . import config
 from .errors import DeviceError, InputError
+from .grabber import Frame, Grabber
 from .validate import camera_index, open_regular, source_path
 
 
@@ -111,96 +114,149 @@ def list_images(paths: list[str | Path]) -> list[Path]:
     return out
 
 
-@dataclass
-class Frame:
-    index: int  # 0, 1, 2, ... in the order read
-    time: float  # seconds: the position in a video file, since opening for a live source; a folder: the index
-    image: np.ndarray  # BGR uint8 HxWx3
+@dataclass(frozen=True)
+class CameraSettings:
+    """What to ask a local camera for; None leaves the driver's choice. The camera may give
+    something else: FrameSource.accepted says what it took."""
+
+    size: tuple[int, int] | None = None  # width, height
+    fps: float | None = None
+    fourcc: str | None = None  # e.g. MJPG: many USB webcams give 30 fps at 720p only compressed
 
 
 class FrameSource:
     """Frames from a camera (an index), a video file, a stream URL, or a folder of images.
 
-    Opening fails with a one-line error naming what was tried. A live source (camera, stream) that
-    stops delivering frames ends the iteration with `stopped` set; a file or folder just ends.
+    Opening fails with a one-line error naming what was tried. A live source (camera, stream) is
+    read by a grabber thread (grabber.py) that keeps the newest frame, counts the frames the loop
+    did not take (`dropped`), and reopens the source when it stops delivering (`reconnect`
+    attempts, None for ever); iterating yields None while there is no new frame. A source lost for
+    good ends the iteration with `stopped` set and `failure` saying why; a file or folder just ends.
+    realtime: read a file at its frame rate and drop frames like a live source.
+    rtsp_transport: "tcp" (the default: UDP loses packets on Wi-Fi) or "udp".
     """
 
-    CAMERA_RETRIES = 30  # consecutive failed reads (about a second) before a live source is given up
     STREAM_TIMEOUT = 10.0  # seconds a stream may take to open, or to deliver the next packet
 
-    def __init__(self, camera: int = 0, source: str | Path | None = None):
+    def __init__(self, camera: int = 0, source: str | Path | None = None, *, realtime: bool = False,
+                 reconnect: int | None = 3, camera_settings: CameraSettings | None = None,
+                 rtsp_transport: str = "tcp", on_status=None):
         self.stopped = False
+        self.failure: str | None = None
         self.unreadable: list[str] = []  # a folder's images that could not be read (skipped)
+        self.realtime, self.reconnect, self.on_status = realtime, reconnect, on_status
+        self.camera_settings, self.rtsp_transport = camera_settings or CameraSettings(), rtsp_transport
+        self.accepted: dict | None = None  # a camera: the size, fps and fourcc it took
         self._images: list[Path] | None = None
+        self._grabber: Grabber | None = None
         self._capture = None
         if source is None:
-            self._open_camera(camera_index(camera))
+            self.name, self.live = f"camera {camera_index(camera)}", True
+            self._reopen = lambda: self._open_camera(camera)
         elif "://" in str(source):
-            self._open_stream(str(source))
+            self.name, self.live = _without_password(str(source)), True  # names go into logs and the history
+            self._reopen = lambda: self._open_stream(str(source))
         else:
-            self._open_path(Path(source))
+            self.name, self.live = str(source), False
+            self._reopen = lambda: self._open_path(Path(source))
+        self._capture = self._reopen()
         fps = self._capture.get(_cv2().CAP_PROP_FPS) if self._capture is not None else 0.0
         self.fps = fps if 1.0 <= fps <= 240.0 else None  # cameras and streams may report nonsense
 
-    def _open_camera(self, camera: int) -> None:
-        self.name, self.live = f"camera {camera}", True
-        self._capture = _cv2().VideoCapture(camera)
-        if not self._capture.isOpened():
+    @property
+    def dropped(self) -> int:
+        return self._grabber.dropped if self._grabber is not None else 0
+
+    @property
+    def reconnects(self) -> int:
+        return self._grabber.reconnects if self._grabber is not None else 0
+
+    @property
+    def state(self) -> str | None:
+        """What is wrong right now ("reconnecting (attempt 2 of 3)"), or None."""
+        return self._grabber.state if self._grabber is not None else None
+
+    def _open_camera(self, camera: int):
+        cv2 = _cv2()
+        capture = cv2.VideoCapture(camera)
+        if not capture.isOpened():
             found = sorted(str(p) for p in Path("/dev").glob("video*"))
             raise DeviceError(f"camera {camera} could not be opened (video devices on this machine: "
                               f"{', '.join(found) or 'none'}); use --camera N or --source FILE")
+        wanted = self.camera_settings
+        if wanted.fourcc:  # before the size: the size a camera offers depends on the format
+            capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*wanted.fourcc))
+        if wanted.size:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, wanted.size[0])
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, wanted.size[1])
+        if wanted.fps:
+            capture.set(cv2.CAP_PROP_FPS, wanted.fps)
+        code = int(capture.get(cv2.CAP_PROP_FOURCC))
+        self.accepted = {"size": (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))),
+                         "fps": round(capture.get(cv2.CAP_PROP_FPS), 2),
+                         "fourcc": "".join(chr((code >> 8 * k) & 0xFF) for k in range(4)).strip("\0 ") or None}
+        return capture
 
-    def _open_stream(self, url: str) -> None:
+    def _open_stream(self, url: str):
         import time
 
         cv2 = _cv2()
-        self.name, self.live = url, True
         ms = int(self.STREAM_TIMEOUT * 1000)
         start = time.monotonic()
-        self._capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG,
-                                         [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
-        if not self._capture.isOpened():
+        with _FFMPEG_OPTIONS:  # OpenCV reads its FFmpeg options from the environment, at each open
+            previous = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS")
+            if url.lower().startswith(("rtsp://", "rtsps://")):
+                os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{self.rtsp_transport}"
+            try:
+                capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG,
+                                           [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+            finally:
+                if previous is None:
+                    os.environ.pop("OPENCV_FFMPEG_CAPTURE_OPTIONS", None)
+                else:
+                    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = previous
+        if not capture.isOpened():
             waited = time.monotonic() - start
             why = (f"no answer within {self.STREAM_TIMEOUT:g} s" if waited >= self.STREAM_TIMEOUT - 0.5
-                   else "refused, not found, or not a video stream")
-            raise InputError(f"{url}: the stream could not be opened ({why})")
+                   else "refused, not found, wrong credentials, or not a video stream")
+            raise InputError(f"{_without_password(url)}: the stream could not be opened ({why})")
+        return capture
 
-    def _open_path(self, path: Path) -> None:
-        self.name, self.live = str(path), False
+    def _open_path(self, path: Path):
         source_path(path)
         if path.is_dir():
             self._images = list_images([path])
             if not self._images:
                 raise InputError(f"{path}: no images in this folder")
-            return
+            return None
         cv2 = _cv2()
-        self._capture = cv2.VideoCapture(str(path))
-        if not self._capture.isOpened() or self._capture.get(cv2.CAP_PROP_FRAME_COUNT) <= 0:
-            self.close()
+        capture = cv2.VideoCapture(str(path))
+        if not capture.isOpened() or capture.get(cv2.CAP_PROP_FRAME_COUNT) <= 0:
+            capture.release()
             raise InputError(f"{path}: not a readable video")
+        return capture
 
     def __iter__(self):
         if self._images is not None:
             yield from self._folder_frames()
             return
-        import time
-
-        start = time.monotonic()
-        index = failures = 0
+        if self.live or self.realtime:
+            if self._capture is None:  # iterated again (enrolment's retake): the last grabber closed it
+                self._capture = self._reopen()
+            self._grabber = Grabber(self._capture, self._reopen, name=self.name, live=self.live,
+                                    fps=self.fps, reconnect=self.reconnect, on_status=self.on_status)
+            self._capture = None  # the grabber's now
+            yield from self._grabber.frames()
+            self.stopped, self.failure = self._grabber.stopped, self._grabber.failure
+            return
+        index = 0
         while self._capture is not None:
             ok, image = self._capture.read()
             if not ok or image is None:
-                failures += 1
-                if not self.live and index == 0:
+                if index == 0:
                     raise InputError(f"{self.name}: no frame could be decoded")
-                if not self.live or failures >= self.CAMERA_RETRIES:
-                    self.stopped = self.live
-                    return
-                time.sleep(0.03)
-                continue
-            failures = 0
-            seconds = index / self.fps if not self.live and self.fps else time.monotonic() - start
-            yield Frame(index, seconds, image)
+                return
+            yield Frame(index, index / self.fps if self.fps else float(index), image)
             index += 1
 
     @property
@@ -220,6 +276,8 @@ class FrameSource:
             index += 1
 
     def close(self) -> None:
+        if self._grabber is not None:
+            self._grabber.stop()
         if self._capture is not None:
             self._capture.release()
             self._capture = None
@@ -229,6 +287,14 @@ class FrameSource:
 
     def __exit__(self, *exc):
         self.close()
+
+
+_FFMPEG_OPTIONS = threading.Lock()
+
+
+def _without_password(url: str) -> str:
+    """A URL as it may be shown: rtsp://user:secret@host -> rtsp://user:***@host."""
+    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url)
 
 
 def _cv2():

@@ -73,3 +73,61 @@ class Postgres:
         subprocess.run([*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.cluster), "-m", "fast", "-w", "stop"],
                        capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class RtspServer:
+    """tests/rtsp_server.py run by the system's python3 (GStreamer's bindings live there) on a free
+    port: the JPEG frames of `folder` as a looping H.264 stream at `fps` (a fraction such as
+    30000/1001). url: rtsp://127.0.0.1:PORT/clip (with the credentials when `credentials`
+    "user:password" is given, which the server then requires). stop() kills it (a camera going
+    away), start() brings it back on the same port."""
+
+    SCRIPT = Path(__file__).with_name("rtsp_server.py")
+
+    @staticmethod
+    def installed() -> bool:
+        probe = ("import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import Gst, GstRtspServer; "
+                 "Gst.init(None); import sys; sys.exit(0 if all(Gst.ElementFactory.find(e) for e in "
+                 "('multifilesrc', 'jpegdec', 'x264enc', 'rtph264pay')) else 1)")
+        return Path("/usr/bin/python3").exists() and subprocess.run(["/usr/bin/python3", "-c", probe],
+                                                                   capture_output=True).returncode == 0
+
+    def __init__(self, folder: Path, fps: str = "30000/1001", credentials: str | None = None):
+        self.folder, self.fps, self.credentials = folder, fps, credentials
+        self.port = free_port()
+        self.url = f"rtsp://{credentials + '@' if credentials else ''}127.0.0.1:{self.port}/clip"
+        self.process = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(["/usr/bin/python3", str(self.SCRIPT), str(self.port), str(self.folder), self.fps,
+                                         *([self.credentials] if self.credentials else [])],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(f"the RTSP server did not start: {self.process.stderr.read()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    close = stop
+
+
+def video_frames(video: Path, folder: Path, *, limit: int | None = None) -> int:
+    """Write a video's frames as folder/00000.jpg, 00001.jpg, ... (what RtspServer streams)."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    capture = cv2.VideoCapture(str(video))
+    count = 0
+    while limit is None or count < limit:
+        ok, image = capture.read()
+        if not ok:
+            break
+        cv2.imwrite(str(folder / f"{count:05d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        count += 1
+    capture.release()
+    return count

@@ -11,9 +11,9 @@ import typer
 from .. import config, ui
 from ..errors import UsageError
 from .app import app
-from .options import (BackboneOpt, CameraOpt, DetectorOpt, DeviceOpt, HeadlessOpt, MaxFramesOpt, MaxSizeOpt, ModelOpt,
-                      RegistryOpt, SourceOpt, ThresholdOpt, build_detector, check_threshold, embedder_for, progress,
-                      registry_path)
+from .options import (BackboneOpt, CameraFpsOpt, CameraOpt, CameraSizeOpt, DetectorOpt, DeviceOpt, FourccOpt, HeadlessOpt,
+                      MaxFramesOpt, MaxSizeOpt, ModelOpt, RegistryOpt, SourceOpt, ThresholdOpt, build_detector,
+                      check_threshold, embedder_for, open_source, progress, registry_path)
 
 
 @app.command()
@@ -21,6 +21,9 @@ def register(
     name: Annotated[Optional[str], typer.Option(help="Who is enrolled (not with --by-folder).")] = None,
     camera: CameraOpt = 0,
     source: SourceOpt = None,
+    camera_size: CameraSizeOpt = None,
+    camera_fps: CameraFpsOpt = None,
+    fourcc: FourccOpt = None,
     auto: Annotated[bool, typer.Option(help="Save by itself once every head direction is covered (no review).")] = False,
     mirror: Annotated[bool, typer.Option(help="Show the camera as a mirror (a selfie view); --no-mirror for a rear or IP camera. The samples are kept as the camera sees them.")] = True,
     directions: Annotated[int, typer.Option(help="Head directions around the centre to cover: 8 or 4.")] = 8,
@@ -69,7 +72,8 @@ def register(
     else:
         enrolled, skipped = _from_camera(person_name(name), camera, source, det, embedder, auto=auto, headless=headless,
                                          max_frames=max_frames, keep_crops=keep_crops, mirror=mirror, json_out=json_out,
-                                         enrolment=_enrolment(detect_threshold, min_face, directions, angle, poses))
+                                         enrolment=_enrolment(detect_threshold, min_face, directions, angle, poses),
+                                         settings={"camera_size": camera_size, "camera_fps": camera_fps, "fourcc": fourcc})
     _save(path, embedder, enrolled, skipped, json_out, add=add, replace=replace, force=force, threshold=threshold)
 
 
@@ -118,13 +122,11 @@ def _from_photos(people: dict, det, embedder, keep_crops: bool, json_out: bool):
 
 
 def _from_camera(name, camera, source, det, embedder, *, enrolment, auto, headless, max_frames, keep_crops, mirror,
-                 json_out):
+                 json_out, settings: dict):
     from .. import capture, live
-    from ..sources import FrameSource
-
     if not headless:
         capture.check_display()
-    with FrameSource(camera=camera, source=source) as frames:
+    with open_source(camera, source, **settings) as frames:
         enrolment.placed = frames.live  # a person in front of a camera can move into the guide; a file cannot
         enrolment.smooth = not frames.photos
         if headless and frames.live and not auto and max_frames is None:

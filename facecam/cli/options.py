@@ -39,6 +39,20 @@ ThresholdOpt = Annotated[
     typer.Option(help="Score (0-1, the same scale for every model; see README) at which a face is taken for an enrolled person [default: the model's, 0.8]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
+ReconnectOpt = Annotated[
+    str, typer.Option(help="Reopen a camera or stream that stops delivering: N attempts (1 s, 2 s, 4 s ... apart), or 'forever'.")
+]
+RealtimeOpt = Annotated[
+    bool, typer.Option(help="Read a video file at its own frame rate, dropping frames when processing is slower, as a live source would.")
+]
+RtspTransportOpt = Annotated[
+    str, typer.Option(help="RTSP over tcp (UDP loses frames on Wi-Fi) or udp.")
+]
+CameraSizeOpt = Annotated[Optional[str], typer.Option(help="Ask the camera for this size, WxH (e.g. 1280x720).")]
+CameraFpsOpt = Annotated[Optional[float], typer.Option(min=1, max=240, help="Ask the camera for this frame rate.")]
+FourccOpt = Annotated[
+    Optional[str], typer.Option(help="Ask the camera for this pixel format, e.g. MJPG (many webcams give 30 fps at 720p only so).")
+]
 HistoryOpt = Annotated[
     Optional[str],
     typer.Option("--history", help="Where sightings are kept: a SQLite file, or postgresql://user:password@host:port/database "
@@ -70,6 +84,43 @@ def registry_path(path: Path | None) -> Path:
     from ..registry import default_path
 
     return path if path is not None else default_path()
+
+
+def open_source(camera: int, source: str | None, *, reconnect: str = "3", realtime: bool = False,
+                rtsp_transport: str = "tcp", camera_size: str | None = None, camera_fps: float | None = None,
+                fourcc: str | None = None):
+    """The FrameSource the options describe; for a camera, what it accepted of the settings asked
+    is said (a warning when it differs)."""
+    import re
+
+    from ..sources import CameraSettings, FrameSource
+
+    if rtsp_transport not in ("tcp", "udp"):
+        raise typer.BadParameter("tcp or udp", param_hint="--rtsp-transport")
+    if reconnect.strip().lower() == "forever":
+        attempts = None
+    elif reconnect.strip().isdigit():
+        attempts = int(reconnect)
+    else:
+        raise typer.BadParameter("a number of attempts or 'forever'", param_hint="--reconnect")
+    size = None
+    if camera_size is not None:
+        if not (found := re.fullmatch(r"\s*(\d{2,5})\s*[xX]\s*(\d{2,5})\s*", camera_size)):
+            raise typer.BadParameter("WIDTHxHEIGHT, e.g. 1280x720", param_hint="--camera-size")
+        size = (int(found.group(1)), int(found.group(2)))
+    if fourcc is not None and not re.fullmatch(r"[A-Za-z0-9 ]{4}", fourcc):
+        raise typer.BadParameter("four letters or digits, e.g. MJPG or YUYV", param_hint="--fourcc")
+    settings = CameraSettings(size=size, fps=camera_fps, fourcc=fourcc.upper() if fourcc else None)
+    frames = FrameSource(camera=camera, source=source, realtime=realtime, reconnect=attempts, camera_settings=settings,
+                         rtsp_transport=rtsp_transport, on_status=ui.warn)
+    if frames.accepted is not None and (size or camera_fps or fourcc):
+        got = frames.accepted
+        said = f"{frames.name}: {got['size'][0]}x{got['size'][1]} at {got['fps']:g} fps ({got['fourcc'] or 'format unknown'})"
+        refused = [what for what, differs in (("size", size and tuple(got["size"]) != size),
+                                              ("frame rate", camera_fps and abs(got["fps"] - camera_fps) >= 0.5),
+                                              ("format", settings.fourcc and got["fourcc"] != settings.fourcc)) if differs]
+        (ui.warn if refused else ui.info)(said + (f"; it did not take the {', '.join(refused)} asked" if refused else ""))
+    return frames
 
 
 def history_target(history: str | None, registry: Path | None) -> str:

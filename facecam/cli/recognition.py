@@ -10,9 +10,11 @@ import typer
 from .. import config, ui
 from ..errors import FacecamError, UsageError
 from .app import app
-from .options import (BackboneOpt, CameraOpt, DetectorOpt, DetectThresholdOpt, DeviceOpt, HeadlessOpt, HistoryOpt,
-                      MaxFramesOpt, MaxSizeOpt, ModelOpt, NoHistoryOpt, RegistryOpt, RetentionOpt, SourceOpt, ThresholdOpt,
-                      UnknownRetentionOpt, build_detector, check_threshold, embedder_for, history_writer, registry_path)
+from .options import (BackboneOpt, CameraFpsOpt, CameraOpt, CameraSizeOpt, DetectorOpt, DetectThresholdOpt, DeviceOpt,
+                      FourccOpt, HeadlessOpt, HistoryOpt, MaxFramesOpt, MaxSizeOpt, ModelOpt, NoHistoryOpt, RealtimeOpt,
+                      ReconnectOpt, RegistryOpt, RetentionOpt, RtspTransportOpt, SourceOpt, ThresholdOpt,
+                      UnknownRetentionOpt, build_detector, check_threshold, embedder_for, history_writer, open_source,
+                      registry_path)
 
 
 @app.command()
@@ -24,6 +26,12 @@ def recognize(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON line per recognition event, then a summary line.")] = False,
     output: Annotated[Optional[Path], typer.Option(help="Write the annotated video to this .mp4 file.")] = None,
     max_frames: MaxFramesOpt = None,
+    realtime: RealtimeOpt = False,
+    reconnect: ReconnectOpt = "3",
+    rtsp_transport: RtspTransportOpt = "tcp",
+    camera_size: CameraSizeOpt = None,
+    camera_fps: CameraFpsOpt = None,
+    fourcc: FourccOpt = None,
     registry: RegistryOpt = None,
     history: HistoryOpt = None,
     no_history: NoHistoryOpt = False,
@@ -42,7 +50,6 @@ def recognize(
     from ..history import Recorder
     from ..pipeline import Recognizer
     from ..registry import INDEX, Registry
-    from ..sources import FrameSource
 
     if output is not None and output.suffix.lower() != ".mp4":
         raise typer.BadParameter("the annotated video is written as .mp4", param_hint="--output")
@@ -58,7 +65,8 @@ def recognize(
         ui.warn(f"{path}: nobody is enrolled; every face is unknown")
     det = build_detector(detector, detector_backbone, device, detect_threshold, max_size)
     recognizer = Recognizer(det, embedder, reg, threshold)
-    with FrameSource(camera=camera, source=source) as frames:
+    with open_source(camera, source, reconnect=reconnect, realtime=realtime, rtsp_transport=rtsp_transport,
+                     camera_size=camera_size, camera_fps=camera_fps, fourcc=fourcc) as frames:
         writer = None if no_history else history_writer(
             history, path, retention=retention, unknown_retention=retention_unknown,
             on_stored=(lambda rows: [ui.json_line({"sighting": row}) for row in rows]) if json_out else None)
@@ -84,6 +92,6 @@ def recognize(
     if writer is not None and not json_out:
         ui.info(f"history: {writer.stored} sighting(s) stored in {writer.history.where}")
     if loop.reason == capture.STOPPED:
-        raise FacecamError(f"{frames.name} stopped delivering frames after {loop.frames}")
+        raise FacecamError(frames.failure or f"{frames.name} stopped delivering frames after {loop.frames}")
     if loop.interrupted:
         raise typer.Exit(130)

@@ -10,8 +10,9 @@ import typer
 from .. import config, ui
 from ..errors import UsageError
 from .app import app
-from .options import (BackboneOpt, DetectorOpt, DeviceOpt, HistoryOpt, MaxSizeOpt, NoHistoryOpt, RegistryOpt, RetentionOpt,
-                      ThresholdOpt, UnknownRetentionOpt, build_detector, check_threshold, embedder_for, history_to_write,
+from .options import (BackboneOpt, CameraFpsOpt, CameraSizeOpt, DetectorOpt, DeviceOpt, FourccOpt, HistoryOpt, MaxSizeOpt,
+                      NoHistoryOpt, RealtimeOpt, ReconnectOpt, RegistryOpt, RetentionOpt, RtspTransportOpt, ThresholdOpt,
+                      UnknownRetentionOpt, build_detector, check_threshold, embedder_for, history_to_write, open_source,
                       registry_path)
 
 
@@ -22,6 +23,12 @@ def serve(
     camera: Annotated[Optional[int], typer.Option(min=0, max=63, help="Stream recognition on this camera at GET /stream.")] = None,
     source: Annotated[Optional[str], typer.Option(help="Stream recognition on a video file, stream URL or folder of images instead (a file replays).")] = None,
     threshold: ThresholdOpt = None,
+    realtime: RealtimeOpt = False,
+    reconnect: ReconnectOpt = "forever",
+    rtsp_transport: RtspTransportOpt = "tcp",
+    camera_size: CameraSizeOpt = None,
+    camera_fps: CameraFpsOpt = None,
+    fourcc: FourccOpt = None,
     max_upload_mb: Annotated[float, typer.Option(help="Largest image upload, in MB.")] = 10.0,
     registry: RegistryOpt = None,
     history: HistoryOpt = None,
@@ -60,7 +67,11 @@ def serve(
     if live and store is not None:
         service.writer = Writer(store, enrolled=EnrolledNames(path), on_stored=service.events.ended, warn=ui.warn,
                                 retention=retention, unknown_retention=retention_unknown)
-    stream = server.LiveStream.open(camera, source, service) if live else None
+    def opener():
+        return open_source(camera or 0, source, reconnect=reconnect, realtime=realtime, rtsp_transport=rtsp_transport,
+                           camera_size=camera_size, camera_fps=camera_fps, fourcc=fourcc)
+
+    stream = server.LiveStream.open(opener, service) if live else None
     web = server.create_app(service, stream)
     ui.info(f"facecam serve: {url(host, port)} (API docs at /docs), registry {path}"
             + ("" if token else "; read-only: set FACECAM_TOKEN to allow changes"))

@@ -81,6 +81,14 @@ class Deleted(BaseModel):
     sightings: int = Field(description="sightings erased from the history with them")
 
 
+class SourceHealth(BaseModel):
+    name: Optional[str]
+    frames: int = Field(description="frames processed")
+    dropped: int = Field(description="frames a live source delivered that were superseded before they could be processed")
+    reconnects: int
+    state: str = Field(description="running, reconnecting (attempt N), or why it stopped")
+
+
 class Health(BaseModel):
     status: str
     version: str
@@ -89,6 +97,7 @@ class Health(BaseModel):
     writable: bool
     stream: bool
     history: bool
+    source: Optional[SourceHealth] = Field(None, description="the live source, with --camera or --source")
 
 
 class Problem(BaseModel):
@@ -186,7 +195,8 @@ def create_app(service: Service, stream=None) -> FastAPI:
     def health() -> Health:
         people = len(service.registry().identities)
         return Health(status="ok", version=__version__, model=service.embedder.name, people=people,
-                      writable=service.token is not None, stream=stream is not None, history=service.history is not None)
+                      writable=service.token is not None, stream=stream is not None, history=service.history is not None,
+                      source=SourceHealth(**stream.health()) if stream is not None else None)
 
     @app.post("/recognize", response_model=Recognition, responses=PROBLEMS)
     async def recognize(image: UploadFile = File(description="a photo (JPEG, PNG, ...)")) -> Recognition:

@@ -19,6 +19,8 @@ class LiveStream:
     def __init__(self, open_source, recognizer: Recognizer, recorder_for=None):
         self.open_source, self.recognizer, self.recorder_for = open_source, recognizer, recorder_for
         self.recorder = None
+        self.source: FrameSource | None = None  # the one being read
+        self.frames_done = 0
         self._jpeg: bytes | None = None
         self._count = 0
         self._changed = threading.Condition()
@@ -27,11 +29,9 @@ class LiveStream:
         self._thread = threading.Thread(target=self._run, name="facecam-stream", daemon=True)
 
     @classmethod
-    def open(cls, camera: int | None, source: str | None, service) -> "LiveStream":
-        """Started on a camera or source that opens now (else the one-line error, before serving)."""
-        def opener():
-            return FrameSource(camera=camera or 0, source=source)
-
+    def open(cls, opener, service) -> "LiveStream":
+        """Started on the source opener() opens (a FrameSource), which must open now (else the
+        one-line error, before serving)."""
         opener().close()
         recognizer = Recognizer(service.detector, service.embedder, service.registry(), service.threshold)
         return cls(opener, recognizer, service.recorder_for).start()
@@ -55,6 +55,7 @@ class LiveStream:
         if self.recorder is not None:
             self.recorder.update(frame, tracks, matched, self.recognizer.tracker.tracks)
         ok, jpeg = cv2.imencode(".jpg", draw.tracks(frame.image.copy(), tracks), [cv2.IMWRITE_JPEG_QUALITY, 80])
+        self.frames_done += 1
         with self._changed:
             self._jpeg, self._count = jpeg.tobytes(), self._count + 1
             self._changed.notify_all()
@@ -64,6 +65,7 @@ class LiveStream:
         try:
             while not self._stop.is_set():
                 with self.open_source() as source:
+                    self.source = source
                     self.recorder = self.recorder_for(source) if self.recorder_for is not None else None
                     try:
                         Loop(source, self._step, title="facecam serve", headless=True, stop=self._stop).run()
@@ -71,7 +73,7 @@ class LiveStream:
                         if self.recorder is not None:
                             self.recorder.close()  # the sightings in progress end with the source
                 if source.live and not self._stop.is_set():
-                    self.error = f"{source.name} stopped delivering frames"
+                    self.error = source.failure or f"{source.name} stopped delivering frames"
                     return
                 self.recognizer.reset()  # the video starts over
         except FacecamError as err:
@@ -79,6 +81,12 @@ class LiveStream:
         finally:
             with self._changed:
                 self._changed.notify_all()
+
+    def health(self) -> dict:
+        source = self.source
+        return {"name": source.name if source else None, "frames": self.frames_done,
+                "dropped": source.dropped if source else 0, "reconnects": source.reconnects if source else 0,
+                "state": self.error or (source.state if source else None) or "running"}
 
     def frames(self):
         seen = -1

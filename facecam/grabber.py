@@ -1,0 +1,159 @@
+"""Reading a live source in a thread of its own, so the frame loop always gets the newest frame.
+
+OpenCV buffers what a camera or stream delivers; a loop that reads one frame per processed frame
+falls further behind the moment processing is slower than the source. The grabber reads as fast
+as the source delivers, keeps only the latest frame, and counts the ones the loop never took
+(`dropped`). When the source stops delivering (a camera unplugged, a stream's server restarting)
+it reopens it with a growing pause (1 s, doubling up to 30 s), `reconnect` times or for ever.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .errors import FacecamError
+
+
+@dataclass
+class Frame:
+    index: int  # 0, 1, 2, ... in the order the loop took them
+    time: float  # seconds: the position in a video file, since opening for a live source; a folder: the index
+    image: np.ndarray  # BGR uint8 HxWx3
+    captured: float | None = None  # time.monotonic() when the frame was read from a live source
+
+
+class Grabber:
+    """frames() yields the newest Frame whenever there is one the loop has not taken, and None
+    every IDLE seconds while there is none (so a window stays responsive while a source
+    reconnects); it ends when the source ended, gave up, or stop() was called.
+
+    open_capture(): a new opened cv2.VideoCapture (raises FacecamError); name: for messages;
+    live: a camera or stream (reconnected), else a file read at `fps` (paced: --realtime);
+    reconnect: attempts before giving up, None for ever; on_status(message): reconnecting, back.
+    """
+
+    IDLE = 0.25
+    STALL_SECONDS = 3.0  # without a frame this long (reads failing or blocking) a live source is lost
+    FIRST_PAUSE = 1.0  # seconds before the first attempt to reopen; doubled after each failed one
+    RETRY_MAX = 30.0
+
+    def __init__(self, capture, open_capture: Callable, *, name: str, live: bool, fps: float | None,
+                 reconnect: int | None = 3, on_status: Callable[[str], None] | None = None):
+        self._capture, self.open_capture, self.name, self.live = capture, open_capture, name, live
+        self.fps, self.reconnect, self.on_status = fps, reconnect, on_status
+        self.dropped = 0  # frames read but superseded before the loop took them
+        self.reconnects = 0  # times the source was opened again after it was lost
+        self.state: str | None = None  # "reconnecting ..." while it is
+        self.failure: str | None = None  # why it gave up
+        self.stopped = False  # a live source that was lost for good
+        self._latest: tuple | None = None  # (number, image, captured)
+        self._number = 0
+        self._done = False
+        self._changed = threading.Condition()
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"facecam-grab {name}", daemon=True)
+
+    def stop(self) -> None:
+        self._halt.set()
+        with self._changed:
+            self._changed.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+
+    def frames(self):
+        self._thread.start()
+        start, taken, index = time.monotonic(), -1, 0
+        try:
+            while True:
+                with self._changed:
+                    self._changed.wait_for(lambda: self._fresh(taken) or self._done, timeout=self.IDLE)
+                    latest = self._latest if self._fresh(taken) else None
+                    done = self._done
+                if latest is None:
+                    if done:
+                        return
+                    yield None
+                    continue
+                number, image, captured = latest
+                self.dropped += number - taken - 1
+                taken = number
+                seconds = captured - start if self.live else number / (self.fps or 25.0)
+                yield Frame(index, seconds, image, captured if self.live else None)
+                index += 1
+        finally:
+            self.stop()
+
+    def _fresh(self, taken: int) -> bool:
+        return self._latest is not None and self._latest[0] > taken
+
+    def _run(self) -> None:
+        try:
+            self._read_all()
+        finally:
+            if self._capture is not None:
+                self._capture.release()
+                self._capture = None
+            with self._changed:
+                self._done = True
+                self._changed.notify_all()
+
+    def _read_all(self) -> None:
+        last_ok = due = time.monotonic()
+        period = 1.0 / self.fps if self.fps else 0.04
+        while not self._halt.is_set():
+            if not self.live:  # a file at its own pace
+                due += period
+                if self._halt.wait(max(0.0, due - time.monotonic())):
+                    return
+            ok, image = self._capture.read()
+            if ok and image is not None:
+                last_ok = time.monotonic()
+                with self._changed:
+                    self._latest = (self._number, image, last_ok)
+                    self._number += 1
+                    self._changed.notify_all()
+                continue
+            if not self.live:
+                return  # the end of the file
+            if time.monotonic() - last_ok < self.STALL_SECONDS:
+                time.sleep(0.03)
+                continue
+            if not self._reopen():
+                return
+            last_ok = time.monotonic()
+
+    def _reopen(self) -> bool:
+        """Open the source again, pausing longer after each failure; False when it gave up."""
+        self._capture.release()
+        self._capture = None
+        pause, attempt = self.FIRST_PAUSE, 0
+        while self.reconnect is None or attempt < self.reconnect:
+            attempt += 1
+            of = "" if self.reconnect is None else f" of {self.reconnect}"
+            self.state = f"reconnecting (attempt {attempt}{of})"
+            self._say(f"{self.name}: no frames for {self.STALL_SECONDS:g} s; reconnecting in {pause:g} s "
+                      f"(attempt {attempt}{of})")
+            if self._halt.wait(pause):
+                return False
+            try:
+                self._capture = self.open_capture()
+            except FacecamError as err:
+                self.failure = str(err)
+                pause = min(2 * pause, self.RETRY_MAX)
+                continue
+            self.reconnects += 1
+            self.state = None
+            self._say(f"{self.name}: reconnected")
+            return True
+        self.stopped = True
+        self.failure = f"{self.name}: lost, and not back after {attempt} attempt(s) ({self.failure or 'no frames'})"
+        return False
+
+    def _say(self, message: str) -> None:
+        if self.on_status is not None:
+            self.on_status(message)

@@ -1,0 +1,295 @@
+"""Live sources over real connections: the Hamilton clip streamed by a real RTSP server
+(GStreamer's) and over HTTP MJPEG from `facecam serve`; the newest frame, not the oldest; a
+server killed and started again; one that never comes back; bad URLs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from services import RtspServer, video_frames
+from test_cli import assert_one_line_error, facecam
+from test_live import people_registry  # noqa: F401 (a fixture)
+
+LIN = "Lin-Manuel Miranda"
+CLIP = "face_recognition_examples/examples/short_hamilton_clip.mp4"
+
+
+@pytest.fixture(scope="module")
+def clip_frames(data, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clip-frames")
+    assert video_frames(data / CLIP, folder) == 275
+    return folder
+
+
+def need_rtsp() -> None:
+    from conftest import _missing
+
+    if not RtspServer.installed():
+        _missing("GStreamer's RTSP server is not installed (apt-get install gir1.2-gst-rtsp-server-1.0 python3-gi "
+                 "gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly; .ci/setup test does it)")
+
+
+@pytest.fixture
+def rtsp(clip_frames):
+    need_rtsp()
+    server = RtspServer(clip_frames)
+    yield server
+    server.stop()
+
+
+class Run:
+    """`facecam recognize --json` in the background; its lines collected as they come."""
+
+    def __init__(self, *args):
+        self.process = subprocess.Popen([sys.executable, "-m", "facecam", "recognize", "--headless", "--json",
+                                         "--no-history", *map(str, args)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[dict] = []
+        self.stderr = ""
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self._errors = threading.Thread(target=self._read_errors, daemon=True)
+        self._errors.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(json.loads(line))
+
+    def _read_errors(self):
+        for line in self.process.stderr:
+            self.stderr += line
+
+    def wait_for(self, predicate, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [line for line in list(self.lines) if predicate(line)]
+            if found:
+                return found[0]
+            if self.process.poll() is not None:
+                self._reader.join(5)
+                break
+            time.sleep(0.05)
+        found = [line for line in self.lines if predicate(line)]
+        assert found, f"not seen within {timeout} s; stderr: {self.stderr[-2000:]}"
+        return found[0]
+
+    def finish(self, timeout=60.0):
+        self.process.wait(timeout=timeout)
+        self._reader.join(5)
+        self._errors.join(5)
+        return self.process.returncode, self.lines[-1].get("summary") if self.lines else None
+
+
+def named(line) -> bool:
+    return line.get("name") == LIN
+
+
+def test_recognize_over_rtsp_names_him_and_only_him(rtsp, people_registry):  # noqa: F811
+    run = Run("--source", rtsp.url, "--registry", people_registry, "--max-frames", 150)
+    code, summary = run.finish()
+    assert code == 0, run.stderr
+    events = [line for line in run.lines if "frame" in line]
+    assert {e["name"] for e in events} == {None, LIN}  # the first 150 frames: him on stage, then close up
+    assert summary["frames"] == 150 and summary["ended"] == "ended" and summary["reconnects"] == 0
+    assert summary["lag_ms"]["p95"] < 200  # frames are processed as they come, not queued
+
+
+def test_a_restarted_server_is_reconnected_and_he_is_named_again(rtsp, people_registry):  # noqa: F811
+    """The server is killed once Lin-Manuel Miranda was named, and started again 2 s later: the
+    run says it is reconnecting, gets the stream back, and names him again (each connection starts
+    the clip from its first frame, where he is on stage)."""
+    run = Run("--source", rtsp.url, "--registry", people_registry, "--reconnect", "5")
+    first = run.wait_for(named)
+    rtsp.stop()
+    time.sleep(2)
+    rtsp.start()
+    again = run.wait_for(lambda line: named(line) and line["frame"] > first["frame"] and line["track_id"] != first["track_id"]
+                         and "reconnected" in run.stderr, timeout=90)
+    run.process.send_signal(2)  # Ctrl-C
+    code, summary = run.finish()
+    assert code == 130 and summary["reconnects"] == 1 and summary["ended"] == "aborted"
+    assert "no frames for 3 s; reconnecting in 1 s (attempt 1 of 5)" in run.stderr
+    assert again["frame"] > first["frame"]
+
+
+def test_a_source_that_never_comes_back_ends_with_one_error(rtsp, people_registry):  # noqa: F811
+    run = Run("--source", rtsp.url, "--registry", people_registry, "--reconnect", "2")
+    run.wait_for(named)
+    rtsp.stop()
+    started = time.monotonic()
+    code, summary = run.finish(timeout=90)
+    assert code == 1 and summary["ended"] == "stopped"
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"127.0.0.1:{rtsp.port}/clip: lost, and not back after 2 attempt(s)" in errors[0], run.stderr
+    assert "the stream could not be opened (refused" in errors[0]
+    assert time.monotonic() - started < 30  # 3 s without frames, then 1 s and 2 s between the attempts
+
+
+def test_a_slow_consumer_keeps_its_lag_bounded(clip_frames, people_registry, tmp_path):  # noqa: F811
+    """The clip at 4x its frame rate (120 frames/s, faster than facecam processes it on 2 cores):
+    the grabber drops what the loop cannot take, the lag stays bounded and does not grow."""
+    need_rtsp()
+    server = RtspServer(clip_frames, fps="120/1")
+    try:
+        run = Run("--source", server.url, "--registry", people_registry, "--max-frames", 200)
+        code, summary = run.finish(timeout=120)
+    finally:
+        server.stop()
+    assert code == 0, run.stderr
+    assert summary["dropped"] > summary["frames"] / 2  # processing at well under 60 frames/s
+    assert summary["lag_ms"]["p95"] < 150 and summary["lag_ms"]["max"] < 500
+
+
+def test_a_file_in_real_time_drops_what_it_cannot_process(data, people_registry):  # noqa: F811
+    """--realtime reads the 1080p street video (105 frames at 25 fps) at its own pace while every
+    frame is detected at full size (--max-size 0, far slower than 25 frames/s): each frame is
+    either processed or counted as dropped."""
+    result = facecam("recognize", "--source", data / "video" / "video.mp4", "--realtime", "--max-size", "0",
+                     "--registry", people_registry, "--headless", "--json", "--no-history")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.splitlines()[-1])["summary"]
+    assert summary["frames"] + summary["dropped"] == 105 and summary["dropped"] > 0
+    assert 105 / 25 - 0.5 < summary["seconds"] < 105 / 25 + 2
+
+
+def test_serves_mjpeg_stream_is_a_source(data, people_registry, tmp_path):  # noqa: F811
+    """facecam serve's own /stream (annotated MJPEG over HTTP) as the source of another recognize."""
+    from test_serve import start_server, stop
+
+    server, url = start_server(tmp_path, "--registry", people_registry, "--source", data / CLIP, "--no-history")
+    try:
+        run = Run("--source", f"{url}/stream", "--registry", people_registry, "--max-frames", 60)
+        code, summary = run.finish(timeout=120)
+        health = __import__("httpx").get(f"{url}/health").json()
+    finally:
+        stop(server)
+    assert code == 0, run.stderr
+    assert LIN in {line.get("name") for line in run.lines}
+    assert summary["frames"] == 60
+    assert health["source"]["name"] == str(data / CLIP) and health["source"]["frames"] > 60
+    assert health["source"]["state"] == "running"
+
+
+def test_bad_stream_urls_are_one_line_errors(people_registry, tmp_path, clip_frames):  # noqa: F811
+    from services import free_port
+
+    port = free_port()
+    started = time.monotonic()
+    result = facecam("recognize", "--source", f"rtsp://127.0.0.1:{port}/clip", "--registry", people_registry, "--headless")
+    assert_one_line_error(result, 1, f"rtsp://127.0.0.1:{port}/clip: the stream could not be opened (refused")
+    assert time.monotonic() - started < 20
+    need_rtsp()
+    guarded = RtspServer(clip_frames, credentials="admin:right")
+    try:
+        wrong = guarded.url.replace("admin:right", "admin:n0t-th1s")
+        result = facecam("recognize", "--source", wrong, "--registry", people_registry, "--headless", "--max-frames", 5)
+        assert_one_line_error(result, 1, f"rtsp://admin:***@127.0.0.1:{guarded.port}/clip: the stream could not be opened")
+        assert "n0t-th1s" not in result.stderr  # the password is never shown
+        result = facecam("recognize", "--source", guarded.url, "--registry", people_registry, "--headless",
+                         "--max-frames", 5, "--no-history")
+        assert result.returncode == 0, result.stderr
+    finally:
+        guarded.stop()
+    # a server that answers with garbage
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    garbage_port = listener.getsockname()[1]
+
+    def answer():
+        for _ in range(3):
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.sendall(np.random.default_rng(0).integers(0, 255, 4096, dtype=np.uint8).tobytes())
+            conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        result = facecam("recognize", "--source", f"rtsp://127.0.0.1:{garbage_port}/x", "--registry", people_registry,
+                         "--headless")
+        assert_one_line_error(result, 1, "the stream could not be opened")
+        result = facecam("recognize", "--source", f"http://127.0.0.1:{garbage_port}/x", "--registry", people_registry,
+                         "--headless")
+        assert_one_line_error(result, 1, "the stream could not be opened")
+    finally:
+        listener.close()
+    for option, value, message in (("--reconnect", "often", "a number of attempts or 'forever'"),
+                                   ("--camera-size", "big", "WIDTHxHEIGHT"), ("--fourcc", "MJPEG", "four letters")):
+        assert_one_line_error(facecam("recognize", option, value, "--registry", people_registry, "--headless"), 2, message)
+
+
+# --- the grabber, on a made-up capture
+
+
+class FakeCapture:
+    """Frames numbered in their first pixel, as fast as asked; after `fail_after` reads only failures."""
+
+    def __init__(self, fail_after=None, start=0):
+        self.reads, self.fail_after, self.start = 0, fail_after, start
+
+    def read(self):
+        self.reads += 1
+        if self.fail_after is not None and self.reads > self.fail_after:
+            time.sleep(0.01)
+            return False, None
+        time.sleep(0.002)
+        return True, np.full((2, 2, 3), (self.start + self.reads) % 256, np.uint8)
+
+    def release(self):
+        pass
+
+
+def test_the_grabber_hands_over_the_newest_frame_and_counts_the_rest():
+    from facecam.grabber import Grabber
+
+    capture = FakeCapture(fail_after=400)
+    grabber = Grabber(capture, lambda: None, name="fake", live=True, fps=None, reconnect=0)
+    taken = []
+    for frame in grabber.frames():
+        if frame is None:
+            continue
+        taken.append(frame)
+        time.sleep(0.02)  # a loop ten times slower than the source
+    assert grabber.stopped and "fake: lost, and not back after 0 attempt(s)" in grabber.failure
+    assert [f.index for f in taken] == list(range(len(taken)))
+    last = taken[-1].image[0, 0, 0]
+    assert grabber.dropped + len(taken) == 400 and last == 400 % 256  # the very last frame read was handed over
+    assert all(b.captured > a.captured for a, b in zip(taken, taken[1:]))
+
+
+def test_the_grabber_reconnects_with_growing_pauses(monkeypatch):
+    """Lost after 10 frames: two failed attempts, back at the third; lost again after 20 frames and
+    not back in 3 attempts: given up. The pause doubles after each failure and starts over after
+    a success."""
+    from facecam.errors import InputError
+    from facecam.grabber import Grabber
+
+    monkeypatch.setattr(Grabber, "STALL_SECONDS", 0.2)
+    monkeypatch.setattr(Grabber, "FIRST_PAUSE", 0.1)
+    opened, said = [], []
+
+    def reopen():
+        opened.append(time.monotonic())
+        if len(opened) != 3:
+            raise InputError("fake: refused")
+        return FakeCapture(fail_after=20, start=100)
+
+    grabber = Grabber(FakeCapture(fail_after=10), reopen, name="fake", live=True, fps=None, reconnect=3,
+                      on_status=said.append)
+    frames = [f for f in grabber.frames() if f is not None]
+    assert len(opened) == 6 and grabber.reconnects == 1 and grabber.stopped
+    attempts = [f"fake: no frames for 0.2 s; reconnecting in {p} s (attempt {k} of 3)" for k, p in ((1, 0.1), (2, 0.2), (3, 0.4))]
+    assert said == [*attempts, "fake: reconnected", *attempts]
+    assert frames[-1].image[0, 0, 0] == 120 and [f.index for f in frames] == list(range(len(frames)))
+    assert grabber.failure == "fake: lost, and not back after 3 attempt(s) (fake: refused)"
