@@ -25,12 +25,14 @@ class Frame:
     time: float  # seconds: the position in a video file, since opening for a live source; a folder: the index
     image: np.ndarray  # BGR uint8 HxWx3
     captured: float | None = None  # time.monotonic() when the frame was read from a live source
+    source: int = 0  # which source, when a loop reads several
 
 
 class Grabber:
     """frames() yields the newest Frame whenever there is one the loop has not taken, and None
     every IDLE seconds while there is none (so a window stays responsive while a source
-    reconnects); it ends when the source ended, gave up, or stop() was called.
+    reconnects); it ends when the source ended, gave up, or stop() was called. poll() is the same
+    without waiting, for a loop over several grabbers (which then share `wake`).
 
     open_capture(): a new opened cv2.VideoCapture (raises FacecamError); name: for messages;
     live: a camera or stream (reconnected), else a file read at `fps` (paced: --realtime);
@@ -43,7 +45,8 @@ class Grabber:
     RETRY_MAX = 30.0
 
     def __init__(self, capture, open_capture: Callable, *, name: str, live: bool, fps: float | None,
-                 reconnect: int | None = 3, on_status: Callable[[str], None] | None = None):
+                 reconnect: int | None = 3, on_status: Callable[[str], None] | None = None,
+                 wake: threading.Condition | None = None):
         self._capture, self.open_capture, self.name, self.live = capture, open_capture, name, live
         self.fps, self.reconnect, self.on_status = fps, reconnect, on_status
         self.dropped = 0  # frames read but superseded before the loop took them
@@ -52,9 +55,10 @@ class Grabber:
         self.failure: str | None = None  # why it gave up
         self.stopped = False  # a live source that was lost for good
         self._latest: tuple | None = None  # (number, image, captured)
-        self._number = 0
+        self._number = 0  # frames read
+        self._taken, self._index, self._start = -1, 0, time.monotonic()  # the loop's side
         self._done = False
-        self._changed = threading.Condition()
+        self._changed = wake or threading.Condition()  # several grabbers may share one: a loop over several sources
         self._halt = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"facecam-grab {name}", daemon=True)
 
@@ -65,31 +69,50 @@ class Grabber:
         if self._thread.is_alive():
             self._thread.join(timeout=15)
 
+    def start(self) -> "Grabber":
+        if not self._thread.is_alive() and not self._done:
+            self._start = time.monotonic()
+            self._thread.start()
+        return self
+
+    @property
+    def finished(self) -> bool:
+        """The source ended (or was given up) and its last frame was taken."""
+        with self._changed:
+            return self._done and not self.has_new()
+
+    def poll(self) -> Frame | None:
+        """The newest frame the loop has not taken, or None (no waiting)."""
+        with self._changed:
+            if not self.has_new():
+                return None
+            number, image, captured = self._latest
+        self.dropped += number - self._taken - 1
+        self._taken = number
+        seconds = captured - self._start if self.live else number / (self.fps or 25.0)
+        self._index += 1
+        return Frame(self._index - 1, seconds, image, captured if self.live else None)
+
     def frames(self):
-        self._thread.start()
-        start, taken, index = time.monotonic(), -1, 0
+        self.start()
         try:
             while True:
-                with self._changed:
-                    self._changed.wait_for(lambda: self._fresh(taken) or self._done, timeout=self.IDLE)
-                    latest = self._latest if self._fresh(taken) else None
-                    done = self._done
-                if latest is None:
-                    if done:
-                        return
-                    yield None
+                frame = self.poll()
+                if frame is not None:
+                    yield frame
                     continue
-                number, image, captured = latest
-                self.dropped += number - taken - 1
-                taken = number
-                seconds = captured - start if self.live else number / (self.fps or 25.0)
-                yield Frame(index, seconds, image, captured if self.live else None)
-                index += 1
+                with self._changed:
+                    if self._done and not self.has_new():
+                        return
+                    self._changed.wait_for(lambda: self.has_new() or self._done, timeout=self.IDLE)
+                    waited_in_vain = not self.has_new() and not self._done
+                if waited_in_vain:
+                    yield None
         finally:
             self.stop()
 
-    def _fresh(self, taken: int) -> bool:
-        return self._latest is not None and self._latest[0] > taken
+    def has_new(self) -> bool:
+        return self._latest is not None and self._latest[0] > self._taken
 
     def _run(self) -> None:
         try:

@@ -98,11 +98,12 @@ class Recognition:
     """Recognize's per-frame step: names on tracks, events, who was seen when, the annotated video."""
 
     def __init__(self, recognizer: Recognizer, *, headless: bool, output, fps: float | None, on_event, recorder=None,
-                 source: FrameSource | None = None):
+                 source: FrameSource | None = None, annotate: bool | None = None):
         self.recognizer, self.headless, self.on_event, self.recorder = recognizer, headless, on_event, recorder
+        self.annotate = (not headless or output is not None) if annotate is None else annotate  # draw the overlay
         self.source = source
-        self.output, self.output_fps = output, fps or 25.0
-        self.writer = None
+        self.video = VideoOut(output, fps) if output is not None else None
+        self.frames = 0
         self.seen: dict[str, dict] = {}  # name -> first, last (seconds), frames
         self.unknown_tracks: set[int] = set()  # tracks seen unknown ...
         self.named_tracks: set[int] = set()  # ... and those that got a name at some point
@@ -113,6 +114,7 @@ class Recognition:
         if frame.captured is not None:  # a live frame: how long it waited between being read and processed
             self.lags.append(time.monotonic() - frame.captured)
         timer = self.recognizer.timer
+        self.frames += 1
         tracks, matched = self.recognizer.process(frame.image, frame.index)
         if self.recorder is not None:
             self.recorder.update(frame, tracks, matched, self.recognizer.tracker.tracks)
@@ -128,7 +130,7 @@ class Recognition:
             seen = self.seen.setdefault(track.name, {"first": frame.time, "last": frame.time, "frames": set()})
             seen["last"] = frame.time
             seen["frames"].add(frame.index)
-        if self.headless and self.output is None:
+        if not self.annotate:
             return None, False
         with timer("draw"):
             shown = frame.image.copy()
@@ -138,37 +140,121 @@ class Recognition:
                 lines.append(f"history unavailable: {self.recorder.writer.waiting} sighting(s) waiting")
             band = draw.status(shown, lines)
             draw.tracks(shown, tracks, top=band)  # labels below the status band, never under it
-        if self.output is not None:
-            self._write(shown)
+        if self.video is not None:
+            self.video.write(shown)
         return shown, False
-
-    def _write(self, image: np.ndarray) -> None:
-        import cv2
-
-        if self.writer is None:
-            self.writer = cv2.VideoWriter(str(self.output), cv2.VideoWriter_fourcc(*"mp4v"), self.output_fps,
-                                          (image.shape[1], image.shape[0]))
-            if not self.writer.isOpened():
-                raise InputError(f"{self.output}: cannot write a video here")
-        self.writer.write(image)
 
     def close(self) -> None:
         if self.recorder is not None:
             self.recorder.close()
-        if self.writer is not None:
-            self.writer.release()
-            self.writer = None
+        if self.video is not None:
+            self.video.close()
 
     def summary(self, loop: Loop) -> dict:
-        stages = {k: round(1000 * v / max(loop.frames, 1), 2) for k, v in self.recognizer.timer.seconds.items()}
-        return {"frames": loop.frames, "seconds": round(loop.seconds, 3),
-                "fps": round(loop.frames / loop.seconds, 2) if loop.seconds else None,
+        stages = {k: round(1000 * v / max(self.frames, 1), 2) for k, v in self.recognizer.timer.seconds.items()}
+        return {"frames": self.frames, "seconds": round(loop.seconds, 3),
+                "fps": round(self.frames / loop.seconds, 2) if loop.seconds else None,
                 "ended": loop.reason, "threshold": self.recognizer.threshold,
                 "people": [{"name": n, "first": round(s["first"], 3), "last": round(s["last"], 3),
                             "frames": len(s["frames"])} for n, s in sorted(self.seen.items())],
                 "unknown_tracks": len(self.unknown_tracks - self.named_tracks), "ms_per_frame": stages,
                 "dropped": self.source.dropped if self.source is not None else 0,
                 "reconnects": self.source.reconnects if self.source is not None else 0, "lag_ms": _lag(self.lags)}
+
+
+class VideoOut:
+    """An .mp4 file written frame by frame, sized by its first frame."""
+
+    def __init__(self, path, fps: float | None):
+        self.path, self.fps, self.writer = path, fps or 25.0, None
+
+    def write(self, image: np.ndarray) -> None:
+        import cv2
+
+        if self.writer is None:
+            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
+                                          (image.shape[1], image.shape[0]))
+            if not self.writer.isOpened():
+                raise InputError(f"{self.path}: cannot write a video here")
+        self.writer.write(image)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+
+
+class Tiled:
+    """recognize's step over several sources (sources.Sources): each source's frames go to its own
+    Recognition (its own tracker, recorder and events, tagged with the source's name), and the
+    window shows the latest annotated frame of every source, tiled."""
+
+    TILE = (640, 360)  # width, height of each tile
+
+    def __init__(self, steps: list[Recognition], names: list[str], output=None, fps: float | None = None):
+        self.steps, self.names = steps, names
+        self.tiles: list[np.ndarray | None] = [None] * len(steps)
+        self.video = VideoOut(output, fps) if output is not None else None
+
+    def __call__(self, frame: Frame):
+        shown, _ = self.steps[frame.source](frame)
+        if shown is None:
+            return None, False
+        self.tiles[frame.source] = shown
+        grid = tile(self.tiles, self.names, self.TILE)
+        if self.video is not None:
+            self.video.write(grid)
+        return grid, False
+
+    def close(self) -> None:
+        for step in self.steps:
+            step.close()
+        if self.video is not None:
+            self.video.close()
+
+
+def tile(images: list[np.ndarray | None], names: list[str], size: tuple[int, int]) -> np.ndarray:
+    """The images letterboxed into `size` tiles, named, in a grid of about as many columns as rows."""
+    import cv2
+
+    width, height = size
+    columns = int(np.ceil(np.sqrt(len(images))))
+    rows = int(np.ceil(len(images) / columns))
+    grid = np.zeros((rows * height, columns * width, 3), np.uint8)
+    for k, (image, name) in enumerate(zip(images, names)):
+        y, x = divmod(k, columns)
+        cell = grid[y * height:(y + 1) * height, x * width:(x + 1) * width]
+        if image is not None:
+            scale = min(width / image.shape[1], height / image.shape[0])
+            w, h = int(image.shape[1] * scale), int(image.shape[0] * scale)
+            top, left = (height - h) // 2, (width - w) // 2
+            cell[top:top + h, left:left + w] = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        draw.text(cell, name if len(name) <= 48 else "…" + name[-47:], (8, height - 8), 18, anchor="lb")
+    return grid
+
+
+def recognize_many(sources, recognizers: list[Recognizer], *, headless: bool, output, max_frames: int | None,
+                   on_event, recorders: list) -> tuple[Loop, dict]:
+    """recognize over several sources (sources.Sources) in one loop, one Recognizer each (sharing
+    the models); returns (the loop, the summary: totals and each source's own)."""
+    names = [s.name for s in sources.sources]
+    steps = [Recognition(r, headless=headless, output=None, fps=s.fps, recorder=rec, source=s,
+                         annotate=not headless or output is not None,
+                         on_event=lambda event, name=name: on_event({"source": name, **event}))
+             for r, s, rec, name in zip(recognizers, sources.sources, recorders, names)]
+    step = Tiled(steps, names, output, fps=max((s.fps or 0 for s in sources.sources), default=0) or None)
+    loop = Loop(sources, step, title="facecam recognize", headless=headless, max_frames=max_frames)
+    try:
+        loop.run()
+    finally:
+        step.close()
+    each = [{"source": name, **s.summary(loop)} for name, s in zip(names, steps)]
+    return loop, {"frames": loop.frames, "seconds": round(loop.seconds, 3),
+                  "fps": round(loop.frames / loop.seconds, 2) if loop.seconds else None, "ended": loop.reason,
+                  "threshold": recognizers[0].threshold if recognizers else None,
+                  "people": [{"source": e["source"], **p} for e in each for p in e["people"]],
+                  "unknown_tracks": sum(e["unknown_tracks"] for e in each), "dropped": sources.dropped,
+                  "reconnects": sources.reconnects, "sources": each}
 
 
 def _lag(lags: list[float]) -> dict | None:

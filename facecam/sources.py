@@ -134,13 +134,14 @@ class FrameSource:
     good ends the iteration with `stopped` set and `failure` saying why; a file or folder just ends.
     realtime: read a file at its frame rate and drop frames like a live source.
     rtsp_transport: "tcp" (the default: UDP loses packets on Wi-Fi) or "udp".
+    name: what to call it (messages, events, the history) instead of its path or URL.
     """
 
     STREAM_TIMEOUT = 10.0  # seconds a stream may take to open, or to deliver the next packet
 
     def __init__(self, camera: int = 0, source: str | Path | None = None, *, realtime: bool = False,
                  reconnect: int | None = 3, camera_settings: CameraSettings | None = None,
-                 rtsp_transport: str = "tcp", on_status=None):
+                 rtsp_transport: str = "tcp", on_status=None, name: str | None = None):
         self.stopped = False
         self.failure: str | None = None
         self.unreadable: list[str] = []  # a folder's images that could not be read (skipped)
@@ -160,6 +161,8 @@ class FrameSource:
             self.name, self.live = str(source), False
             self._reopen = lambda: self._open_path(Path(source))
         self._capture = self._reopen()
+        if name is not None:
+            self.name = name
         fps = self._capture.get(_cv2().CAP_PROP_FPS) if self._capture is not None else 0.0
         self.fps = fps if 1.0 <= fps <= 240.0 else None  # cameras and streams may report nonsense
 
@@ -241,12 +244,7 @@ class FrameSource:
             yield from self._folder_frames()
             return
         if self.live or self.realtime:
-            if self._capture is None:  # iterated again (enrolment's retake): the last grabber closed it
-                self._capture = self._reopen()
-            self._grabber = Grabber(self._capture, self._reopen, name=self.name, live=self.live,
-                                    fps=self.fps, reconnect=self.reconnect, on_status=self.on_status)
-            self._capture = None  # the grabber's now
-            yield from self._grabber.frames()
+            yield from self.grabber().frames()
             self.stopped, self.failure = self._grabber.stopped, self._grabber.failure
             return
         index = 0
@@ -258,6 +256,16 @@ class FrameSource:
                 return
             yield Frame(index, index / self.fps if self.fps else float(index), image)
             index += 1
+
+    def grabber(self, wake=None) -> Grabber:
+        """A grabber over this source (live, or a file read at its frame rate), which takes the
+        capture over. wake: a Condition shared with other grabbers (Sources)."""
+        if self._capture is None:  # iterated again (enrolment's retake): the last grabber closed it
+            self._capture = self._reopen()
+        self._grabber = Grabber(self._capture, self._reopen, name=self.name, live=self.live, fps=self.fps,
+                                reconnect=self.reconnect, on_status=self.on_status, wake=wake)
+        self._capture = None
+        return self._grabber
 
     @property
     def photos(self) -> bool:
@@ -281,6 +289,67 @@ class FrameSource:
         if self._capture is not None:
             self._capture.release()
             self._capture = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Sources:
+    """Several live sources (files are read at their frame rate) read at once, one grabber each;
+    iterating yields their new frames in turn (Frame.source: which one), None while none has
+    one, and ends when every source has ended. A source lost for good does not stop the others:
+    `failures` lists them at the end (and `stopped` is set)."""
+
+    def __init__(self, sources: list[FrameSource]):
+        self.sources = sources
+        self.name = ", ".join(s.name for s in sources)
+        self.live, self.photos, self.fps = True, False, None
+        self.stopped = False
+        self.failures: list[str] = []
+
+    @property
+    def state(self) -> str | None:
+        states = [f"{s.name}: {s.state}" for s in self.sources if s.state]
+        return "; ".join(states) or None
+
+    @property
+    def dropped(self) -> int:
+        return sum(s.dropped for s in self.sources)
+
+    @property
+    def reconnects(self) -> int:
+        return sum(s.reconnects for s in self.sources)
+
+    def __iter__(self):
+        wake = threading.Condition()
+        grabbers = [s.grabber(wake) for s in self.sources]
+        try:
+            for g in grabbers:
+                g.start()
+            while not all(g.finished for g in grabbers):
+                took = False
+                for k, g in enumerate(grabbers):
+                    frame = g.poll()
+                    if frame is not None:
+                        frame.source, took = k, True
+                        yield frame
+                if not took:
+                    with wake:
+                        wake.wait(timeout=Grabber.IDLE)
+                    if not any(g.has_new() for g in grabbers):
+                        yield None
+        finally:
+            for g in grabbers:
+                g.stop()
+        self.failures = [g.failure for g in grabbers if g.stopped]
+        self.stopped = bool(self.failures)
+
+    def close(self) -> None:
+        for s in self.sources:
+            s.close()
 
     def __enter__(self):
         return self

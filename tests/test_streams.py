@@ -293,3 +293,92 @@ def test_the_grabber_reconnects_with_growing_pauses(monkeypatch):
     assert said == [*attempts, "fake: reconnected", *attempts]
     assert frames[-1].image[0, 0, 0] == 120 and [f.index for f in frames] == list(range(len(frames)))
     assert grabber.failure == "fake: lost, and not back after 3 attempt(s) (fake: refused)"
+
+
+# --- several sources in one process
+
+
+def test_several_sources_in_one_process(rtsp, data, people_registry, tmp_path):  # noqa: F811
+    """The clip over RTSP (named "stage") and the same clip as a file (named "file", read at its
+    frame rate) in one recognize: one detector and embedder, a tracker per source, every event
+    and sighting tagged with its source, Lin-Manuel Miranda named on both, the frames tiled side
+    by side in the annotated video."""
+    from facecam.history import History
+
+    out = tmp_path / "tiled.mp4"
+    target = tmp_path / "history.sqlite"
+    run = Run("--source", f"stage={rtsp.url}", "--source", f"file={data / CLIP}", "--registry", people_registry,
+              "--max-frames", 240, "--output", out)
+    code, summary = run.finish(timeout=120)
+    assert code == 0, run.stderr
+    events = [line for line in run.lines if "frame" in line]
+    assert {e["source"] for e in events} == {"stage", "file"}
+    assert {e["source"] for e in events if e["name"] == LIN} == {"stage", "file"}
+    assert [s["source"] for s in summary["sources"]] == ["stage", "file"]
+    assert sum(s["frames"] for s in summary["sources"]) == summary["frames"] == 240
+    assert all(s["frames"] > 60 for s in summary["sources"])  # both get their turn
+    assert {p["source"] for p in summary["people"] if p["name"] == LIN} == {"stage", "file"}
+    import cv2
+
+    video = cv2.VideoCapture(str(out))
+    assert (video.get(cv2.CAP_PROP_FRAME_WIDTH), video.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (1280, 360)
+    assert video.get(cv2.CAP_PROP_FRAME_COUNT) == 240
+    # and into the history, each sighting under its source's name
+    result = facecam("recognize", "--source", f"a={data / CLIP}", "--source", f"b={data / CLIP}", "--registry",
+                     people_registry, "--headless", "--history", target, "--max-frames", 100)
+    assert result.returncode == 0, result.stderr
+    history = History.open(target)
+    assert {r["source"] for r in history.sightings()} == {"a", "b"}
+    assert {r["source"] for r in history.sightings(name=LIN)} == {"a", "b"}
+    history.close()
+    assert_one_line_error(facecam("recognize", "--source", f"a={data / CLIP}", "--source", f"a={data / CLIP}",
+                                  "--registry", people_registry, "--headless"), 2, "two sources have the same name")
+
+
+def test_serve_streams_several_sources(data, people_registry, tmp_path, rtsp):  # noqa: F811
+    import cv2
+    import httpx
+
+    from test_serve import start_server, stop
+
+    server, url = start_server(tmp_path, "--registry", people_registry, "--no-history", "--source", f"stage={rtsp.url}",
+                               "--source", data / CLIP)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            health = httpx.get(f"{url}/health").json()
+            if all(s["frames"] > 10 for s in health["sources"]):
+                break
+            time.sleep(0.5)
+        assert [s["name"] for s in health["sources"]] == ["stage", str(data / CLIP)]
+        assert health["source"]["name"] == "stage" and all(s["state"] == "running" for s in health["sources"])
+        for path in ("/stream/stage", "/stream/1", "/stream"):
+            with httpx.stream("GET", f"{url}{path}", timeout=60) as r:
+                assert r.status_code == 200
+                body = b""
+                for chunk in r.iter_bytes():
+                    body += chunk
+                    if body.count(b"--frame") >= 2:
+                        break
+            jpeg = body.split(b"--frame")[1].split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n", 1)[0]
+            assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape == (360, 640, 3)
+        r = httpx.get(f"{url}/stream/door")
+        assert r.status_code == 404 and "there are 'stage'" in r.json()["detail"]
+    finally:
+        stop(server)
+
+
+def test_cameras_lists_what_opens():
+    """This machine's cameras: on one without any (CI), the one-line answer; with some, one JSON
+    line per device that opens, numbered as --camera takes them."""
+    from pathlib import Path
+
+    result = facecam("cameras", "--json")
+    assert result.returncode == 0, result.stderr
+    devices = sorted(Path("/dev").glob("video*"))
+    if not devices:
+        assert result.stdout == "" and "no cameras found" in result.stderr
+    else:
+        listed = [json.loads(line) for line in result.stdout.splitlines()]
+        assert {c["device"] for c in listed} <= {str(d) for d in devices}
+        assert all(c["device"] == f"/dev/video{c['index']}" for c in listed)

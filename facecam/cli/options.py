@@ -32,6 +32,13 @@ RegistryOpt = Annotated[
 ]
 CameraOpt = Annotated[int, typer.Option(min=0, max=63, help="Camera index (not with --source).")]
 SourceOpt = Annotated[Optional[str], typer.Option(help="A video file, a stream URL or a folder of images instead of the camera.")]
+CamerasOpt = Annotated[
+    Optional[list[int]], typer.Option("--camera", min=0, max=63, help="Camera index; repeat for several cameras (with --source too) [default: 0 when there is no --source].")
+]
+SourcesOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--source", help="A video file, stream URL or folder of images; repeat for several, each optionally named: door=rtsp://...")
+]
 HeadlessOpt = Annotated[bool, typer.Option(help="No window (for servers and scripts); Ctrl-C stops.")]
 MaxFramesOpt = Annotated[Optional[int], typer.Option(min=1, help="Stop after N frames.")]
 ThresholdOpt = Annotated[
@@ -86,9 +93,24 @@ def registry_path(path: Path | None) -> Path:
     return path if path is not None else default_path()
 
 
+def source_list(cameras: list[int] | None, sources: list[str] | None) -> list[tuple[str | None, int | None, str | None]]:
+    """(name or None, camera, source) for each --camera and --source; camera 0 when there is none.
+    `door=rtsp://...` names a source: a word before the first "=" (no "/" or ":" in it)."""
+    import re
+
+    out: list[tuple[str | None, int | None, str | None]] = [(None, c, None) for c in cameras or []]
+    for text in sources or []:
+        named = re.fullmatch(r"([\w-]{1,40})=(.+)", text)
+        out.append((named.group(1), None, named.group(2)) if named else (None, None, text))
+    names = [label for label, _, _ in out if label]
+    if len(names) != len(set(names)):
+        raise typer.BadParameter("two sources have the same name", param_hint="--source")
+    return out or [(None, 0, None)]
+
+
 def open_source(camera: int, source: str | None, *, reconnect: str = "3", realtime: bool = False,
                 rtsp_transport: str = "tcp", camera_size: str | None = None, camera_fps: float | None = None,
-                fourcc: str | None = None):
+                fourcc: str | None = None, name: str | None = None):
     """The FrameSource the options describe; for a camera, what it accepted of the settings asked
     is said (a warning when it differs)."""
     import re
@@ -112,7 +134,7 @@ def open_source(camera: int, source: str | None, *, reconnect: str = "3", realti
         raise typer.BadParameter("four letters or digits, e.g. MJPG or YUYV", param_hint="--fourcc")
     settings = CameraSettings(size=size, fps=camera_fps, fourcc=fourcc.upper() if fourcc else None)
     frames = FrameSource(camera=camera, source=source, realtime=realtime, reconnect=attempts, camera_settings=settings,
-                         rtsp_transport=rtsp_transport, on_status=ui.warn)
+                         rtsp_transport=rtsp_transport, on_status=ui.warn, name=name)
     if frames.accepted is not None and (size or camera_fps or fourcc):
         got = frames.accepted
         said = f"{frames.name}: {got['size'][0]}x{got['size'][1]} at {got['fps']:g} fps ({got['fourcc'] or 'format unknown'})"

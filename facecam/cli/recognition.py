@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,17 +11,26 @@ import typer
 from .. import config, ui
 from ..errors import FacecamError, UsageError
 from .app import app
-from .options import (BackboneOpt, CameraFpsOpt, CameraOpt, CameraSizeOpt, DetectorOpt, DetectThresholdOpt, DeviceOpt,
+from .options import (BackboneOpt, CameraFpsOpt, CamerasOpt, CameraSizeOpt, SourcesOpt, source_list, DetectorOpt, DetectThresholdOpt, DeviceOpt,
                       FourccOpt, HeadlessOpt, HistoryOpt, MaxFramesOpt, MaxSizeOpt, ModelOpt, NoHistoryOpt, RealtimeOpt,
-                      ReconnectOpt, RegistryOpt, RetentionOpt, RtspTransportOpt, SourceOpt, ThresholdOpt,
+                      ReconnectOpt, RegistryOpt, RetentionOpt, RtspTransportOpt, ThresholdOpt,
                       UnknownRetentionOpt, build_detector, check_threshold, embedder_for, history_writer, open_source,
                       registry_path)
 
 
+@contextmanager
+def closing_writer(writer):
+    """The history writer, closed (what is left stored, or counted in `unsaved`) on the way out."""
+    try:
+        yield writer
+    finally:
+        writer.close()
+
+
 @app.command()
 def recognize(
-    camera: CameraOpt = 0,
-    source: SourceOpt = None,
+    camera: CamerasOpt = None,
+    source: SourcesOpt = None,
     threshold: ThresholdOpt = None,
     headless: HeadlessOpt = False,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON line per recognition event, then a summary line.")] = False,
@@ -50,6 +60,7 @@ def recognize(
     from ..history import Recorder
     from ..pipeline import Recognizer
     from ..registry import INDEX, Registry
+    from ..sources import Sources
 
     if output is not None and output.suffix.lower() != ".mp4":
         raise typer.BadParameter("the annotated video is written as .mp4", param_hint="--output")
@@ -64,34 +75,45 @@ def recognize(
     if not reg.identities:
         ui.warn(f"{path}: nobody is enrolled; every face is unknown")
     det = build_detector(detector, detector_backbone, device, detect_threshold, max_size)
-    recognizer = Recognizer(det, embedder, reg, threshold)
-    with open_source(camera, source, reconnect=reconnect, realtime=realtime, rtsp_transport=rtsp_transport,
-                     camera_size=camera_size, camera_fps=camera_fps, fourcc=fourcc) as frames:
-        writer = None if no_history else history_writer(
+    settings = {"reconnect": reconnect, "realtime": realtime, "rtsp_transport": rtsp_transport,
+                "camera_size": camera_size, "camera_fps": camera_fps, "fourcc": fourcc}
+    with ExitStack() as opened:
+        sources = [opened.enter_context(open_source(cam if cam is not None else 0, src, name=label, **settings))
+                   for label, cam, src in source_list(camera, source)]
+        writer = None if no_history else opened.enter_context(closing_writer(history_writer(
             history, path, retention=retention, unknown_retention=retention_unknown,
-            on_stored=(lambda rows: [ui.json_line({"sighting": row}) for row in rows]) if json_out else None)
-        recorder = None if writer is None else Recorder(writer, source=frames.name, live=frames.live, model=embedder.name)
-        try:
-            loop, summary = live.recognize(frames, recognizer, headless=headless, output=output, max_frames=max_frames,
-                                           on_event=ui.json_line if json_out else lambda event: None, recorder=recorder)
-        finally:
-            unsaved = writer.close() if writer is not None else 0
+            on_stored=(lambda rows: [ui.json_line({"sighting": row}) for row in rows]) if json_out else None)))
+        recorders = [None if writer is None else Recorder(writer, source=f.name, live=f.live, model=embedder.name)
+                     for f in sources]
+        on_event = ui.json_line if json_out else lambda event: None
+        if len(sources) == 1:
+            frames = sources[0]
+            loop, summary = live.recognize(frames, Recognizer(det, embedder, reg, threshold), headless=headless,
+                                           output=output, max_frames=max_frames, on_event=on_event, recorder=recorders[0])
+        else:
+            frames = Sources(sources)
+            loop, summary = live.recognize_many(frames, [Recognizer(det, embedder, reg, threshold) for _ in sources],
+                                                headless=headless, output=output, max_frames=max_frames,
+                                                on_event=on_event, recorders=recorders)
     if writer is not None:
-        summary["history"] = {"where": writer.history.where, "sightings": writer.stored, "unsaved": unsaved}
-        if unsaved:
-            ui.error(f"history {writer.history.where}: {unsaved} sighting(s) could not be stored ({writer.error})")
+        summary["history"] = {"where": writer.history.where, "sightings": writer.stored, "unsaved": writer.unsaved}
+        if writer.unsaved:
+            ui.error(f"history {writer.history.where}: {writer.unsaved} sighting(s) could not be stored ({writer.error})")
     if json_out:
         ui.json_line({"summary": summary})
     else:
+        several = len(sources) > 1
         ui.table(f"{frames.name}: {summary['frames']} frames in {summary['seconds']:.1f} s "
                  f"({summary['fps']} fps); {summary['unknown_tracks']} unknown face track(s)",
-                 ["name", "first seen (s)", "last seen (s)", "frames"],
-                 [[p["name"], f"{p['first']:.2f}", f"{p['last']:.2f}", p["frames"]] for p in summary["people"]])
+                 (["source"] if several else []) + ["name", "first seen (s)", "last seen (s)", "frames"],
+                 [([p["source"]] if several else []) + [p["name"], f"{p['first']:.2f}", f"{p['last']:.2f}", p["frames"]]
+                  for p in summary["people"]])
     if output is not None:
         ui.info(f"annotated video: {output}")
     if writer is not None and not json_out:
         ui.info(f"history: {writer.stored} sighting(s) stored in {writer.history.where}")
     if loop.reason == capture.STOPPED:
-        raise FacecamError(frames.failure or f"{frames.name} stopped delivering frames after {loop.frames}")
+        failures = frames.failures if len(sources) > 1 else [frames.failure]
+        raise FacecamError("; ".join(f for f in failures if f) or f"{frames.name} stopped delivering frames")
     if loop.interrupted:
         raise typer.Exit(130)

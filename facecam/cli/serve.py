@@ -13,15 +13,15 @@ from .app import app
 from .options import (BackboneOpt, CameraFpsOpt, CameraSizeOpt, DetectorOpt, DeviceOpt, FourccOpt, HistoryOpt, MaxSizeOpt,
                       NoHistoryOpt, RealtimeOpt, ReconnectOpt, RegistryOpt, RetentionOpt, RtspTransportOpt, ThresholdOpt,
                       UnknownRetentionOpt, build_detector, check_threshold, embedder_for, history_to_write, open_source,
-                      registry_path)
+                      registry_path, source_list)
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on; another than localhost needs FACECAM_TOKEN.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    camera: Annotated[Optional[int], typer.Option(min=0, max=63, help="Stream recognition on this camera at GET /stream.")] = None,
-    source: Annotated[Optional[str], typer.Option(help="Stream recognition on a video file, stream URL or folder of images instead (a file replays).")] = None,
+    camera: Annotated[Optional[list[int]], typer.Option(min=0, max=63, help="Recognise on this camera, streamed at GET /stream; repeat for several.")] = None,
+    source: Annotated[Optional[list[str]], typer.Option(help="Recognise on a video file (it replays), stream URL or folder of images; repeat for several, each optionally named (door=rtsp://...): GET /stream/{name}.")] = None,
     threshold: ThresholdOpt = None,
     realtime: RealtimeOpt = False,
     reconnect: ReconnectOpt = "forever",
@@ -63,23 +63,32 @@ def serve(
     store = None if no_history else history_to_write(history, registry)
     service = server.Service(registry_path=path, detector=det, embedder=embedder, token=token, threshold=threshold,
                              max_upload_bytes=int(max_upload_mb * 1e6), history=store)
-    live = camera is not None or source is not None
+    live = bool(camera or source)
     if live and store is not None:
         service.writer = Writer(store, enrolled=EnrolledNames(path), on_stored=service.events.ended, warn=ui.warn,
                                 retention=retention, unknown_retention=retention_unknown)
-    def opener():
-        return open_source(camera or 0, source, reconnect=reconnect, realtime=realtime, rtsp_transport=rtsp_transport,
-                           camera_size=camera_size, camera_fps=camera_fps, fourcc=fourcc)
+    settings = {"reconnect": reconnect, "realtime": realtime, "rtsp_transport": rtsp_transport,
+                "camera_size": camera_size, "camera_fps": camera_fps, "fourcc": fourcc}
 
-    stream = server.LiveStream.open(opener, service) if live else None
-    web = server.create_app(service, stream)
+    def opener(label, cam, src):
+        return lambda: open_source(cam if cam is not None else 0, src, name=label, **settings)
+
+    streams = []
+    try:
+        for spec in source_list(camera, source) if live else []:
+            streams.append(server.LiveStream.open(opener(*spec), service))
+    except BaseException:
+        for stream in streams:
+            stream.stop()
+        raise
+    web = server.create_app(service, streams)
     ui.info(f"facecam serve: {url(host, port)} (API docs at /docs), registry {path}"
             + ("" if token else "; read-only: set FACECAM_TOKEN to allow changes"))
     try:
         # open /stream and /events responses would hold a graceful shutdown up for ever
         uvicorn.run(web, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
     finally:
-        if stream is not None:
+        for stream in streams:
             stream.stop()
         if service.writer is not None:
             unsaved = service.writer.close()

@@ -135,6 +135,7 @@ class Writer:
         self.retention, self.unknown_retention = retention, unknown_retention
         self.error: str | None = None
         self.stored = self.pruned = self.skipped = 0  # ended sightings stored; pruned; of people deleted meanwhile
+        self.unsaved = 0  # what close() could not store
         self._queue: queue.Queue = queue.Queue()
         self._pending: dict[str, Record] = {}
         self._ids: dict[str, int] = {}
@@ -157,7 +158,8 @@ class Writer:
         self._queue.put(None)
         self._thread.join(timeout + 5)
         self.history.close()
-        return self.waiting
+        self.unsaved = self.waiting
+        return self.unsaved
 
     def _run(self) -> None:
         pause, next_try, next_prune, stopping = 1.0, 0.0, 0.0, False

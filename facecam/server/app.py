@@ -97,7 +97,8 @@ class Health(BaseModel):
     writable: bool
     stream: bool
     history: bool
-    source: Optional[SourceHealth] = Field(None, description="the live source, with --camera or --source")
+    source: Optional[SourceHealth] = Field(None, description="the (first) live source, with --camera or --source")
+    sources: list[SourceHealth] = Field([], description="every live source")
 
 
 class Problem(BaseModel):
@@ -176,8 +177,11 @@ class Service:
             for f, m in zip(faces, matches)])
 
 
-def create_app(service: Service, stream=None) -> FastAPI:
-    """The ASGI app. stream: a LiveStream of annotated frames for GET /stream, or None."""
+def create_app(service: Service, streams: list | None = None) -> FastAPI:
+    """The ASGI app. streams: the LiveStreams of annotated frames for GET /stream (the first) and
+    /stream/{source} (by name or number), or none."""
+    streams = list(streams or [])
+    stream = streams[0] if streams else None
     app = FastAPI(title="facecam", version=__version__, docs_url=None, redoc_url=None,
                   description="Face recognition over an enrolled registry: recognise, enrol, list, rename, delete.")
 
@@ -196,7 +200,8 @@ def create_app(service: Service, stream=None) -> FastAPI:
         people = len(service.registry().identities)
         return Health(status="ok", version=__version__, model=service.embedder.name, people=people,
                       writable=service.token is not None, stream=stream is not None, history=service.history is not None,
-                      source=SourceHealth(**stream.health()) if stream is not None else None)
+                      source=SourceHealth(**stream.health()) if stream is not None else None,
+                      sources=[SourceHealth(**s.health()) for s in streams])
 
     @app.post("/recognize", response_model=Recognition, responses=PROBLEMS)
     async def recognize(image: UploadFile = File(description="a photo (JPEG, PNG, ...)")) -> Recognition:
@@ -210,6 +215,16 @@ def create_app(service: Service, stream=None) -> FastAPI:
         if stream is None:
             raise HTTPProblem(404, "no stream: start facecam serve with --camera or --source")
         return StreamingResponse(stream.frames(), media_type="multipart/x-mixed-replace; boundary=frame")
+
+    @app.get("/stream/{source}", responses={200: {"content": {"multipart/x-mixed-replace": {}}}, 404: {"model": Problem}})
+    def live_stream_of(source: str):
+        """One source's stream, by its name (door in --source door=rtsp://...) or number (0, 1, ...)."""
+        chosen = next((s for s in streams if s.name == source), None)
+        if chosen is None and source.isdigit() and int(source) < len(streams):
+            chosen = streams[int(source)]
+        if chosen is None:
+            raise HTTPProblem(404, f"no source {source!r}: there are {', '.join(repr(s.name) for s in streams) or 'none'}")
+        return StreamingResponse(chosen.frames(), media_type="multipart/x-mixed-replace; boundary=frame")
 
     return app
 

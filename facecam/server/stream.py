@@ -20,21 +20,25 @@ class LiveStream:
         self.open_source, self.recognizer, self.recorder_for = open_source, recognizer, recorder_for
         self.recorder = None
         self.source: FrameSource | None = None  # the one being read
+        self.name: str | None = None
         self.frames_done = 0
         self._jpeg: bytes | None = None
         self._count = 0
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self.error: str | None = None
-        self._thread = threading.Thread(target=self._run, name="facecam-stream", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="facecam-stream", daemon=True)  # one per source
 
     @classmethod
     def open(cls, opener, service) -> "LiveStream":
         """Started on the source opener() opens (a FrameSource), which must open now (else the
         one-line error, before serving)."""
-        opener().close()
+        first = opener()
+        first.close()
         recognizer = Recognizer(service.detector, service.embedder, service.registry(), service.threshold)
-        return cls(opener, recognizer, service.recorder_for).start()
+        stream = cls(opener, recognizer, service.recorder_for)
+        stream.name = first.name
+        return stream.start()
 
     @property
     def stopping(self) -> threading.Event:
