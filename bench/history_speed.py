@@ -44,7 +44,6 @@ def frame_rates(store_targets: dict) -> None:
     import cv2
 
     from facecam import live
-    from facecam.align import canonical_crop  # noqa: F401 (imported by the recorder; loaded before timing)
     from facecam.enrol import photo_sample
     from facecam.models import load_embedder, retinaface
     from facecam.pipeline import Recognizer
@@ -168,8 +167,8 @@ def main():
         if postgres is not None:
             targets["postgresql"] = postgres.new_database
         frame_rates(targets)
-        print(f"| database | fill 1M | newest 100 of one person | one day's attendance | a month's | "
-              f"`facecam history --name X --limit 100` | size per 1M | with a face each |")
+        print("| database | fill 1M | newest 100 of one person | one day's attendance | a month's | "
+              "`facecam history --name X --limit 100` | size per 1M | with a face each |")
         print("|---|---|---|---|---|---|---|---|")
         for name, target_for in targets.items():
             queries(name, target_for)

@@ -1,9 +1,10 @@
 """A real RTSP server for the tests and benchmarks: GStreamer's gst-rtsp-server through its Python
 bindings (Debian: gir1.2-gst-rtsp-server-1.0, python3-gi, gstreamer1.0-plugins-*), run by the
-system's python3. It streams a folder of JPEG frames (00000.jpg, 00001.jpg, ...) as H.264 at a
-fixed frame rate, looping for ever; every client gets its own stream from the first frame.
+system's python3. It streams a folder of JPEG frames (00000.jpg, 00001.jpg, ...) as H.264 (or
+as JPEG: cheaper to serve at 1080p) at a fixed frame rate, looping for ever; every client gets its
+own stream from the first frame.
 
-    /usr/bin/python3 tests/rtsp_server.py PORT FOLDER FPS [USER:PASSWORD]
+    /usr/bin/python3 tests/rtsp_server.py PORT FOLDER FPS h264|jpeg [USER:PASSWORD]
     -> rtsp://127.0.0.1:PORT/clip
 """
 
@@ -17,18 +18,22 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 
 def main():
-    port, folder, fps = sys.argv[1], sys.argv[2], sys.argv[3]
+    port, folder, fps, codec = sys.argv[1:5]
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(port)
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(
-        f'( multifilesrc location="{folder}/%05d.jpg" index=0 loop=true caps="image/jpeg,framerate=(fraction){fps}" '
-        "! jpegdec ! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bframes=0 "
-        "! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1 )")
-    if len(sys.argv) > 4:  # basic authentication: a client without these credentials gets 401
-        user, password = sys.argv[4].split(":", 1)
+    # jpegdec gives the frames their times (from the frame rate): the server sends them at that pace
+    source = f'multifilesrc location="{folder}/%05d.jpg" index=0 loop=true caps="image/jpeg,framerate=(fraction){fps}" ! jpegdec'
+    if codec == "jpeg":
+        payload = "jpegenc quality=90 ! rtpjpegpay name=pay0 pt=26"
+    else:
+        payload = ("videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bframes=0 "
+                   "! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1")
+    factory.set_launch(f"( {source} ! {payload} )")
+    if len(sys.argv) > 5:  # basic authentication: a client without these credentials gets 401
+        user, password = sys.argv[5].split(":", 1)
         auth = GstRtspServer.RTSPAuth()
         token = GstRtspServer.RTSPToken()
         token.set_string("media.factory.role", user)

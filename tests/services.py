@@ -77,8 +77,8 @@ class Postgres:
 
 class RtspServer:
     """tests/rtsp_server.py run by the system's python3 (GStreamer's bindings live there) on a free
-    port: the JPEG frames of `folder` as a looping H.264 stream at `fps` (a fraction such as
-    30000/1001). url: rtsp://127.0.0.1:PORT/clip (with the credentials when `credentials`
+    port: the JPEG frames of `folder` as a looping H.264 (or `codec` "jpeg") stream at `fps` (a
+    fraction such as 30000/1001). url: rtsp://127.0.0.1:PORT/clip (with the credentials when `credentials`
     "user:password" is given, which the server then requires). stop() kills it (a camera going
     away), start() brings it back on the same port."""
 
@@ -92,8 +92,8 @@ class RtspServer:
         return Path("/usr/bin/python3").exists() and subprocess.run(["/usr/bin/python3", "-c", probe],
                                                                    capture_output=True).returncode == 0
 
-    def __init__(self, folder: Path, fps: str = "30000/1001", credentials: str | None = None):
-        self.folder, self.fps, self.credentials = folder, fps, credentials
+    def __init__(self, folder: Path, fps: str = "30000/1001", credentials: str | None = None, codec: str = "h264"):
+        self.folder, self.fps, self.credentials, self.codec = folder, fps, credentials, codec
         self.port = free_port()
         self.url = f"rtsp://{credentials + '@' if credentials else ''}127.0.0.1:{self.port}/clip"
         self.process = None
@@ -101,7 +101,7 @@ class RtspServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(["/usr/bin/python3", str(self.SCRIPT), str(self.port), str(self.folder), self.fps,
-                                         *([self.credentials] if self.credentials else [])],
+                                         self.codec, *([self.credentials] if self.credentials else [])],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.process.stdout.readline()
         if line.strip() != "ready":
