@@ -206,7 +206,7 @@ def test_schema_fuzzing_finds_no_server_error(server, tmp_path):
     for headers in ([], ["-H", f"Authorization: Bearer {TOKEN}"]):
         result = subprocess.run([sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json",
                                  "--checks", "not_a_server_error", "--max-examples", "25",
-                                 "--exclude-path", "/stream", "--exclude-path", "/events", *headers],
+                                 "--exclude-path-regex", "^/(stream|events)", *headers],  # endless responses
                                 capture_output=True, text=True, timeout=900, cwd=tmp_path)
         assert result.returncode == 0, result.stdout[-3000:]
 
