@@ -33,7 +33,8 @@ KEY_FULLSCREEN = {ord("f"), ord("F")}
 
 
 class Loop:
-    """Run `step(frame) -> (annotated image or None, done)` over a source's frames.
+    """Run `step(frame) -> (annotated image or None, done)` over a source's frames (a list of
+    frames, to be processed together, from sources.Sources).
 
     headless: no window (no keys but Ctrl-C). max_frames: stop after that many frames. timer: a
     pipeline.StageTimer to count frame reading in, as "decode". stop: a threading.Event that ends
@@ -75,8 +76,10 @@ class Loop:
                         if self._keys(cv2.waitKey(1) & 0xFF):
                             break
                     continue
+                if isinstance(frame, list) and self.max_frames is not None:
+                    frame = frame[:self.max_frames - self.frames]
                 shown, done = self.step(frame)
-                self.frames += 1
+                self.frames += len(frame) if isinstance(frame, list) else 1
                 if not self.headless and shown is not None:
                     if not window:
                         open_window(self.title, shown.shape)

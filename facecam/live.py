@@ -11,7 +11,7 @@ from .capture import ABORTED, Loop, close_window, open_window, toggle_fullscreen
 from .enrol import Enrolment, sample
 from .enrol_view import EnrolView
 from .errors import InputError
-from .pipeline import Recognizer
+from .pipeline import Recognizer, process_together
 from .sources import Frame, FrameSource
 
 class Fps:
@@ -110,12 +110,13 @@ class Recognition:
         self.fps = Fps()
         self.lags: list[float] = []  # seconds, per live frame
 
-    def __call__(self, frame: Frame):
+    def __call__(self, frame: Frame, recognized: tuple | None = None):
+        """recognized: (tracks, matched) when the frame was processed already (with others)."""
         if frame.captured is not None:  # a live frame: how long it waited between being read and processed
             self.lags.append(time.monotonic() - frame.captured)
         timer = self.recognizer.timer
         self.frames += 1
-        tracks, matched = self.recognizer.process(frame.image, frame.index)
+        tracks, matched = recognized or self.recognizer.process(frame.image, frame.index)
         if self.recorder is not None:
             self.recorder.update(frame, tracks, matched, self.recognizer.tracker.tracks)
         for track in matched:
@@ -185,8 +186,9 @@ class VideoOut:
 
 
 class Tiled:
-    """recognize's step over several sources (sources.Sources): each source's frames go to its own
-    Recognition (its own tracker, recorder and events, tagged with the source's name), and the
+    """recognize's step over several sources (sources.Sources): the newest frames of the sources
+    are recognised together (pipeline.process_together), then each goes to its source's own
+    Recognition (its own tracker, recorder and events, tagged with the source's name); the
     window shows the latest annotated frame of every source, tiled."""
 
     TILE = (640, 360)  # width, height of each tile
@@ -196,14 +198,17 @@ class Tiled:
         self.tiles: list[np.ndarray | None] = [None] * len(steps)
         self.video = VideoOut(output, fps) if output is not None else None
 
-    def __call__(self, frame: Frame):
-        shown, _ = self.steps[frame.source](frame)
-        if shown is None:
+    def __call__(self, frames: list[Frame]):
+        steps = [self.steps[f.source] for f in frames]
+        recognized = process_together([s.recognizer for s in steps], [f.image for f in frames], [f.index for f in frames])
+        shown = [step(frame, result)[0] for step, frame, result in zip(steps, frames, recognized)]
+        if shown[0] is None:  # headless, no video written
             return None, False
-        self.tiles[frame.source] = shown
-        grid = tile(self.tiles, self.names, self.TILE)
-        if self.video is not None:
-            self.video.write(grid)
+        for frame, image in zip(frames, shown):  # the video gets a grid per frame, as one source's would
+            self.tiles[frame.source] = image
+            grid = tile(self.tiles, self.names, self.TILE)
+            if self.video is not None:
+                self.video.write(grid)
         return grid, False
 
     def close(self) -> None:

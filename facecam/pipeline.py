@@ -65,24 +65,60 @@ class Recognizer:
 
     def process(self, image: np.ndarray, frame: int) -> tuple[list[Track], list[Track]]:
         """(the tracks visible in this frame, those of them matched again in this frame)."""
+        return process_together([self], [image], [frame])[0]
+
+    def _due(self, faces, frame: int) -> tuple[list[Track], list[Track]]:
+        """Track the faces; (the tracks visible, those to embed now)."""
         if time.monotonic() - self._checked > self.RELOAD_SECONDS:
             self.registry, self._checked = self.registry.reload(), time.monotonic()
-        with self.timer("detect"):
-            faces = self.detector.detect(image)
-        with self.timer("track"):
-            tracks = self.tracker.update(faces, frame)
-            due = [t for t in tracks if t.embedded_frame is None
-                   or frame - t.embedded_frame >= self.reembed_every
-                   or t.overlap < self.LOOSE_OVERLAP
-                   or self.quality(t) > self.QUALITY_GAIN * t.embedded_quality]
-        if due:
-            with self.timer("embed"):
-                vectors = self.embedder.embed(image, [t.face for t in due])
-            with self.timer("match"):
-                for track, vector, match in zip(due, vectors, self.registry.match(vectors, self.min_cosine)):
-                    if track.vector is not None and float(vector @ track.vector) < self.same_face_cosine:
-                        self.tracker.restart(track, frame)
-                    track.vector = vector
-                    track.vote(match.name, self.embedder.score(match.cosine))
-                    track.embedded_frame, track.embedded_quality = frame, self.quality(track)
+        tracks = self.tracker.update(faces, frame)
+        due = [t for t in tracks if t.embedded_frame is None
+               or frame - t.embedded_frame >= self.reembed_every
+               or t.overlap < self.LOOSE_OVERLAP
+               or self.quality(t) > self.QUALITY_GAIN * t.embedded_quality]
         return tracks, due
+
+    def _match(self, due: list[Track], vectors: np.ndarray, frame: int) -> None:
+        if not due:
+            return
+        for track, vector, match in zip(due, vectors, self.registry.match(vectors, self.min_cosine)):
+            if track.vector is not None and float(vector @ track.vector) < self.same_face_cosine:
+                self.tracker.restart(track, frame)
+            track.vector = vector
+            track.vote(match.name, self.embedder.score(match.cosine))
+            track.embedded_frame, track.embedded_quality = frame, self.quality(track)
+
+
+def process_together(recognizers: list[Recognizer], images: list[np.ndarray], frames: list[int]):
+    """Recognizer.process for the frames of several sources at once, one Recognizer each (they
+    share the detector and the embedder): the frames are detected as one batch and the faces due
+    for embedding embedded as one. Returns (tracks, matched) per source; each Recognizer's timer
+    gets its share of the stages run together."""
+    first = recognizers[0]
+    with _shared(recognizers, "detect"):
+        detect_many = getattr(first.detector, "detect_many", None)
+        faces = detect_many(images) if detect_many else [first.detector.detect(image) for image in images]
+    with _shared(recognizers, "track"):
+        plans = [r._due(f, frame) for r, f, frame in zip(recognizers, faces, frames)]
+    crops = [first.embedder.crop(image, t.face.landmarks) for image, (_, due) in zip(images, plans) for t in due]
+    if crops:
+        with _shared(recognizers, "embed"):
+            vectors = first.embedder.embed_crops(np.stack(crops))
+        with _shared(recognizers, "match"):
+            start = 0
+            for r, (_, due), frame in zip(recognizers, plans, frames):
+                r._match(due, vectors[start:start + len(due)], frame)
+                start += len(due)
+    return plans
+
+
+@contextmanager
+def _shared(recognizers: list[Recognizer], stage: str):
+    """Time a stage run for several recognizers at once: each is charged an equal share."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        share = (time.perf_counter() - start) / len(recognizers)
+        for r in recognizers:
+            r.timer.seconds[stage] += share

@@ -299,8 +299,9 @@ class FrameSource:
 
 class Sources:
     """Several live sources (files are read at their frame rate) read at once, one grabber each;
-    iterating yields their new frames in turn (Frame.source: which one), None while none has
-    one, and ends when every source has ended. A source lost for good does not stop the others:
+    iterating yields a list of the newest frames of those that have a new one (Frame.source:
+    which one), to be processed together, None while none has one, and ends when every source
+    has ended. A source lost for good does not stop the others:
     `failures` lists them at the end (and `stopped` is set)."""
 
     def __init__(self, sources: list[FrameSource]):
@@ -330,13 +331,15 @@ class Sources:
             for g in grabbers:
                 g.start()
             while not all(g.finished for g in grabbers):
-                took = False
+                frames = []
                 for k, g in enumerate(grabbers):
                     frame = g.poll()
                     if frame is not None:
-                        frame.source, took = k, True
-                        yield frame
-                if not took:
+                        frame.source = k
+                        frames.append(frame)
+                if frames:
+                    yield frames
+                else:
                     with wake:
                         wake.wait(timeout=Grabber.IDLE)
                     if not any(g.has_new() for g in grabbers):

@@ -9,6 +9,7 @@ own stream from the first frame.
 """
 
 import sys
+from fractions import Fraction
 
 import gi
 
@@ -25,11 +26,16 @@ def main():
     server.set_service(port)
     factory = GstRtspServer.RTSPMediaFactory()
     # jpegdec gives the frames their times (from the frame rate): the server sends them at that pace
-    source = f'multifilesrc location="{folder}/%05d.jpg" index=0 loop=true caps="image/jpeg,framerate=(fraction){fps}" ! jpegdec'
-    if codec == "jpeg":
-        payload = "jpegenc quality=90 ! rtpjpegpay name=pay0 pt=26"
+    source = f'multifilesrc location="{folder}/%05d.jpg" index=0 loop=true caps="image/jpeg,framerate=(fraction){fps}"'
+    if codec == "jpeg-copy":  # the files' own JPEG, as a camera's hardware encoder sends it: no work per frame here,
+        # paced by sleeping a frame's period per frame and stamped with the time it was read
+        period_us = round(1e6 / float(Fraction(fps)))
+        source = source.replace("multifilesrc", "multifilesrc do-timestamp=true")
+        payload = f"identity sleep-time={period_us} ! jpegparse ! rtpjpegpay name=pay0 pt=26"
+    elif codec == "jpeg":
+        payload = "jpegdec ! jpegenc quality=90 ! rtpjpegpay name=pay0 pt=26"
     else:
-        payload = ("videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bframes=0 "
+        payload = ("jpegdec ! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bframes=0 "
                    "! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1")
     factory.set_launch(f"( {source} ! {payload} )")
     if len(sys.argv) > 5:  # basic authentication: a client without these credentials gets 401

@@ -212,34 +212,62 @@ class RetinaFaceDetector(Model):
         self.max_size = max_size
         self._mean = torch.tensor(MEAN_BGR, device=device).reshape(1, 3, 1, 1)
 
-    @torch.inference_mode()
     def forward(self, image_bgr: np.ndarray):
         """Raw network outputs for the image as given (no resizing): loc, conf, landms arrays."""
-        x = torch.from_numpy(np.ascontiguousarray(image_bgr)).to(self.device)
+        loc, conf, landms = self._forward([image_bgr])
+        return loc[0], conf[0], landms[0]
+
+    @torch.inference_mode()
+    def _forward(self, images_bgr: list[np.ndarray]):
+        """Raw outputs (N, priors, ...) for images of one size, as one batch."""
+        batch = images_bgr[0][None] if len(images_bgr) == 1 else np.stack(images_bgr)
+        x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
         # channels_last (NHWC in memory) is the layout oneDNN's depthwise convolutions are fast in;
         # an HWC image is already laid out that way, but the view's strides must say so exactly.
-        x = x.unsqueeze(0).permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
+        x = x.permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
         x -= self._mean
         loc, conf, landms = self.net(x)
-        return loc[0].cpu().numpy(), conf[0].cpu().numpy(), landms[0].cpu().numpy()
+        return loc.cpu().numpy(), conf.cpu().numpy(), landms.cpu().numpy()
 
     def detect(
         self, image_bgr: np.ndarray, *, threshold: float | None = None,
         max_size: int | None | str = "default",
     ) -> list[Detection]:
         """Faces in a BGR uint8 HxWx3 image, best score first."""
-        image_bgr = as_bgr(image_bgr)
+        return self.detect_many([image_bgr], threshold=threshold, max_size=max_size)[0]
+
+    def detect_many(
+        self, images_bgr: list[np.ndarray], *, threshold: float | None = None,
+        max_size: int | None | str = "default",
+    ) -> list[list[Detection]]:
+        """detect() for several images; those of one size run through the network as one batch
+        (on a CPU four 640x360 frames take about 1.5 times less per frame than one by one)."""
         threshold = self.threshold if threshold is None else threshold
         max_size = self.max_size if max_size == "default" else max_size
+        scaled = [self._scaled(as_bgr(image), max_size) for image in images_bgr]
+        found: list[list[Detection]] = [[] for _ in scaled]
+        by_size: dict[tuple, list[int]] = {}
+        for k, image in enumerate(scaled):
+            by_size.setdefault(image.shape, []).append(k)
+        for ks in by_size.values():
+            loc, conf, landms = self._forward([scaled[k] for k in ks])
+            for row, k in enumerate(ks):
+                found[k] = self._faces(loc[row], conf[row], landms[row], scaled[k].shape, images_bgr[k].shape, threshold)
+        return found
+
+    @staticmethod
+    def _scaled(image_bgr: np.ndarray, max_size: int | None) -> np.ndarray:
         height, width = image_bgr.shape[:2]
-        scale = 1.0
         if max_size and max(height, width) > max_size:
             scale = max_size / max(height, width)
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            image_bgr = cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA)
-        h, w = image_bgr.shape[:2]
-        loc, conf, landms = self.forward(image_bgr)
+            return cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA)
+        return image_bgr
 
+    def _faces(self, loc, conf, landms, scaled_shape, shape, threshold: float) -> list[Detection]:
+        """The detections of one image from its raw outputs, in the original image's pixels."""
+        h, w = scaled_shape[:2]
+        height, width = shape[:2]
         scores = conf[:, 1]
         idx = np.flatnonzero(scores > threshold)
         idx = idx[np.argsort(-scores[idx], kind="stable")[:PRE_NMS_TOP_K]]
