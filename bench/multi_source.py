@@ -87,7 +87,7 @@ def main():
           f"frames/s (JPEG over RTSP), {seconds:g} s per run.\n")
     print("| server | run | frames/s per stream | frames/s in all | received per stream | frames naming him | dropped | memory |")
     print("|---|---|---|---|---|---|---|---|")
-    for codec, served in (("jpeg-copy", "passes the JPEG through"), ("jpeg", "encodes each client's JPEG")):
+    for codec, served in (("jpeg-shared", "encodes once for all"), ("jpeg", "encodes each client's JPEG")):
         server = RtspServer(work / "frames", fps="25/1", codec=codec)
         try:
             sources = [arg for k in range(STREAMS) for arg in ("--source", f"cam{k}={server.url}")]

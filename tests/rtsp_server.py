@@ -2,14 +2,13 @@
 bindings (Debian: gir1.2-gst-rtsp-server-1.0, python3-gi, gstreamer1.0-plugins-*), run by the
 system's python3. It streams a folder of JPEG frames (00000.jpg, 00001.jpg, ...) as H.264 (or
 as JPEG: cheaper to serve at 1080p) at a fixed frame rate, looping for ever; every client gets its
-own stream from the first frame.
+own stream from the first frame (jpeg-shared: one stream for all, joined where it is).
 
-    /usr/bin/python3 tests/rtsp_server.py PORT FOLDER FPS h264|jpeg [USER:PASSWORD]
+    /usr/bin/python3 tests/rtsp_server.py PORT FOLDER FPS h264|jpeg|jpeg-shared [USER:PASSWORD]
     -> rtsp://127.0.0.1:PORT/clip
 """
 
 import sys
-from fractions import Fraction
 
 import gi
 
@@ -27,12 +26,8 @@ def main():
     factory = GstRtspServer.RTSPMediaFactory()
     # jpegdec gives the frames their times (from the frame rate): the server sends them at that pace
     source = f'multifilesrc location="{folder}/%05d.jpg" index=0 loop=true caps="image/jpeg,framerate=(fraction){fps}"'
-    if codec == "jpeg-copy":  # the files' own JPEG, as a camera's hardware encoder sends it: no work per frame here,
-        # paced by sleeping a frame's period per frame and stamped with the time it was read
-        period_us = round(1e6 / float(Fraction(fps)))
-        source = source.replace("multifilesrc", "multifilesrc do-timestamp=true")
-        payload = f"identity sleep-time={period_us} ! jpegparse ! rtpjpegpay name=pay0 pt=26"
-    elif codec == "jpeg":
+    if codec in ("jpeg", "jpeg-shared"):  # jpeg-shared: encoded once for every client, as a camera's encoder does
+        factory.set_shared(codec == "jpeg-shared")
         payload = "jpegdec ! jpegenc quality=90 ! rtpjpegpay name=pay0 pt=26"
     else:
         payload = ("jpegdec ! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bframes=0 "
