@@ -52,3 +52,16 @@ def median_ms(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times) * 1000
+
+
+def lin_registry(work: Path) -> Path:
+    """A registry in `work` with Lin-Manuel Miranda enrolled from face_recognition's example photo
+    (the person of the Hamilton clip)."""
+    import sys
+
+    person = work / "people" / "Lin-Manuel Miranda"
+    person.mkdir(parents=True)
+    (person / "lin.png").symlink_to(data_dir() / "face_recognition_examples/examples/lin-manuel-miranda.png")
+    subprocess.run([sys.executable, "-m", "facecam", "register", "--from-dir", str(work / "people"), "--by-folder",
+                    "--registry", str(work / "registry")], check=True, capture_output=True)
+    return work / "registry"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from common import data_dir, git_commit, machine  # noqa: E402
+from common import data_dir, git_commit, lin_registry, machine  # noqa: E402
 from services import RtspServer, video_frames  # noqa: E402
 
 STREAMS = 4
@@ -79,10 +79,7 @@ def main():
     examples = data_dir() / "face_recognition_examples/examples"
     work = Path(tempfile.mkdtemp())
     video_frames(examples / "short_hamilton_clip.mp4", work / "frames")
-    (work / "people" / LIN).mkdir(parents=True)
-    (work / "people" / LIN / "lin.png").symlink_to(examples / "lin-manuel-miranda.png")
-    subprocess.run([sys.executable, "-m", "facecam", "register", "--from-dir", str(work / "people"), "--by-folder",
-                    "--registry", str(work / "registry")], check=True, capture_output=True)
+    lin_registry(work)
     print(f"Machine: {machine()}; commit {git_commit()}. {STREAMS} streams of the Hamilton clip, 640x360 at 25 "
           f"frames/s (JPEG over RTSP), {seconds:g} s per run.\n")
     print("| server | run | frames/s per stream | frames/s in all | received per stream | frames naming him | dropped | memory |")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from common import data_dir, git_commit, machine  # noqa: E402
+from common import data_dir, git_commit, lin_registry, machine  # noqa: E402
 from services import RtspServer, free_port, video_frames  # noqa: E402
 
 LIN = "Lin-Manuel Miranda"
@@ -55,10 +55,7 @@ def main():
     examples = data_dir() / "face_recognition_examples/examples"
     work = Path(tempfile.mkdtemp())
     video_frames(examples / "short_hamilton_clip.mp4", work / "frames")
-    (work / "people" / LIN).mkdir(parents=True)
-    (work / "people" / LIN / "lin.png").symlink_to(examples / "lin-manuel-miranda.png")
-    subprocess.run([sys.executable, "-m", "facecam", "register", "--from-dir", str(work / "people"), "--by-folder",
-                    "--registry", str(work / "registry")], check=True, capture_output=True)
+    lin_registry(work)
     rtsp = RtspServer(work / "frames", fps="25/1", codec="jpeg-shared")
     port = free_port()
     serve = subprocess.Popen([sys.executable, "-m", "facecam", "serve", "--port", str(port), "--source", f"door={rtsp.url}",

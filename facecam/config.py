@@ -56,3 +56,5 @@ def max_pixels() -> int:
 # Sightings of faces nobody enrolled are deleted after this many days (--retention-unknown): they
 # are biometric data of people who never agreed to be enrolled.
 UNKNOWN_RETENTION_DAYS = 30.0
+AWAY_AFTER = 30.0  # seconds unseen after which someone present has left (notify)
+UNKNOWN_EVERY = 300.0  # seconds a stranger's group raises no new alert, from when last seen (notify)

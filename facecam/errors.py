@@ -35,3 +35,7 @@ class DeviceError(FacecamError):
 
 class HistoryError(FacecamError):
     """The history database cannot be opened, read or written."""
+
+
+class NotifyError(FacecamError):
+    """An MQTT broker or webhook receiver could not be reached or refused an event."""

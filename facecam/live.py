@@ -98,8 +98,9 @@ class Recognition:
     """Recognize's per-frame step: names on tracks, events, who was seen when, the annotated video."""
 
     def __init__(self, recognizer: Recognizer, *, headless: bool, output, fps: float | None, on_event, recorder=None,
-                 source: FrameSource | None = None, annotate: bool | None = None):
+                 source: FrameSource | None = None, annotate: bool | None = None, watch=None):
         self.recognizer, self.headless, self.on_event, self.recorder = recognizer, headless, on_event, recorder
+        self.watch = watch  # a notify.Watch: presence and alerts
         self.annotate = (not headless or output is not None) if annotate is None else annotate  # draw the overlay
         self.source = source
         self.video = VideoOut(output, fps) if output is not None else None
@@ -119,6 +120,8 @@ class Recognition:
         tracks, matched = recognized or self.recognizer.process(frame.image, frame.index)
         if self.recorder is not None:
             self.recorder.update(frame, tracks, matched, self.recognizer.tracker.tracks)
+        if self.watch is not None:
+            self.watch.update(frame, tracks, matched, self.recognizer.tracker.tracks)
         for track in matched:
             self.on_event({"frame": frame.index, "time": round(frame.time, 3), "track_id": track.id,
                            "name": track.name, "score": track.score,
@@ -148,6 +151,8 @@ class Recognition:
     def close(self) -> None:
         if self.recorder is not None:
             self.recorder.close()
+        if self.watch is not None:
+            self.watch.close()
         if self.video is not None:
             self.video.close()
 
@@ -239,14 +244,14 @@ def tile(images: list[np.ndarray | None], names: list[str], size: tuple[int, int
 
 
 def recognize_many(sources, recognizers: list[Recognizer], *, headless: bool, output, max_frames: int | None,
-                   on_event, recorders: list) -> tuple[Loop, dict]:
+                   on_event, recorders: list, watches: list) -> tuple[Loop, dict]:
     """recognize over several sources (sources.Sources) in one loop, one Recognizer each (sharing
     the models); returns (the loop, the summary: totals and each source's own)."""
     names = [s.name for s in sources.sources]
-    steps = [Recognition(r, headless=headless, output=None, fps=s.fps, recorder=rec, source=s,
+    steps = [Recognition(r, headless=headless, output=None, fps=s.fps, recorder=rec, source=s, watch=watch,
                          annotate=not headless or output is not None,
                          on_event=lambda event, name=name: on_event({"source": name, **event}))
-             for r, s, rec, name in zip(recognizers, sources.sources, recorders, names)]
+             for r, s, rec, watch, name in zip(recognizers, sources.sources, recorders, watches, names)]
     step = Tiled(steps, names, output, fps=max((s.fps or 0 for s in sources.sources), default=0) or None)
     loop = Loop(sources, step, title="facecam recognize", headless=headless, max_frames=max_frames)
     try:
@@ -272,11 +277,12 @@ def _lag(lags: list[float]) -> dict | None:
 
 
 def recognize(source: FrameSource, recognizer: Recognizer, *, headless: bool, output, max_frames: int | None,
-              on_event, recorder=None) -> tuple[Loop, dict]:
+              on_event, recorder=None, watch=None) -> tuple[Loop, dict]:
     """Run the recognition loop; returns (the finished loop, the summary). recorder: a
-    history.Recorder that turns the tracks into sightings (ended with the loop)."""
+    history.Recorder that turns the tracks into sightings (ended with the loop); watch: a
+    notify.Watch (presence, alerts)."""
     step = Recognition(recognizer, headless=headless, output=output, fps=source.fps, on_event=on_event,
-                       recorder=recorder, source=source)
+                       recorder=recorder, source=source, watch=watch)
     loop = Loop(source, step, title="facecam recognize", headless=headless, max_frames=max_frames,
                 timer=recognizer.timer)
     try:

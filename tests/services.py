@@ -1,5 +1,6 @@
 """Real services started for the tests and benchmarks, on free localhost ports in temporary
-folders: a throw-away PostgreSQL server (Debian's postgresql package)."""
+folders: a throw-away PostgreSQL server (Debian's postgresql package), GStreamer's RTSP server, a
+Mosquitto MQTT broker, and an HTTP receiver for webhooks."""
 
 from __future__ import annotations
 
@@ -114,6 +115,156 @@ class RtspServer:
             self.process = None
 
     close = stop
+
+
+class Mosquitto:
+    """Debian's mosquitto on a free localhost port, from a config file in a temporary folder
+    (no persistence: a restart loses retained messages, as a broker that was reinstalled would).
+    With `users` ({name: password}) it takes only those, from a password file made with
+    mosquitto_passwd. url(user, password): mqtt://... with PREFIX; stop() and start() take it away
+    and bring it back on the same port."""
+
+    @staticmethod
+    def installed() -> bool:
+        return Path("/usr/sbin/mosquitto").exists() and shutil.which("mosquitto_passwd") is not None
+
+    def __init__(self, users: dict[str, str] | None = None):
+        self.root = Path(tempfile.mkdtemp(prefix="facecam-mosquitto-"))
+        self.port = free_port()
+        lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest stderr"]
+        if users:
+            passwords = self.root / "passwords"
+            for k, (user, password) in enumerate(users.items()):
+                subprocess.run(["mosquitto_passwd", *(["-c"] if k == 0 else []), "-b", str(passwords), user, password],
+                               check=True, capture_output=True)
+            os.chmod(passwords, 0o644)  # mosquitto drops root and reads it as its own user
+            lines += ["allow_anonymous false", f"password_file {passwords}"]
+        else:
+            lines.append("allow_anonymous true")
+        self.config = self.root / "mosquitto.conf"
+        self.config.write_text("\n".join(lines) + "\n")
+        os.chmod(self.root, 0o755)
+        self.process = None
+        self.start()
+
+    def url(self, prefix: str = "facecam", user: str | None = None, password: str | None = None) -> str:
+        credentials = f"{user}:{password}@" if user else ""
+        return f"mqtt://{credentials}127.0.0.1:{self.port}/{prefix}"
+
+    def start(self) -> None:
+        import time
+
+        self.process = subprocess.Popen(["/usr/sbin/mosquitto", "-c", str(self.config)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mosquitto did not start: {self.process.stderr.read()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not listen within 10 s")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Subscriber:
+    """A real MQTT client (paho) subscribed to `topics` on a broker, keeping every message:
+    messages: [(topic, payload bytes, retained)]. It reconnects by itself when the broker comes back."""
+
+    def __init__(self, port: int, topics=("#",), user: str | None = None, password: str | None = None):
+        import threading
+
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.changed = threading.Condition()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        if user:
+            self.client.username_pw_set(user, password)
+        self.client.reconnect_delay_set(0.2, 1)
+
+        def connected(client, userdata, flags, reason_code, properties):
+            for topic in topics:
+                client.subscribe(topic, qos=1)
+
+        def message(client, userdata, msg):
+            with self.changed:
+                self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
+                self.changed.notify_all()
+
+        self.client.on_connect, self.client.on_message = connected, message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def wait_for(self, predicate, timeout: float = 20.0) -> bool:
+        """Wait until predicate(messages) holds."""
+        with self.changed:
+            return self.changed.wait_for(lambda: predicate(self.messages), timeout=timeout)
+
+    def events(self, prefix: str = "facecam") -> list[dict]:
+        import json
+
+        return [json.loads(p) for t, p, _ in self.messages if t == f"{prefix}/events"]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class Receiver:
+    """An HTTP server in a thread that keeps every POST (headers, body) and answers `status`
+    (settable), or holds the request `hang` seconds first; on a free localhost port at url."""
+
+    def __init__(self, status: int = 204):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.status, self.hang = status, 0.0
+        self.requests: list[tuple[dict, bytes]] = []
+        self.changed = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                import time
+
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.hang:
+                    time.sleep(receiver.hang)
+                with receiver.changed:
+                    receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.changed.notify_all()
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, predicate, timeout: float = 20.0) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: predicate(self.requests), timeout=timeout)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def video_frames(video: Path, folder: Path, *, limit: int | None = None) -> int:

@@ -545,9 +545,11 @@ def test_the_recorder_settles_names_keeps_the_best_face_and_writes_long_sighting
         recorder.update(frame(i), [t], [t] if i in (0, 3, 5) else [], [t])
     assert events == [("started", {"source": "door", "track_id": 1, "name": None,
                                    "start": events[0][1]["start"], "start_s": 0.0})]
-    assert writer.records == []
+    (first,) = writer.records  # handed over at once, so that it has an id from its start
+    assert (first.name, first.frames, first.closed) == (None, 1, False) and first.face.crop.shape == (224, 224, 3)
     recorder.update(frame(7), [], [], [])  # the tracker dropped it: the sighting ends
-    (done,) = writer.records
+    done = writer.records[-1]
+    assert len(writer.records) == 2 and done.key == first.key
     assert (done.name, done.frames, done.best_score, done.start_s, done.end_s, done.closed) == ("Alice", 7, 0.96, 0.0, 0.6, True)
     assert np.array_equal(done.face.embedding, vector * 6) and done.face.crop.shape == (224, 224, 3)  # frame 5's
     # a tie between a name and unknown goes to the name; a long sighting is handed over while it goes on
@@ -555,7 +557,7 @@ def test_the_recorder_settles_names_keeps_the_best_face_and_writes_long_sighting
     for i, name in enumerate([None, "Bob"]):
         t = track(2, name, 0.4 if name is None else 0.85, 50, vector)
         recorder.update(frame(10 + i), [t], [t], [t])
-    assert [(r.name, r.frames, r.closed) for r in writer.records[1:]] == [(None, 1, False), ("Bob", 2, False)]
-    assert writer.records[1].face is not None and writer.records[2].face is None  # the face once, until a better one
+    assert [(r.name, r.frames, r.closed) for r in writer.records[2:]] == [(None, 1, False), ("Bob", 2, False)]
+    assert writer.records[2].face is not None and writer.records[3].face is None  # the face once, until a better one
     recorder.close()
-    assert (writer.records[-1].name, writer.records[-1].closed, writer.records[-1].key) == ("Bob", True, writer.records[1].key)
+    assert (writer.records[-1].name, writer.records[-1].closed, writer.records[-1].key) == ("Bob", True, writer.records[2].key)

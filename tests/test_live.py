@@ -147,7 +147,7 @@ def events_and_summary(stdout: str):
     """recognize --json: (the recognition events, the summary); the sightings it also prints as
     they are stored are test_history's."""
     lines = [json.loads(line) for line in stdout.splitlines()]
-    return [line for line in lines[:-1] if "sighting" not in line], lines[-1]["summary"]
+    return [line for line in lines[:-1] if "sighting" not in line and "notification" not in line], lines[-1]["summary"]
 
 
 @pytest.fixture(scope="module")

@@ -72,6 +72,24 @@ RetentionOpt = Annotated[
 UnknownRetentionOpt = Annotated[
     float, typer.Option(min=0.01, help="Delete the sightings of unknown faces older than this many days.")
 ]
+# acting on what is seen (facecam.notify)
+MqttOpt = Annotated[Optional[str], typer.Option(
+    "--mqtt", envvar="FACECAM_MQTT", show_envvar=False,
+    help="Publish events, presence and Home Assistant discovery to this broker: "
+         "mqtt://[user:password@]host[:port][/prefix] (mqtts:// for TLS) [env: FACECAM_MQTT].")]
+MqttCaOpt = Annotated[Optional[Path], typer.Option(
+    "--mqtt-ca", exists=True, dir_okay=False, help="CA certificate(s) to check an mqtts:// broker with [default: the system's].")]
+SnapshotsOpt = Annotated[bool, typer.Option(
+    "--snapshots", "--mqtt-snapshots",
+    help="Events carry the face (base64 JPEG, MQTT and webhooks); Home Assistant gets each source's last unknown face.")]
+MqttDiscoveryOpt = Annotated[str, typer.Option(
+    "--mqtt-discovery", help="Home Assistant's discovery prefix; 'none' announces nothing.")]
+WebhookOpt = Annotated[Optional[list[str]], typer.Option(
+    "--webhook", help="POST every event as JSON to this URL (repeat for several); signed when FACECAM_WEBHOOK_SECRET is set.")]
+AwayAfterOpt = Annotated[float, typer.Option(
+    "--away-after", min=1, help="Seconds without being seen after which someone has left.")]
+UnknownEveryOpt = Annotated[float, typer.Option(
+    "--unknown-every", min=0, help="Seconds a stranger's face (and faces alike) raise no new 'unknown' event, counted from when last seen.")]
 
 
 def build_detector(weights, backbone, device, threshold, max_size):
@@ -248,3 +266,35 @@ class Images:
         ui.error(str(err))
         if self.json_out:
             ui.json_line({"image": str(path), "error": str(err)})
+
+
+def notifier_for(*, mqtt: str | None, mqtt_ca: Path | None, snapshots: bool, mqtt_discovery: str,
+                 webhooks: list[str] | None, away_after: float, unknown_every: float, embedder, registry: Path,
+                 writer=None, sinks: tuple = ()):
+    """The notify.Notifier of a recognising command, or None when nothing listens; the MQTT
+    broker and webhook URLs are checked now (a bad one is a usage error), reached in the background."""
+    import os
+
+    from .. import notify
+    from ..notify.mqtt import MqttSink, parse_url
+    from ..notify.webhook import SECRET_ENV, WebhookSink, check_url
+    from ..registry import EnrolledNames
+
+    if mqtt is not None:
+        parse_url(mqtt)
+    for url in webhooks or ():
+        check_url(url)
+    if mqtt_ca is not None and mqtt is None:
+        raise typer.BadParameter("needs --mqtt", param_hint="--mqtt-ca")
+    chosen = list(sinks)
+    if mqtt is not None:
+        chosen.append(MqttSink(mqtt, ca=str(mqtt_ca) if mqtt_ca else None, snapshots=snapshots,
+                               discovery=None if mqtt_discovery.lower() == "none" else mqtt_discovery.strip("/"),
+                               warn=ui.warn))
+    secret = os.environ.get(SECRET_ENV) or None
+    chosen += [WebhookSink(url, secret=secret, warn=ui.warn) for url in webhooks or ()]
+    if not chosen:
+        return None
+    return notify.Notifier(chosen, away_after=away_after, unknown_every=unknown_every,
+                           same_face_cosine=notify.same_face_cosine(embedder), snapshots=snapshots,
+                           enrolled=EnrolledNames(registry), sighting_id=writer.row_id if writer is not None else None)

@@ -11,20 +11,23 @@ import typer
 from .. import config, ui
 from ..errors import FacecamError, UsageError
 from .app import app
-from .options import (BackboneOpt, CameraFpsOpt, CamerasOpt, CameraSizeOpt, SourcesOpt, source_list, DetectorOpt, DetectThresholdOpt, DeviceOpt,
-                      FourccOpt, HeadlessOpt, HistoryOpt, MaxFramesOpt, MaxSizeOpt, ModelOpt, NoHistoryOpt, RealtimeOpt,
-                      ReconnectOpt, RegistryOpt, RetentionOpt, RtspTransportOpt, ThresholdOpt,
-                      UnknownRetentionOpt, build_detector, check_threshold, embedder_for, history_writer, open_source,
-                      registry_path)
+from .options import (AwayAfterOpt, BackboneOpt, CameraFpsOpt, CamerasOpt, CameraSizeOpt, DetectorOpt,
+                      DetectThresholdOpt, DeviceOpt, FourccOpt, HeadlessOpt, HistoryOpt, MaxFramesOpt, MaxSizeOpt, ModelOpt,
+                      MqttCaOpt, MqttDiscoveryOpt, MqttOpt, NoHistoryOpt, RealtimeOpt, ReconnectOpt, RegistryOpt,
+                      RetentionOpt, RtspTransportOpt, SnapshotsOpt, SourcesOpt, ThresholdOpt, UnknownEveryOpt,
+                      UnknownRetentionOpt, WebhookOpt, build_detector, check_threshold, embedder_for, history_writer,
+                      notifier_for, open_source, registry_path, source_list)
 
 
 @contextmanager
-def closing_writer(writer):
-    """The history writer, closed (what is left stored, or counted in `unsaved`) on the way out."""
+def closing(worker):
+    """A history writer or notifier, closed on the way out (what is left stored or delivered as
+    far as it can be)."""
     try:
-        yield writer
+        yield worker
     finally:
-        writer.close()
+        if worker is not None:
+            worker.close()
 
 
 @app.command()
@@ -47,6 +50,13 @@ def recognize(
     no_history: NoHistoryOpt = False,
     retention: RetentionOpt = None,
     retention_unknown: UnknownRetentionOpt = config.UNKNOWN_RETENTION_DAYS,
+    mqtt: MqttOpt = None,
+    mqtt_ca: MqttCaOpt = None,
+    mqtt_discovery: MqttDiscoveryOpt = "homeassistant",
+    snapshots: SnapshotsOpt = False,
+    webhook: WebhookOpt = None,
+    away_after: AwayAfterOpt = config.AWAY_AFTER,
+    unknown_every: UnknownEveryOpt = config.UNKNOWN_EVERY,
     model: ModelOpt = None,
     detect_threshold: DetectThresholdOpt = config.DETECT_THRESHOLD,
     max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
@@ -58,6 +68,7 @@ def recognize(
     who was seen when (see 'facecam history'). Q quits."""
     from .. import capture, live
     from ..history import Recorder
+    from ..notify import JsonLines
     from ..pipeline import Recognizer
     from ..registry import INDEX, Registry
     from ..sources import Sources
@@ -80,21 +91,28 @@ def recognize(
     with ExitStack() as opened:
         sources = [opened.enter_context(open_source(cam if cam is not None else 0, src, name=label, **settings))
                    for label, cam, src in source_list(camera, source)]
-        writer = None if no_history else opened.enter_context(closing_writer(history_writer(
+        writer = None if no_history else opened.enter_context(closing(history_writer(
             history, path, retention=retention, unknown_retention=retention_unknown,
             on_stored=(lambda rows: [ui.json_line({"sighting": row}) for row in rows]) if json_out else None)))
         recorders = [None if writer is None else Recorder(writer, source=f.name, live=f.live, model=embedder.name)
                      for f in sources]
+        notifier = opened.enter_context(closing(notifier_for(
+            mqtt=mqtt, mqtt_ca=mqtt_ca, snapshots=snapshots, mqtt_discovery=mqtt_discovery, webhooks=webhook,
+            away_after=away_after, unknown_every=unknown_every, embedder=embedder, registry=path,
+            writer=writer, sinks=(JsonLines(ui.json_line),) if json_out else ())))
+        watches = [None if notifier is None else notifier.watch(f.name, live=f.live, recorder=rec)
+                   for f, rec in zip(sources, recorders)]
         on_event = ui.json_line if json_out else lambda event: None
         if len(sources) == 1:
             frames = sources[0]
             loop, summary = live.recognize(frames, Recognizer(det, embedder, reg, threshold), headless=headless,
-                                           output=output, max_frames=max_frames, on_event=on_event, recorder=recorders[0])
+                                           output=output, max_frames=max_frames, on_event=on_event, recorder=recorders[0],
+                                           watch=watches[0])
         else:
             frames = Sources(sources)
             loop, summary = live.recognize_many(frames, [Recognizer(det, embedder, reg, threshold) for _ in sources],
                                                 headless=headless, output=output, max_frames=max_frames,
-                                                on_event=on_event, recorders=recorders)
+                                                on_event=on_event, recorders=recorders, watches=watches)
     if writer is not None:
         summary["history"] = {"where": writer.history.where, "sightings": writer.stored, "unsaved": writer.unsaved}
         if writer.unsaved:

@@ -10,10 +10,11 @@ import typer
 from .. import config, ui
 from ..errors import UsageError
 from .app import app
-from .options import (BackboneOpt, CameraFpsOpt, CameraSizeOpt, DetectorOpt, DeviceOpt, FourccOpt, HistoryOpt, MaxSizeOpt,
-                      NoHistoryOpt, RealtimeOpt, ReconnectOpt, RegistryOpt, RetentionOpt, RtspTransportOpt, ThresholdOpt,
-                      UnknownRetentionOpt, build_detector, check_threshold, embedder_for, history_to_write, open_source,
-                      registry_path, source_list)
+from .options import (AwayAfterOpt, BackboneOpt, CameraFpsOpt, CameraSizeOpt, DetectorOpt, DeviceOpt, FourccOpt,
+                      HistoryOpt, MaxSizeOpt, MqttCaOpt, MqttDiscoveryOpt, MqttOpt, NoHistoryOpt, RealtimeOpt, ReconnectOpt,
+                      RegistryOpt, RetentionOpt, RtspTransportOpt, SnapshotsOpt, ThresholdOpt, UnknownEveryOpt,
+                      UnknownRetentionOpt, WebhookOpt, build_detector, check_threshold, embedder_for, history_to_write,
+                      notifier_for, open_source, registry_path, source_list)
 
 
 @app.command()
@@ -35,6 +36,13 @@ def serve(
     no_history: NoHistoryOpt = False,
     retention: RetentionOpt = None,
     retention_unknown: UnknownRetentionOpt = config.UNKNOWN_RETENTION_DAYS,
+    mqtt: MqttOpt = None,
+    mqtt_ca: MqttCaOpt = None,
+    mqtt_discovery: MqttDiscoveryOpt = "homeassistant",
+    snapshots: SnapshotsOpt = False,
+    webhook: WebhookOpt = None,
+    away_after: AwayAfterOpt = config.AWAY_AFTER,
+    unknown_every: UnknownEveryOpt = config.UNKNOWN_EVERY,
     max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
     detector: DetectorOpt = None,
     detector_backbone: BackboneOpt = None,
@@ -73,13 +81,24 @@ def serve(
     def opener(label, cam, src):
         return lambda: open_source(cam if cam is not None else 0, src, name=label, **settings)
 
+    specs = source_list(camera, source) if live else []
+    if live:
+        service.notifier = notifier_for(
+            mqtt=mqtt, mqtt_ca=mqtt_ca, snapshots=snapshots, mqtt_discovery=mqtt_discovery, webhooks=webhook,
+            away_after=away_after, unknown_every=unknown_every, embedder=embedder, registry=path,
+            writer=service.writer, sinks=(service.events,))
+    elif mqtt or webhook:
+        raise UsageError("--mqtt and --webhook need a --camera or --source to watch")
+
     streams = []
     try:
-        for spec in source_list(camera, source) if live else []:
+        for spec in specs:
             streams.append(server.LiveStream.open(opener(*spec), service))
     except BaseException:
         for stream in streams:
             stream.stop()
+        if service.notifier is not None:
+            service.notifier.close(timeout=1)
         raise
     web = server.create_app(service, streams)
     ui.info(f"facecam serve: {url(host, port)} (API docs at /docs), registry {path}"
@@ -90,6 +109,8 @@ def serve(
     finally:
         for stream in streams:
             stream.stop()
+        if service.notifier is not None:
+            service.notifier.close()
         if service.writer is not None:
             unsaved = service.writer.close()
             if unsaved:

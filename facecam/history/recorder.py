@@ -9,7 +9,7 @@ import queue
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,9 +70,11 @@ class Recorder:
 
         now, position = time.time(), None if self.live else frame.time
         embedded = {t.id for t in matched}
+        new = []
         for track in tracks:
             sighting = self.open.get(track.id)
             if sighting is None:
+                new.append(track.id)
                 sighting = self.open[track.id] = _Open(uuid.uuid4().hex, track.id, now, position,
                                                        written=time.monotonic())
                 self._event("started", {"source": self.source, "track_id": track.id, "name": track.name,
@@ -84,13 +86,19 @@ class Recorder:
             if track.id in embedded and track.vector is not None and quality > sighting.face_quality:
                 crop, landmarks = canonical_crop(frame.image, track.face.landmarks)
                 sighting.face, sighting.face_quality, sighting.face_changed = (crop, landmarks, track.vector.copy()), quality, True
+        for track_id in new:  # stored at once: its id exists from the start (events name it), a crash keeps it
+            self._hand_over(self.open[track_id], closed=False)
         alive_ids = {t.id for t in alive}
         for track_id in [i for i in self.open if i not in alive_ids]:
             self._hand_over(self.open.pop(track_id), closed=True)
         due = time.monotonic() - self.UPDATE_SECONDS
-        for sighting in self.open.values():
-            if sighting.written < due:
+        for track_id, sighting in self.open.items():
+            if sighting.written < due and track_id not in new:
                 self._hand_over(sighting, closed=False)
+
+    def keys(self) -> dict[int, str]:
+        """Track id -> the key of its sighting in progress."""
+        return {track_id: s.key for track_id, s in self.open.items()}
 
     def close(self) -> None:
         """End every sighting in progress (the source ended, the user quit, Ctrl-C)."""
@@ -139,6 +147,8 @@ class Writer:
         self._queue: queue.Queue = queue.Queue()
         self._pending: dict[str, Record] = {}
         self._ids: dict[str, int] = {}
+        self._row_ids: OrderedDict[str, int] = OrderedDict()  # the latest sightings' ids, for row_id()
+        self._written = threading.Condition()
         self._deadline: float | None = None
         self._thread = threading.Thread(target=self._run, name="facecam-history", daemon=True)
         self._thread.start()
@@ -150,6 +160,12 @@ class Writer:
 
     def put(self, record: Record) -> None:
         self._queue.put(record)
+
+    def row_id(self, key: str, timeout: float = 0.0) -> int | None:
+        """The id of the sighting `key` once stored, waiting up to `timeout` seconds for it."""
+        with self._written:
+            self._written.wait_for(lambda: key in self._row_ids, timeout=timeout)
+            return self._row_ids.get(key)
 
     def close(self, timeout: float = 10.0) -> int:
         """Store what is left, trying for up to `timeout` seconds when the database is away;
@@ -210,6 +226,13 @@ class Writer:
             return False
         ended = [r for r in kept if r.closed]
         rows = [public({**r.row(), "id": self._ids.get(r.key)}) for r in ended]
+        with self._written:
+            for r in kept:
+                if r.key in self._ids:
+                    self._row_ids[r.key] = self._ids[r.key]
+            while len(self._row_ids) > 10000:
+                self._row_ids.popitem(last=False)
+            self._written.notify_all()
         self.stored += len(ended)
         self.skipped += sum(1 for r in records if r.closed) - len(ended)
         for r in records:

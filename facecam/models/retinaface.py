@@ -220,8 +220,10 @@ class RetinaFaceDetector(Model):
     @torch.inference_mode()
     def _forward(self, images_bgr: list[np.ndarray]):
         """Raw outputs (N, priors, ...) for images of one size, as one batch."""
-        batch = images_bgr[0][None] if len(images_bgr) == 1 else np.stack(images_bgr)
-        x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
+        if len(images_bgr) == 1:  # no copy (and the strides oneDNN has always been given one image with)
+            x = torch.from_numpy(np.ascontiguousarray(images_bgr[0])).to(self.device).unsqueeze(0)
+        else:
+            x = torch.from_numpy(np.stack(images_bgr)).to(self.device)
         # channels_last (NHWC in memory) is the layout oneDNN's depthwise convolutions are fast in;
         # an HWC image is already laid out that way, but the view's strides must say so exactly.
         x = x.permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)

@@ -119,6 +119,7 @@ class Service:
         self.path, self.detector, self.embedder = Path(registry_path), detector, embedder
         self.history = history  # a history.History, or None with --no-history
         self.writer = None  # the history.Writer of the live source's sightings
+        self.notifier = None  # the notify.Notifier of the live sources' presence and alerts
         self.events = Events()
         self.token, self.max_upload_bytes = token, max_upload_bytes
         self.threshold = embedder.default_threshold if threshold is None else threshold
@@ -139,6 +140,10 @@ class Service:
             return None
         return Recorder(self.writer, source=source.name, live=source.live, model=self.embedder.name,
                         on_event=self.events.started)
+
+    def watch_for(self, source, recorder):
+        """The live stream's notify.Watch for a source just opened (None without a notifier)."""
+        return None if self.notifier is None else self.notifier.watch(source.name, live=source.live, recorder=recorder)
 
     def authorise(self, authorization: str | None) -> None:
         """Raise the HTTP problem of a change requested with this Authorization header, if any."""

@@ -49,7 +49,7 @@ class Attendance(BaseModel):
 
 
 class Events:
-    """Fans sighting events out to every /events client (each its own bounded queue; a client
+    """Fans sighting and presence events out to every /events client (each its own bounded queue; a client
     too slow to keep up loses events rather than holding the recorder up)."""
 
     KEEPALIVE = 15.0
@@ -76,6 +76,16 @@ class Events:
         """A Writer's on_stored."""
         for row in rows:
             self.publish("sighting_ended", row)
+
+    # a notify.Sink: arrived, left, unknown
+    def send(self, body: dict, snapshot: bytes | None) -> None:
+        self.publish(body["event"], body)
+
+    def people(self, names: set[str]) -> None:
+        pass
+
+    def close(self, deadline: float) -> None:
+        pass
 
     def stream(self, stop: threading.Event):
         client: queue.Queue = queue.Queue(maxsize=1000)

@@ -14,11 +14,13 @@ from ..sources import Frame, FrameSource
 
 
 class LiveStream:
-    """recorder_for(source) -> a history.Recorder for that source, or None (no history)."""
+    """recorder_for(source) -> a history.Recorder for that source, or None (no history);
+    watch_for(source, recorder) -> a notify.Watch, or None."""
 
-    def __init__(self, open_source, recognizer: Recognizer, recorder_for=None):
+    def __init__(self, open_source, recognizer: Recognizer, recorder_for=None, watch_for=None):
         self.open_source, self.recognizer, self.recorder_for = open_source, recognizer, recorder_for
-        self.recorder = None
+        self.watch_for = watch_for
+        self.recorder = self.watch = None
         self.source: FrameSource | None = None  # the one being read
         self.name: str | None = None
         self.frames_done = 0
@@ -36,7 +38,7 @@ class LiveStream:
         first = opener()
         first.close()
         recognizer = Recognizer(service.detector, service.embedder, service.registry(), service.threshold)
-        stream = cls(opener, recognizer, service.recorder_for)
+        stream = cls(opener, recognizer, service.recorder_for, service.watch_for)
         stream.name = first.name
         return stream.start()
 
@@ -56,8 +58,9 @@ class LiveStream:
         import cv2
 
         tracks, matched = self.recognizer.process(frame.image, frame.index)
-        if self.recorder is not None:
-            self.recorder.update(frame, tracks, matched, self.recognizer.tracker.tracks)
+        for follower in (self.recorder, self.watch):
+            if follower is not None:
+                follower.update(frame, tracks, matched, self.recognizer.tracker.tracks)
         ok, jpeg = cv2.imencode(".jpg", draw.tracks(frame.image.copy(), tracks), [cv2.IMWRITE_JPEG_QUALITY, 80])
         self.frames_done += 1
         with self._changed:
@@ -71,11 +74,13 @@ class LiveStream:
                 with self.open_source() as source:
                     self.source = source
                     self.recorder = self.recorder_for(source) if self.recorder_for is not None else None
+                    self.watch = self.watch_for(source, self.recorder) if self.watch_for is not None else None
                     try:
                         Loop(source, self._step, title="facecam serve", headless=True, stop=self._stop).run()
                     finally:
-                        if self.recorder is not None:
-                            self.recorder.close()  # the sightings in progress end with the source
+                        for follower in (self.recorder, self.watch):  # the sightings, presence end with the source
+                            if follower is not None:
+                                follower.close()
                 if source.live and not self._stop.is_set():
                     self.error = source.failure or f"{source.name} stopped delivering frames"
                     return
