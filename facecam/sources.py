@@ -155,7 +155,7 @@ class FrameSource:
             self.name, self.live = f"camera {camera_index(camera)}", True
             self._reopen = lambda: self._open_camera(camera)
         elif "://" in str(source):
-            self.name, self.live = _without_password(str(source)), True  # names go into logs and the history
+            self.name, self.live = without_password(str(source)), True  # names go into logs and the history
             self._reopen = lambda: self._open_stream(str(source))
         else:
             self.name, self.live = str(source), False
@@ -222,7 +222,7 @@ class FrameSource:
             waited = time.monotonic() - start
             why = (f"no answer within {self.STREAM_TIMEOUT:g} s" if waited >= self.STREAM_TIMEOUT - 0.5
                    else "refused, not found, wrong credentials, or not a video stream")
-            raise InputError(f"{_without_password(url)}: the stream could not be opened ({why})")
+            raise InputError(f"{without_password(url)}: the stream could not be opened ({why})")
         return capture
 
     def _open_path(self, path: Path):
@@ -364,7 +364,7 @@ class Sources:
 _FFMPEG_OPTIONS = threading.Lock()
 
 
-def _without_password(url: str) -> str:
+def without_password(url: str) -> str:
     """A URL as it may be shown: rtsp://user:secret@host -> rtsp://user:***@host."""
     return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url)
 

@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 from .. import __version__
 from ..errors import NotifyError, UsageError
+from ..sources import without_password
 
 
 @dataclass
@@ -46,12 +47,12 @@ def parse_url(url: str) -> Broker:
     """mqtt://[user:password@]host[:port][/prefix], mqtts:// for TLS (port 8883 by default)."""
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise UsageError(f"--mqtt {_without_password(url)}: expected mqtt://[user:password@]host[:port][/prefix] "
+        raise UsageError(f"--mqtt {without_password(url)}: expected mqtt://[user:password@]host[:port][/prefix] "
                          "(mqtts:// for TLS)")
     try:
         port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
     except ValueError:
-        raise UsageError(f"--mqtt {_without_password(url)}: the port is not a number from 0 to 65535") from None
+        raise UsageError(f"--mqtt {without_password(url)}: the port is not a number from 0 to 65535") from None
     prefix = parts.path.strip("/") or "facecam"
     if any(c in prefix for c in "+#\0") or "//" in prefix:
         raise UsageError(f"--mqtt: the topic prefix {prefix!r} may not hold +, # or empty levels")
@@ -59,8 +60,19 @@ def parse_url(url: str) -> Broker:
                   unquote(parts.password) if parts.password else None, prefix)
 
 
-def _without_password(url: str) -> str:
-    return re.sub(r"^([a-z]+://[^/@:]*):[^/@]*@", r"\1:***@", url)
+def _client(broker: Broker, ca: str | None, client_id: str):
+    """A paho client with the broker's credentials and, for mqtts://, TLS (checked against `ca`)."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+    if broker.user is not None:
+        client.username_pw_set(broker.user, broker.password)
+    if broker.tls:
+        try:
+            client.tls_set(ca_certs=ca)
+        except (OSError, ValueError) as err:
+            raise UsageError(f"--mqtt-ca {ca}: cannot use it ({err})") from None
+    return client
 
 
 def topic_level(text: str) -> str:
@@ -76,12 +88,9 @@ def object_id(kind: str, text: str) -> str:
 
 class MqttSink:
     QUEUE = 1000
-    CONNECT_TIMEOUT = 10.0
 
     def __init__(self, url: str, *, ca: str | None = None, snapshots: bool = False,
                  discovery: str | None = "homeassistant", warn=None):
-        import paho.mqtt.client as mqtt
-
         self.broker, self.snapshots, self.discovery = parse_url(url), snapshots, discovery
         self.name = f"mqtt {self.broker.shown}"
         self.warn = warn or (lambda message: None)
@@ -97,14 +106,7 @@ class MqttSink:
         self._lock = threading.Lock()
         self._ever_connected = False
         self._closing = False
-        client = self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"facecam-{self.node}-{id(self):x}")
-        if self.broker.user is not None:
-            client.username_pw_set(self.broker.user, self.broker.password)
-        if self.broker.tls:
-            try:
-                client.tls_set(ca_certs=ca)
-            except (OSError, ValueError) as err:
-                raise UsageError(f"--mqtt-ca {ca}: cannot use it ({err})") from None
+        client = self.client = _client(self.broker, ca, f"facecam-{self.node}-{id(self):x}")
         client.will_set(self.topic("status"), "offline", qos=1, retain=True)
         client.max_queued_messages_set(self.QUEUE)
         client.reconnect_delay_set(1, 30)
@@ -293,17 +295,9 @@ class MqttSink:
 def send_test(url: str, body: dict, *, ca: str | None = None, timeout: float = 10.0) -> str:
     """Publish one event to PREFIX/events and wait for the broker's acknowledgement; what happened
     (raises NotifyError when it did not arrive)."""
-    import paho.mqtt.client as mqtt
 
     broker = parse_url(url)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"facecam-test-{id(body):x}")
-    if broker.user is not None:
-        client.username_pw_set(broker.user, broker.password)
-    if broker.tls:
-        try:
-            client.tls_set(ca_certs=ca)
-        except (OSError, ValueError) as err:
-            raise UsageError(f"--mqtt-ca {ca}: cannot use it ({err})") from None
+    client = _client(broker, ca, f"facecam-test-{id(body):x}")
     answer: dict = {}
     connected = threading.Event()
 

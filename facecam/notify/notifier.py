@@ -41,7 +41,6 @@ class Notifier:
         self.settings = {"away_after": away_after, "unknown_every": unknown_every, "same_face_cosine": same_face_cosine}
         self.presences: dict[str, Presence] = {}
         self.live: set[str] = set()  # sources whose clock is time.monotonic()
-        self.sent = 0
         self.overflow = 0
         self._queue: queue.Queue = queue.Queue(self.QUEUE)
         self._names: set[str] | None = None
@@ -103,12 +102,11 @@ class Notifier:
             body = event.body
             body["sighting"] = (self.sighting_id(event.sighting, 0.5)
                                 if self.sighting_id is not None and event.sighting else None)
-            snapshot = _jpeg(event.crop) if event.crop is not None else None
-            if self.snapshots and snapshot is not None:
+            snapshot = _jpeg(event.crop) if self.snapshots and event.crop is not None else None  # only they use it
+            if snapshot is not None:
                 body["snapshot"] = base64.b64encode(snapshot).decode()
             for sink in self.sinks:
                 sink.send(body, snapshot)
-            self.sent += 1
 
 
 class Watch:
