@@ -325,7 +325,7 @@ def test_several_sources_in_one_process(rtsp, data, people_registry, tmp_path): 
     assert video.get(cv2.CAP_PROP_FRAME_COUNT) == 240
     # and into the history, each sighting under its source's name
     result = facecam("recognize", "--source", f"a={data / CLIP}", "--source", f"b={data / CLIP}", "--registry",
-                     people_registry, "--headless", "--history", target, "--max-frames", 100)
+                     people_registry, "--headless", "--history", target, "--max-frames", 300)
     assert result.returncode == 0, result.stderr
     history = History.open(target)
     assert {r["source"] for r in history.sightings()} == {"a", "b"}
