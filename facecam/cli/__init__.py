@@ -13,7 +13,7 @@ import typer
 
 from .. import ui
 from ..errors import FacecamError
-from . import detection, enrolment, recognition, cameras, history, notify, people, serve, evaluation, models  # noqa: F401 (they add commands, in this order)
+from . import detection, enrolment, recognition, cameras, history, grouping, notify, people, serve, evaluation, models  # noqa: F401 (they add commands, in this order)
 from .app import app
 
 

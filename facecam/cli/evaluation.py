@@ -143,3 +143,26 @@ def calibrate(
     if r.impostor_pairs * far < 10:
         ui.warn(f"only {r.impostor_pairs} impostor pairs: a false-accept rate of {far:g} is barely measurable; "
                 f"add people or --folder")
+
+
+@eval_app.command("cluster")
+def eval_cluster(
+    root: Annotated[Path, typer.Option(help="A folder of identity sub-folders of photos (the names are hidden from the clustering).")],
+    merge: Annotated[Optional[float], typer.Option("--merge", min=0.0, max=1.0, help="The merge score, as for facecam cluster [default: 0.7].")] = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = "auto",
+    json_out: JsonOpt = False,
+) -> None:
+    """Clustering against known identities: BCubed precision, recall and F, pairwise precision and
+    recall, clusters against identities (each photo's subject: the face nearest its centre)."""
+    from ..evaluation.cluster import evaluate_clustering
+
+    det, embedder = _models(device, model)
+    r = _run(json_out, "embedding", lambda report: evaluate_clustering(root, det, embedder, merge_score=merge, progress=report))
+    if r is None:
+        return
+    _measures(f"{r.model}: {r.faces} faces of {r.identities} identities, merged at {r.merge_score}", [
+        ["BCubed precision / recall / F", f"{r.bcubed_precision:.4f} / {r.bcubed_recall:.4f} / {r.bcubed_f:.4f}"],
+        ["pairwise precision / recall", f"{r.pairwise_precision:.4f} / {r.pairwise_recall:.4f}"],
+        ["clusters / identities", f"{r.clusters} / {r.identities}"],
+        ["photos with no face found", r.no_face]])

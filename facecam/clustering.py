@@ -1,0 +1,124 @@
+"""Grouping faces by person, with no one enrolled: average-linkage agglomerative clustering on
+cosine similarity (SciPy's), cut where the average similarity between two groups falls below a
+score on the embedder's calibrated scale.
+
+Why it scales: two groups are merged only when their average similarity reaches the cut, so at
+least one pair across them reaches it. The faces are therefore first split into the connected
+components of the graph "similarity >= cut" (found from blocked matrix products, memory
+O(block x N)), and the linkage, whose memory is quadratic, runs inside each component alone: the
+same clusters as one linkage over everything, without an N x N matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BLOCK = 2048  # rows of the similarity matrix computed at once (BLOCK x N float32)
+MERGE_SCORE = 0.7  # the default cut, on the calibrated scale (bench/cluster_accuracy.py)
+
+
+def cluster(vectors: np.ndarray, min_cosine: float) -> np.ndarray:
+    """Labels (N,) int64 for L2-normalised vectors (N, D): faces whose groups' average cosine
+    reaches min_cosine share a label. Labels are 0..K-1, numbered in the order of each group's
+    first face, so the same faces in the same order always get the same labels."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    vectors = np.asarray(vectors, np.float32)
+    n = len(vectors)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    rows, cols = [], []
+    for start in range(0, n, BLOCK):
+        r, c = np.nonzero(vectors[start:start + BLOCK] @ vectors.T >= min_cosine)
+        r += start
+        upper = c > r
+        rows.append(r[upper])
+        cols.append(c[upper])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(r), np.int8), (r, c)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    groups = np.arange(n)  # a face alone is its own group: named by its index
+    order = np.argsort(component, kind="stable")
+    bounds = np.flatnonzero(np.diff(component[order])) + 1
+    for members in np.split(order, bounds):
+        if len(members) == 2:
+            groups[members] = members[0]  # one pair, joined by its edge
+        elif len(members) > 2:
+            tree = linkage(vectors[members].astype(np.float64), method="average", metric="cosine")
+            flat = fcluster(tree, t=1.0 - min_cosine, criterion="distance")
+            for label in np.unique(flat):
+                chosen = members[flat == label]
+                groups[chosen] = chosen.min()
+    _, labels = np.unique(groups, return_inverse=True)  # groups are named by their first face: in order
+    return labels.astype(np.int64)
+
+
+# --- a folder of photos, grouped by person (`facecam cluster`)
+
+EMBED_BATCH = 64  # faces embedded at once
+
+
+def photo_faces(photos, detector, embedder, *, progress=lambda done, total: None):
+    """Every face of every photo: (faces [(photo, Detection)], vectors (N, D), unreadable
+    [(photo, reason)]). Faces are embedded in batches as they are found."""
+    from .errors import FacecamError
+    from .sources import read_image
+
+    faces, vectors, unreadable, crops = [], [], [], []
+    for done, photo in enumerate(photos, 1):
+        try:
+            image = read_image(photo)
+        except FacecamError as err:
+            unreadable.append((photo, str(err)))
+        else:
+            for face in detector.detect(image):
+                faces.append((photo, face))
+                crops.append(embedder.crop(image, face.landmarks))
+            if len(crops) >= EMBED_BATCH:
+                vectors.append(embedder.embed_crops(np.stack(crops)))
+                crops = []
+        progress(done, len(photos))
+    if crops:
+        vectors.append(embedder.embed_crops(np.stack(crops)))
+    return faces, (np.concatenate(vectors) if vectors else np.zeros((0, embedder.dim), np.float32)), unreadable
+
+
+def sized_groups(labels: np.ndarray, min_size: int) -> np.ndarray:
+    """Group numbers 0.. for the clusters of at least min_size faces, largest first (ties: the
+    cluster seen first), -1 for the faces of smaller clusters."""
+    sizes = np.bincount(labels) if len(labels) else np.zeros(0, np.int64)
+    big = [k for k in sorted(range(len(sizes)), key=lambda k: (-sizes[k], k)) if sizes[k] >= min_size]
+    number = np.full(len(sizes), -1, np.int64)
+    number[big] = np.arange(len(big))
+    return number[labels] if len(labels) else labels
+
+
+def write_groups(out, faces, groups, *, link: bool) -> list[dict]:
+    """One sub-folder per group under `out` (group-001, group-002, ... largest first) holding its
+    photos (copies, or symbolic links with link); a photo with faces in several groups goes in
+    each. Returns the groups' entries."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    out = Path(out)
+    entries = []
+    for number in range(int(groups.max()) + 1 if len(groups) else 0):
+        folder = out / f"group-{number + 1:03d}"
+        folder.mkdir(parents=True)
+        photos = list(dict.fromkeys(photo for (photo, _), g in zip(faces, groups) if g == number))
+        taken = set()
+        for photo in photos:
+            name = Path(photo).name
+            if name in taken:  # two photos of one name from different folders
+                name = f"{Path(name).stem}-{len(taken)}{Path(name).suffix}"
+            taken.add(name)
+            target = folder / name
+            if link:
+                os.symlink(Path(photo).resolve(), target)
+            else:
+                shutil.copy2(photo, target)
+        entries.append({"group": folder.name, "faces": int(np.sum(groups == number)), "photos": len(photos)})
+    return entries
