@@ -215,14 +215,18 @@ def refuse_taken(names, registry, *, add: bool, replace: bool) -> None:
 
 
 def save(path, embedder, enrolled: dict[str, list[Sample]], *, add: bool = False, replace: bool = False,
-         force: bool = False, threshold: float | None = None, warn=lambda message: None) -> dict[str, int]:
+         force: bool = False, threshold: float | None = None, warn=lambda message: None,
+         negatives: dict[str, list[Sample]] | None = None) -> dict[str, int]:
     """Enrol {name: [Sample, ...]} in one registry transaction; returns {name: samples in all}.
     A name enrolled already needs add or replace, and a face that matches someone else enrolled
-    needs force (ConflictError otherwise; nothing is saved then)."""
+    needs force (ConflictError otherwise; nothing is saved then). negatives: {name: [Sample, ...]}
+    of faces those enrolled people were wrongly taken for, added first in the same transaction."""
     from .registry import transaction
 
     with transaction(path, model=embedder.model_info, create=True) as reg:
         refuse_taken(enrolled, reg, add=add, replace=replace)  # again: another process may have enrolled meanwhile
+        for name, samples in (negatives or {}).items():
+            add_negatives(reg, name, samples)
         for name, samples in enrolled.items():
             other = someone_else(reg, name, np.stack([s.vector for s in samples]), embedder, threshold)
             if other and not force:
@@ -236,3 +240,9 @@ def save(path, embedder, enrolled: dict[str, list[Sample]], *, add: bool = False
             reg.add(name, np.stack([s.vector for s in samples]), [s.metadata for s in samples],
                     [s.crop for s in samples])
         return {name: reg.count(name) for name in enrolled}
+
+
+def add_negatives(registry, name: str, samples: list[Sample]) -> None:
+    """Keep faces `name` was wrongly taken for as their negative samples (inside a transaction)."""
+    registry.add(name, np.stack([s.vector for s in samples]), [{**s.metadata, "negative": True} for s in samples],
+                 [s.crop for s in samples])

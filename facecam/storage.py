@@ -66,3 +66,20 @@ def locked(path: str | os.PathLike):
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def write_image(path: str | os.PathLike, image) -> None:
+    """Write a BGR uint8 image in the format its suffix names (.png, .jpg, ...), atomically."""
+    import cv2
+
+    from .errors import FacecamError
+
+    path = Path(path)
+    try:
+        ok, encoded = cv2.imencode(path.suffix or ".png", image)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise FacecamError(f"{path}: cannot write an image of this kind (use .png or .jpg)")
+    with atomic_write(path) as f:
+        f.write(encoded.tobytes())

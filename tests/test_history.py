@@ -198,20 +198,21 @@ def test_a_newer_schema_is_refused_and_an_older_one_migrated(tmp_path, monkeypat
     path = tmp_path / "history.sqlite"
     store_all(str(path), [record("k1", "Alice", 1.0, 2.0)])
 
-    def add_visits(conn):  # a made-up version 2: a new table
+    def add_visits(conn):  # a made-up next version: a new table
         Table("visits", schema.metadata, Column("id", Integer, primary_key=True)).create(conn)
 
+    now = schema.VERSION
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, add_visits])
-    monkeypatch.setattr(schema, "VERSION", 2)
-    History.open(path).close()  # migrates 1 -> 2, keeping the data
+    monkeypatch.setattr(schema, "VERSION", now + 1)
+    History.open(path).close()  # migrates to the next version, keeping the data
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM facecam_schema").fetchall() == [(2,)]
+        assert db.execute("SELECT version FROM facecam_schema").fetchall() == [(now + 1,)]
         assert db.execute("SELECT name FROM sightings").fetchall() == [("Alice",)]
         assert db.execute("SELECT count(*) FROM visits").fetchone() == (0,)
     monkeypatch.undo()
     schema.metadata.remove(schema.metadata.tables["visits"])
     result = facecam("history", "--history", path)
-    assert_one_line_error(result, 1, "written by a newer facecam (history schema 2; this one knows up to 1)")
+    assert_one_line_error(result, 1, f"written by a newer facecam (history schema {now + 1}; this one knows up to {now})")
 
 
 def test_bad_history_targets_are_one_line_errors(tmp_path, postgres, people_registry, clip):  # noqa: F811

@@ -97,17 +97,11 @@ def _table_rows(path: Path, faces) -> list[list]:
 
 def _save(save_dir: Path, rel: Path, annotated, faces) -> None:
     """Annotated image under images/, WIDER FACE submission txt under wider/ (same relative path)."""
-    import cv2
-
     from ..evaluation import write_wider_result
-    from ..storage import atomic_write
+    from ..storage import write_image
 
     image_path = save_dir / "images" / rel
     if image_path.suffix.lower() not in {".jpg", ".jpeg", ".png", ".bmp"}:
         image_path = image_path.with_suffix(".png")  # e.g. GIF cannot be written back
-    ok, encoded = cv2.imencode(image_path.suffix, annotated)
-    if not ok:
-        raise FacecamError(f"{image_path}: could not encode the annotated image")
-    with atomic_write(image_path) as f:
-        f.write(encoded.tobytes())
+    write_image(image_path, annotated)
     write_wider_result(save_dir / "wider" / rel.with_suffix(".txt"), faces)

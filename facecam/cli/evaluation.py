@@ -127,7 +127,8 @@ def calibrate(
     vectors, labels = [], []
     if (path / INDEX).is_file():
         reg = Registry.open(path, model=embedder.model_info)
-        vectors, labels = list(reg.vectors), [reg.identities[i]["name"] for i in reg.ids]
+        faces = ~reg.negative  # corrections are strangers' faces, not the person's
+        vectors, labels = list(reg.vectors[faces]), [reg.identities[i]["name"] for i in reg.ids[faces]]
     if folder is not None:
         det = build_detector(None, None, device, config.DETECT_THRESHOLD, config.DETECT_MAX_SIZE)
         more, more_labels = folder_vectors(folder, det, embedder, warn=(lambda m: None) if json_out else ui.warn)

@@ -9,8 +9,10 @@ from typing import Annotated, Optional
 import typer
 
 from .. import config, ui
+from ..errors import FacecamError
 from .app import app
-from .options import DeviceOpt, JsonOpt, ModelOpt, build_detector, progress
+from .history import SinceOpt, UntilOpt, local_iso, parse_period
+from .options import DeviceOpt, HistoryOpt, ModelOpt, RegistryOpt, build_detector, progress
 
 MergeOpt = Annotated[Optional[float], typer.Option(
     "--merge", min=0.0, max=1.0,
@@ -75,3 +77,126 @@ def cluster(
             f"in no group (fewer than {min_size} alike), {len(index['no_face'])} photo(s) without a face; "
             f"index: {out / 'index.json'}")
 
+
+
+unknowns_app = typer.Typer(help="The faces nobody enrolled, grouped by person: list them, name a group, forget them.",
+                           invoke_without_command=True)
+app.add_typer(unknowns_app, name="unknowns")
+
+
+def _clusters(history, registry, model, device, merge):
+    """(the history, the embedder, every unknown cluster, the unclear unknown sightings)."""
+    from ..history.unknowns import unknown_clusters
+    from .options import embedder_for, open_history, registry_path
+
+    store = open_history(history, registry)
+    embedder = embedder_for(registry_path(registry), model, device)
+    return (store, embedder, *unknown_clusters(store, embedder, merge_score=merge))
+
+
+@unknowns_app.callback()
+def unknowns(
+    ctx: typer.Context,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    source: Annotated[Optional[str], typer.Option(help="Only the groups seen on this source.")] = None,
+    min_sightings: Annotated[int, typer.Option(min=1, help="Only groups of at least N sightings (people who come back).")] = 1,
+    sheet: Annotated[Optional[Path], typer.Option(help="Write a contact sheet (PNG: a row of faces per group) to this file.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per group on stdout.")] = False,
+    merge: MergeOpt = None,
+    history: HistoryOpt = None,
+    registry: RegistryOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """The unknown sightings grouped by person: group id (its oldest sighting's), sightings, first
+    and last seen, sources. A group seen in the period (--since/--until/--source) is listed whole."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ..history.unknowns import contact_sheet, touching
+
+    start, end = parse_period(since, until)
+    store, embedder, clusters, unclear = _clusters(history, registry, model, device, merge)
+    chosen = [c for c in touching(clusters, since=start, until=end, source=source) if len(c.rows) >= min_sightings]
+    if sheet is not None:
+        if not chosen:
+            raise FacecamError("no unknown faces to put on a contact sheet")
+        from ..storage import write_image
+
+        write_image(sheet, contact_sheet(store, chosen))
+    store.close()
+    if json_out:
+        for c in chosen:
+            ui.json_line(c.summary())
+        return
+    rows = [[s["cluster"], s["sightings"], local_iso(s["first_seen"]), local_iso(s["last_seen"]), ", ".join(s["sources"])]
+            for s in (c.summary() for c in chosen)]
+    ui.table(None, ["group", "sightings", "first seen (local)", "last seen (local)", "sources"], rows)
+    ui.info(f"{len(chosen)} group(s) of unknown faces, {sum(len(c.rows) for c in chosen)} sighting(s)"
+            + (f"; {len(unclear)} too unclear to group" if unclear else "")
+            + (f"; contact sheet: {sheet}" if sheet else "")
+            + ("; 'facecam unknowns enrol GROUP --name NAME' enrols one" if chosen else ""))
+
+
+@unknowns_app.command("enrol")
+def unknowns_enrol(
+    group: Annotated[int, typer.Argument(help="The group's id, as 'facecam unknowns' lists it.")],
+    name: Annotated[str, typer.Option(help="Who it is.")],
+    add: Annotated[bool, typer.Option("--add", help="Add to someone enrolled already.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Enrol even if the faces match someone else enrolled.")] = False,
+    merge: MergeOpt = None,
+    history: HistoryOpt = None,
+    registry: RegistryOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Enrol a group of unknown faces under a name: its sharpest face in each head direction (up to
+    8 samples); its sightings then carry the name."""
+    from ..history.naming import enrol_cluster
+    from ..history.unknowns import find
+    from .options import registry_path
+
+    store, embedder, clusters, _ = _clusters(history, registry, model, device, merge)
+    try:
+        done = enrol_cluster(store, registry_path(registry), embedder, find(clusters, group), name, add=add, force=force)
+    finally:
+        store.close()
+    ui.info(f"{done['name']}: enrolled from {done['added']} face(s) ({done['total']} sample(s) in all); "
+            f"{done['sightings']} sighting(s) now carry the name")
+
+
+@unknowns_app.command("forget")
+def unknowns_forget(
+    group: Annotated[Optional[int], typer.Argument(help="The group's id, as 'facecam unknowns' lists it.")] = None,
+    all_groups: Annotated[bool, typer.Option("--all", help="Every unknown sighting, in every group.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    merge: MergeOpt = None,
+    history: HistoryOpt = None,
+    registry: RegistryOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Erase a group's sightings and their faces from the history (or every unknown one with --all)."""
+    import sys
+
+    from ..history.unknowns import find
+
+    if (group is None) == (not all_groups):
+        raise typer.BadParameter("name one GROUP, or --all", param_hint="GROUP")
+    if all_groups:
+        from .options import open_history
+
+        store = open_history(history, registry)
+        ids = [r["id"] for r in store.sightings(unknown=True)]
+        what = f"all {len(ids)} unknown sighting(s)"
+    else:
+        store, _, clusters, _ = _clusters(history, registry, model, device, merge)
+        ids = [r["id"] for r in find(clusters, group).rows]
+        what = f"group {group}: {len(ids)} sighting(s)"
+    try:
+        if not yes and sys.stdin.isatty() and not typer.confirm(f"Erase {what} and their faces?"):
+            raise typer.Abort()
+        erased = store.erase_sightings(ids)
+    finally:
+        store.close()
+    ui.info(f"erased {erased} sighting(s) and their faces")

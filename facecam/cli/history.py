@@ -9,7 +9,8 @@ import typer
 
 from .. import ui
 from .app import app
-from .options import HistoryOpt, JsonOpt, RegistryOpt, history_target, open_history, registry_path
+from .options import (DeviceOpt, HistoryOpt, JsonOpt, ModelOpt, RegistryOpt, build_detector, embedder_for, history_target,
+                      open_history, registry_path)
 
 history_app = typer.Typer(help="Who was seen when: list sightings, prune them, export one person's.",
                           invoke_without_command=True)
@@ -33,10 +34,21 @@ def _time(text: str | None, option: str) -> float | None:
         raise typer.BadParameter(str(err), param_hint=option) from None
 
 
+def parse_period(since: str | None, until: str | None) -> tuple[float | None, float | None]:
+    return _time(since, "--since"), _time(until, "--until")
+
+
 def _local(seconds: float | None) -> str:
     from ..history import local_time
 
     return local_time(seconds)
+
+
+def local_iso(text: str) -> str:
+    """An ISO 8601 UTC time as the tables show times: local."""
+    from ..history import from_iso
+
+    return _local(from_iso(text))
 
 
 @history_app.callback()
@@ -177,3 +189,69 @@ def report_attendance(
                  [[r["day"], r["name"], local_time(from_iso(r["first_seen"]), "%H:%M:%S"),
                    local_time(from_iso(r["last_seen"]), "%H:%M:%S"),
                    duration(r["present_s"]), r["sightings"], ", ".join(r["sources"])] for r in rows])
+
+
+@history_app.command("correct")
+def history_correct(
+    sighting: Annotated[int, typer.Argument(help="The sighting's id, as 'facecam history' lists it.")],
+    not_name: Annotated[bool, typer.Option("--not-name", help="It was not the person it names: they are not given this face again.")] = False,
+    name: Annotated[Optional[str], typer.Option(help="It was this person: the face is added to their samples.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Add the face even if it matches someone else enrolled.")] = False,
+    history: HistoryOpt = None,
+    registry: RegistryOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Correct who a sighting was. --not-name keeps its face as a negative sample of the person it
+    named (a face nearer it than any of theirs is not given their name again) and makes it
+    unknown; --name NAME adds its face to NAME's samples (and to the wrongly named person's
+    negative samples) and renames it."""
+    from ..history.naming import correct
+
+    if not_name == (name is not None):
+        raise typer.BadParameter("say --not-name or --name NAME", param_hint="--not-name")
+    store = open_history(history, registry)
+    try:
+        path = registry_path(registry)
+        done = correct(store, path, embedder_for(path, model, device), sighting, name=name, force=force)
+    finally:
+        store.close()
+    was = "unknown" if done["was"] is None else ui.safe(done["was"])
+    if done["now"] is None:
+        ui.info(f"sighting {sighting}: not {was}; {was} is not given this face again")
+    else:
+        ui.info(f"sighting {sighting}: {ui.safe(done['now'])} (was {was}); the face is one of their samples now")
+
+
+@history_app.command("search")
+def history_search(
+    photo: Annotated[Path, typer.Argument(help="A photo of the face to look for (one clear main face).")],
+    top: Annotated[int, typer.Option(min=1, max=1000, help="How many sightings to list.")] = 10,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per sighting on stdout.")] = False,
+    history: HistoryOpt = None,
+    registry: RegistryOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Was this person here? The sightings (named or not) whose faces are nearest the face in
+    PHOTO, best first, with their scores (the calibrated scale: 0.8 is the default threshold)."""
+    from .. import config
+    from ..history import public
+    from ..history.unknowns import nearest, photo_vector
+
+    store = open_history(history, registry)
+    try:
+        embedder = embedder_for(registry_path(registry), model, device)
+        detector = build_detector(None, None, device, config.DETECT_THRESHOLD, config.DETECT_MAX_SIZE)
+        found = nearest(store, photo_vector(photo, detector, embedder), embedder, top=top)
+    finally:
+        store.close()
+    if json_out:
+        for row, cosine in found:
+            ui.json_line({**public(row), "score": embedder.score(cosine)})
+        return
+    ui.table(None, ["id", "start (local)", "source", "name", "score"],
+             [[r["id"], _local(r["started_at"]), r["source"], r["name"] or "unknown", f"{embedder.score(c):.3f}"]
+              for r, c in found])
+    if not found:
+        ui.info("the history holds no faces")

@@ -27,10 +27,10 @@ def list_people(
     for info in reg.people():
         if json_out:
             ui.json_line(info)
-        rows.append([info["name"], info["samples"], ", ".join(info["poses"]) or "-",
+        rows.append([info["name"], info["samples"], info["negatives"], ", ".join(info["poses"]) or "-",
                      info["created"][:16].replace("T", " "), info["updated"][:16].replace("T", " "), info["model"]])
     if not json_out:
-        ui.table(None, ["name", "samples", "poses", "created (UTC)", "updated (UTC)", "model"], rows)
+        ui.table(None, ["name", "samples", "not them", "poses", "created (UTC)", "updated (UTC)", "model"], rows)
         ui.info(f"{len(reg.identities)} people, {len(reg.samples)} samples in {reg.path}")
 
 

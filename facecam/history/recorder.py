@@ -266,11 +266,14 @@ class Writer:
 
 
 def _encoded(record: Record) -> Record:
-    """The record with its crop as JPEG (encoded here, off the frame loop)."""
+    """The record with its crop as JPEG and its sharpness measured (here, off the frame loop)."""
     import cv2
+
+    from ..enrol import face_measures
 
     face = record.face
     if face is not None and isinstance(face.crop, np.ndarray):
         ok, jpeg = cv2.imencode(".jpg", face.crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        record.face = Face(crop=jpeg.tobytes(), landmarks=face.landmarks, embedding=face.embedding, model=face.model)
+        record.face = Face(crop=jpeg.tobytes(), landmarks=face.landmarks, embedding=face.embedding, model=face.model,
+                           sharpness=round(face_measures(face.crop, face.landmarks)[0], 2))
     return record

@@ -11,7 +11,7 @@ database at once migrate it once. A database from a newer facecam is refused, ne
 from __future__ import annotations
 
 from sqlalchemy import (BigInteger, Boolean, Column, Double, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
-                        Table, select, text)
+                        Table, inspect, select, text)
 
 from ..errors import HistoryError
 
@@ -52,15 +52,21 @@ faces = Table(
     Column("landmarks", LargeBinary, nullable=False),
     Column("embedding", LargeBinary, nullable=False),
     Column("model", String(200), nullable=False),
+    Column("sharpness", Double),  # how clearly the face shows (enrol.face_measures); NULL in rows from version 1
 )
 
 
-def _create_v1(conn) -> None:
+def _create_v1(conn) -> None:  # the tables as they are now (version 2 adds nothing to them then)
     for table in (sightings, faces):
         table.create(conn)
 
 
-MIGRATIONS = [_create_v1]  # MIGRATIONS[n - 1] takes the schema from version n - 1 to n
+def _face_sharpness_v2(conn) -> None:
+    if "sharpness" not in {c["name"] for c in inspect(conn).get_columns("faces")}:  # made at version 1
+        conn.execute(text("ALTER TABLE faces ADD COLUMN sharpness DOUBLE PRECISION"))
+
+
+MIGRATIONS = [_create_v1, _face_sharpness_v2]  # MIGRATIONS[n - 1] takes the schema from version n - 1 to n
 VERSION = len(MIGRATIONS)
 
 

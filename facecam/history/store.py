@@ -35,6 +35,7 @@ class Face:
     landmarks: np.ndarray
     embedding: np.ndarray
     model: str
+    sharpness: float | None = None  # enrol.face_measures' sharpness of the crop; None: not measured
 
 
 @dataclass
@@ -150,7 +151,7 @@ class History:
                     conn.execute(delete(faces).where(faces.c.sighting_id == row_id))
                     f = record.face
                     conn.execute(faces.insert().values(
-                        sighting_id=row_id, crop=f.crop, model=f.model,
+                        sighting_id=row_id, crop=f.crop, model=f.model, sharpness=f.sharpness,
                         landmarks=np.asarray(f.landmarks, "<f4").tobytes(),
                         embedding=np.asarray(f.embedding, "<f4").tobytes()))
             return new
@@ -187,6 +188,17 @@ class History:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         except DBAPIError:
             pass  # a reader holds the log open; the next checkpoint folds it in
+
+    def erase_sightings(self, ids: list[int]) -> int:
+        """Delete these sightings and their faces; returns how many."""
+        return self._delete(sightings.c.id.in_([int(i) for i in ids])) if ids else 0
+
+    def set_name(self, ids: list[int], name: str | None) -> int:
+        """Give these sightings a name (None: unknown); returns how many were changed."""
+        if not ids:
+            return 0
+        return self._run(lambda conn: conn.execute(
+            update(sightings).where(sightings.c.id.in_([int(i) for i in ids])).values(name=name)).rowcount, write=True)
 
     def rename(self, old: str, new: str) -> int:
         return self._run(lambda conn: conn.execute(
@@ -231,6 +243,30 @@ class History:
         self._run(work)
         return out
 
+    def sighting(self, sighting_id: int) -> dict | None:
+        if not 0 < sighting_id < 2**63:
+            return None
+        row = self._run(lambda conn: conn.execute(select(sightings).where(sightings.c.id == sighting_id)).first())
+        return None if row is None else dict(row._mapping)
+
+    def with_faces(self, *, unknown: bool = False) -> list[dict]:
+        """The sightings that kept a face (only the unknown ones with unknown), oldest first, each
+        with its face's "embedding" (float32 (D,)), "model" and "sharpness"; crops stay in the database."""
+        query = (select(sightings, faces.c.embedding, faces.c.model, faces.c.sharpness)
+                 .join(faces, faces.c.sighting_id == sightings.c.id)
+                 .where(*_filters(None, None, None, unknown, None))
+                 .order_by(sightings.c.started_at, sightings.c.id))
+
+        def work(conn):
+            out = []
+            for r in conn.execute(query):
+                row = dict(r._mapping)
+                row["embedding"] = np.frombuffer(row["embedding"], "<f4")
+                out.append(row)
+            return out
+
+        return self._run(work)
+
     def face(self, sighting_id: int) -> Face | None:
         def work(conn):
             return conn.execute(select(faces).where(faces.c.sighting_id == sighting_id)).first()
@@ -239,7 +275,7 @@ class History:
         if row is None:
             return None
         return Face(crop=bytes(row.crop), landmarks=np.frombuffer(row.landmarks, "<f4").reshape(5, 2),
-                    embedding=np.frombuffer(row.embedding, "<f4"), model=row.model)
+                    embedding=np.frombuffer(row.embedding, "<f4"), model=row.model, sharpness=row.sharpness)
 
     def size(self) -> int | None:
         """Bytes on disk (SQLite: the file and its log; PostgreSQL: the database)."""

@@ -95,7 +95,7 @@ def _list(value, what: str) -> list:
 
 
 NUMBERS = ("quality", "yaw", "pitch", "sharpness", "frame_time")
-SAMPLE_FIELDS = {"id", "time", "source", "frame", "pose", "crop", "landmarks", *NUMBERS}
+SAMPLE_FIELDS = {"id", "time", "source", "frame", "pose", "crop", "landmarks", "negative", *NUMBERS}
 
 
 def check_sample(sample, what: str, *, old_format: bool = False) -> dict:
@@ -112,6 +112,8 @@ def check_sample(sample, what: str, *, old_format: bool = False) -> dict:
     for key in NUMBERS:
         if key in sample:
             _number(sample[key], f"{what}.{key}")
+    if "negative" in sample and sample["negative"] is not True:
+        raise Invalid(f"{what}.negative must be true when present")
     if "frame" in sample:
         _int(sample["frame"], f"{what}.frame", 0, 1 << 53)
     if "pose" in sample and not (isinstance(sample["pose"], str) and POSE.fullmatch(sample["pose"])):

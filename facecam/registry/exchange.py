@@ -18,7 +18,7 @@ from ..validate import shorten
 from .document import FORMAT, Invalid, RegistryError, check_export
 from .store import Registry
 
-KEPT = ("time", "source", "frame", "pose", "quality", "yaw", "pitch", "sharpness", "frame_time")  # no crop: not exported
+KEPT = ("time", "source", "frame", "pose", "quality", "yaw", "pitch", "sharpness", "frame_time", "negative")  # no crop: not exported
 
 
 def export(reg: Registry, file: str | Path) -> None:

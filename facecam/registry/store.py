@@ -153,11 +153,12 @@ class Registry:
         return [i["name"] for i in self.identities]
 
     def people(self) -> list[dict]:
-        """Per person: name, samples, poses covered, created, updated, model."""
+        """Per person: name, samples, negatives (corrections), poses covered, created, updated, model."""
         out = []
         for i, ident in enumerate(self.identities):
-            samples = [s for s in self.samples if s["identity"] == i]
-            out.append({"name": ident["name"], "samples": len(samples),
+            samples = [s for s in self.samples if s["identity"] == i and not s.get("negative")]
+            negatives = sum(1 for s in self.samples if s["identity"] == i and s.get("negative"))
+            out.append({"name": ident["name"], "samples": len(samples), "negatives": negatives,
                         "poses": sorted({s["pose"] for s in samples if s.get("pose")}),
                         "created": ident["created"], "updated": ident["updated"], "model": self.model["name"]})
         return out
@@ -169,28 +170,43 @@ class Registry:
         raise NotFoundError(f"no one named {shorten(name)} is enrolled in {self.path}")
 
     def count(self, name: str) -> int:
+        """The samples of `name` (the faces of them, not the corrections)."""
         i = self.index_of(name)
-        return sum(1 for s in self.samples if s["identity"] == i)
+        return sum(1 for s in self.samples if s["identity"] == i and not s.get("negative"))
+
+    @property
+    def negative(self) -> np.ndarray:
+        """(N,) bool: the samples that are corrections, faces someone was wrongly taken for (by
+        `facecam history correct --not-name`), not faces of them."""
+        return np.array([bool(s.get("negative")) for s in self.samples], dtype=bool)
 
     # --- matching
 
     def match(self, queries: np.ndarray, min_cosine: float) -> list[Match]:
         """For each query vector (M, D): the best identity by its best sample's cosine, named when
-        that reaches min_cosine (Embedder.min_cosine turns a score threshold into one).
+        that reaches min_cosine (Embedder.min_cosine turns a score threshold into one) and beats
+        the identity's negative samples: a face closer to a stranger someone was once wrongly
+        taken for than to any of their own samples is not given their name.
 
         One matrix product for all queries; per identity the maximum over its samples.
         """
         queries = np.atleast_2d(np.asarray(queries, np.float32))
         if not len(self.identities) or not len(self.vectors):
             return [Match(None, float("-inf"), None, None, None) for _ in queries]
-        scores = per_identity_scores(self.vectors, self.ids, len(self.identities), queries)  # (M, K)
+        k, ids, negative = len(self.identities), self.ids, self.negative
+        products = queries @ self.vectors.T
+        scores = best_per_identity(products[:, ~negative], ids[~negative], k)  # (M, K)
+        vetoed = scores <= best_per_identity(products[:, negative], ids[negative], k) if negative.any() else None
         out = []
-        for row in scores:
-            order = np.argsort(-row)[:2]
-            best, cosine = int(order[0]), float(row[order[0]])
-            second = int(order[1]) if len(order) > 1 and np.isfinite(row[order[1]]) else None
+        for m, row in enumerate(scores):
+            allowed = row if vetoed is None else np.where(vetoed[m], -np.inf, row)
+            named = bool(allowed.max() >= min_cosine)
+            best = int(np.argmax(allowed if named else row))
+            rest = row.copy()
+            rest[best] = -np.inf
+            second = int(np.argmax(rest)) if np.isfinite(rest.max()) else None
             out.append(Match(
-                name=self.identities[best]["name"] if cosine >= min_cosine else None, cosine=cosine,
+                name=self.identities[best]["name"] if named else None, cosine=float(row[best]),
                 best_name=self.identities[best]["name"],
                 runner_up=self.identities[second]["name"] if second is not None else None,
                 runner_up_cosine=float(row[second]) if second is not None else None,
@@ -212,6 +228,8 @@ class Registry:
             i = self.index_of(name)
             self.identities[i]["updated"] = now()
         except UsageError:
+            if all(meta.get("negative") for meta in metadata):
+                raise NotFoundError(f"no one named {shorten(name)} is enrolled in {self.path}") from None
             self.identities.append({"name": name, "created": now(), "updated": now()})
             i = len(self.identities) - 1
         for k, meta in enumerate(metadata):
@@ -338,7 +356,8 @@ def _check_arrays(vectors: np.ndarray, ids: np.ndarray, doc: dict) -> None:
         raise Invalid("the arrays do not match the sample list")
     if len(ids) and (ids.min() < 0 or ids.max() >= len(doc["identities"])):
         raise Invalid("sample ids out of range")
-    if len(set(ids.tolist())) != len(doc["identities"]):
+    faces = [i for i, s in zip(ids.tolist(), doc["samples"]) if not s.get("negative")]
+    if len(set(faces)) != len(doc["identities"]):
         raise Invalid("someone enrolled has no sample")
     if not np.all(np.isfinite(vectors)) or (count and not np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)):
         raise Invalid("vectors are not finite and L2-normalised")
@@ -444,8 +463,13 @@ def _stamp(index: Path) -> tuple:
 
 def per_identity_scores(vectors: np.ndarray, ids: np.ndarray, identities: int, queries: np.ndarray) -> np.ndarray:
     """(M, K) best cosine score of each identity for each query; rows of `vectors` grouped by id."""
-    scores = queries @ vectors.T  # (M, N)
-    out = np.full((len(queries), identities), -np.inf, np.float32)
+    return best_per_identity(queries @ vectors.T, ids, identities)
+
+
+def best_per_identity(scores: np.ndarray, ids: np.ndarray, identities: int) -> np.ndarray:
+    """(M, K) the maximum of scores (M, N) over each identity's columns (ids (N,), grouped by id);
+    -inf for an identity without a column."""
+    out = np.full((len(scores), identities), -np.inf, np.float32)
     if not len(ids):
         return out
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])

@@ -29,7 +29,7 @@ from . import history
 from .guard import Guard, HTTPProblem
 
 MAX_FILES = 20  # images per enrolment request
-READ_ONLY_POSTS = {"/recognize"}  # every other POST, and every PATCH or DELETE, changes the registry
+READ_ONLY_POSTS = {"/recognize", "/search"}  # every other POST, and every PATCH or DELETE, changes the registry
 # most specific first: ConflictError and NotFoundError are UsageErrors
 ERROR_STATUS = ((ConflictError, 409), (NotFoundError, 404), (UsageError, 400), (ImageTooLarge, 413), (InputError, 422))
 
@@ -53,6 +53,7 @@ class Recognition(BaseModel):
 class Person(BaseModel):
     name: str
     samples: int
+    negatives: int = Field(0, description="faces they were wrongly taken for, kept by corrections")
     poses: list[str]
     created: str
     updated: str
@@ -212,8 +213,8 @@ def create_app(service: Service, streams: list | None = None) -> FastAPI:
     async def recognize(image: UploadFile = File(description="a photo (JPEG, PNG, ...)")) -> Recognition:
         return await _in_thread(service.recognise, await service.read_image(image))
 
-    _people(app, service)
-    history.routes(app, service, stream, PROBLEMS)
+    writer = _people(app, service)
+    history.routes(app, service, stream, PROBLEMS, writer)
 
     @app.get("/stream", responses={200: {"content": {"multipart/x-mixed-replace": {}}}, 404: {"model": Problem}})
     def live_stream():
@@ -250,8 +251,9 @@ def _errors(app: FastAPI) -> None:
         return JSONResponse({"detail": f"internal error ({type(err).__name__})"}, status_code=500)
 
 
-def _people(app: FastAPI, service: Service) -> None:
-    """The /identities routes; the changes need the token (checked by Guard before the body is read)."""
+def _people(app: FastAPI, service: Service):
+    """The /identities routes; the changes need the token (checked by Guard before the body is read).
+    Returns the dependency that marks a route as needing it."""
     bearer = HTTPBearer(auto_error=False)
 
     def writer(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
@@ -287,6 +289,8 @@ def _people(app: FastAPI, service: Service) -> None:
         if service.history is not None and new != name:
             service.history.rename(name, new)
         return next(Person(**p) for p in service.registry().people() if p["name"] == new)
+
+    return writer
 
 
 async def _in_thread(function, *args):

@@ -9,14 +9,14 @@ import queue
 import threading
 from typing import Optional
 
-from fastapi import FastAPI, Query, Response
+from fastapi import Depends, FastAPI, File, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from ..history import DEFAULT_GAP, BadTime, attendance, local_midnight, parse_day, parse_time
 from .guard import HTTPProblem
 
-PRIVATE = ("/sightings", "/attendance", "/events")  # paths that need the token when there is one
+PRIVATE = ("/sightings", "/attendance", "/events", "/unknowns", "/search")  # paths that need the token when there is one
 
 
 class Sighting(BaseModel):
@@ -46,6 +46,42 @@ class Attendance(BaseModel):
     present_s: float
     sightings: int
     sources: list[str]
+
+
+class UnknownGroup(BaseModel):
+    cluster: int = Field(description="the group's id: the id of its oldest sighting")
+    sightings: int
+    first_seen: str
+    last_seen: str
+    sources: list[str]
+    sighting_ids: list[int]
+
+
+class GroupEnrolment(BaseModel):
+    name: str = Field(min_length=1, max_length=400, description="who the group is")
+    add: bool = Field(False, description="add to someone enrolled already")
+    force: bool = Field(False, description="enrol even if the faces match someone else enrolled")
+
+
+class GroupEnrolled(BaseModel):
+    name: str
+    added: int = Field(description="samples taken from the group")
+    total: int = Field(description="samples of the person in all")
+    sightings: int = Field(description="sightings that now carry the name")
+
+
+class Correction(BaseModel):
+    name: Optional[str] = Field(None, max_length=400, description="who it was; null: not the person it names")
+
+
+class Corrected(BaseModel):
+    sighting: int
+    was: Optional[str]
+    now: Optional[str]
+
+
+class Found(Sighting):
+    score: float = Field(description="how alike the faces are, on the calibrated scale")
 
 
 class Events:
@@ -112,7 +148,8 @@ def _time(value: str | None, what: str) -> float | None:
         raise HTTPProblem(400, f"{what}: {err}") from None
 
 
-def routes(app: FastAPI, service, stream, problems: dict) -> None:
+def routes(app: FastAPI, service, stream, problems: dict, writer) -> None:
+    """writer: the dependency that marks a route as needing the token (Guard checks it)."""
     from datetime import timedelta
 
     from ..history import public
@@ -155,6 +192,58 @@ def routes(app: FastAPI, service, stream, problems: dict) -> None:
             start, end = _time(since, "since"), _time(until, "until")
         return [Attendance(**row) for row in attendance(history().named_intervals(start, end), since=start, until=end,
                                                          gap=gap)]
+
+    def clusters():
+        from ..history.unknowns import unknown_clusters
+
+        return unknown_clusters(history(), service.embedder)[0]
+
+    @app.get("/unknowns", response_model=list[UnknownGroup], responses=problems)
+    def unknowns(since: Optional[str] = Query(None), until: Optional[str] = Query(None),
+                 source: Optional[str] = Query(None),
+                 min_sightings: int = Query(1, ge=1, le=10**9)) -> list[UnknownGroup]:
+        """The unknown faces grouped by person (as `facecam unknowns`), most sightings first."""
+        from ..history.unknowns import touching
+
+        start, end = _time(since, "since"), _time(until, "until")
+        return [UnknownGroup(**c.summary()) for c in touching(clusters(), since=start, until=end, source=source)
+                if len(c.rows) >= min_sightings]
+
+    @app.post("/unknowns/{cluster}/enrol", response_model=GroupEnrolled, status_code=201, responses=problems,
+              dependencies=[Depends(writer)])
+    def enrol_group(cluster: int, body: GroupEnrolment) -> GroupEnrolled:
+        from ..history.naming import enrol_cluster
+        from ..history.unknowns import find
+
+        done = enrol_cluster(history(), service.path, service.embedder, find(clusters(), cluster), body.name,
+                             add=body.add, force=body.force, threshold=service.threshold)
+        return GroupEnrolled(**done)
+
+    @app.post("/sightings/{sighting_id}/correct", response_model=Corrected, responses=problems,
+              dependencies=[Depends(writer)])
+    def correct_sighting(sighting_id: int, body: Correction) -> Corrected:
+        """name null: it was not the person it names; else it was `name` (as `facecam history correct`)."""
+        from ..history.naming import correct
+
+        return Corrected(**correct(history(), service.path, service.embedder, sighting_id, name=body.name,
+                                   threshold=service.threshold))
+
+    @app.post("/search", response_model=list[Found], responses=problems)
+    async def search(image: UploadFile = File(description="a photo of one face"),
+                     top: int = Query(10, ge=1, le=1000)) -> list[Found]:
+        """The sightings whose faces are nearest the photo's face, best first."""
+        from ..history.unknowns import nearest, photo_vector
+
+        decoded = await service.read_image(image)
+
+        def work():
+            vector = photo_vector(decoded, service.detector, service.embedder, origin=image.filename or "upload")
+            return [Found(**public(row), score=service.embedder.score(cosine))
+                    for row, cosine in nearest(history(), vector, service.embedder, top=top)]
+
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(work)
 
     @app.get("/events", responses={200: {"content": {"text/event-stream": {}}}, **problems})
     def events():

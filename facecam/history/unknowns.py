@@ -1,0 +1,188 @@
+"""The faces nobody enrolled, grouped by person (the clusters `facecam unknowns` lists), the faces
+of a cluster worth enrolling, a contact sheet, and the history searched by a face.
+
+Clusters are computed afresh from the unknown sightings' faces at every call (10,000 faces take
+seconds), so they follow every enrolment, correction and deletion. A cluster's id is the id of its
+oldest sighting: the same from run to run while that sighting stays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import NotFoundError
+from ..types import Sample
+from .store import History
+from .times import iso
+
+# Sharpness (enrol.face_measures) below which a face is too blurred, small or dark to tell who it
+# is: such faces look alike to an embedder and would form groups of strangers. On the Hamilton
+# clip's audience the faces below are dark smudges; the faces one can recognise measure 9-350.
+UNCLEAR = 6.0
+SHEET_FACES = 8  # crops per cluster on the contact sheet
+ENROL_FACES = 8  # samples at most from one cluster
+
+
+@dataclass
+class Cluster:
+    id: int  # the id of its oldest sighting
+    rows: list[dict]  # its sightings, oldest first
+    vectors: np.ndarray  # (n, D) their faces' vectors, by the embedder in use
+
+    def summary(self) -> dict:
+        return {"cluster": self.id, "sightings": len(self.rows), "first_seen": iso(self.rows[0]["started_at"]),
+                "last_seen": iso(max(r["ended_at"] for r in self.rows)),
+                "sources": sorted({r["source"] for r in self.rows}), "sighting_ids": [r["id"] for r in self.rows]}
+
+    def typical_first(self) -> list[int]:
+        """Indices of its faces, the most typical (nearest the cluster's mean) first."""
+        mean = self.vectors.mean(axis=0)
+        return list(np.argsort(-(self.vectors @ mean), kind="stable"))
+
+
+def face_vectors(store: History, rows: list[dict], embedder) -> np.ndarray:
+    """The vectors (N, D) of these sightings' faces by `embedder`: the stored embedding when it was
+    made by the same model, else the face re-embedded from its kept crop."""
+    out = np.zeros((len(rows), embedder.dim), np.float32)
+    again = []
+    for k, row in enumerate(rows):
+        if row["model"] == embedder.name and len(row["embedding"]) == embedder.dim:
+            out[k] = row["embedding"]
+        else:
+            again.append(k)
+    if again:
+        crops = [embedder.crop(*_decoded(store, rows[k]["id"])) for k in again]
+        out[again] = embedder.embed_crops(np.stack(crops))
+    return out
+
+
+def _decoded(store: History, sighting_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the kept face crop, BGR uint8 224x224, its landmarks (5, 2))."""
+    import cv2
+
+    face = store.face(sighting_id)
+    crop = cv2.imdecode(np.frombuffer(face.crop, np.uint8), cv2.IMREAD_COLOR)
+    return crop, face.landmarks
+
+
+def unknown_clusters(store: History, embedder, *, merge_score: float | None = None) -> tuple[list[Cluster], list[dict]]:
+    """(every unknown sighting that kept a clear face, grouped by person, most sightings first;
+    the unknown sightings whose faces are too unclear to group)."""
+    from ..clustering import MERGE_SCORE, cluster
+
+    rows, unclear = [], []
+    for row in store.with_faces(unknown=True):
+        (rows if sharpness(store, row) >= UNCLEAR else unclear).append(row)
+    if not rows:
+        return [], unclear
+    vectors = face_vectors(store, rows, embedder)
+    labels = cluster(vectors, embedder.min_cosine(MERGE_SCORE if merge_score is None else merge_score))
+    out = []
+    for label in range(int(labels.max()) + 1):
+        members = np.flatnonzero(labels == label)
+        out.append(Cluster(id=rows[members[0]]["id"], rows=[rows[k] for k in members], vectors=vectors[members]))
+    return sorted(out, key=lambda c: (-len(c.rows), c.id)), unclear
+
+
+def sharpness(store: History, row: dict) -> float:
+    """The face's sharpness: as stored, else measured on its crop (faces kept by facecam < 0.2)."""
+    if row.get("sharpness") is None:
+        from ..enrol import face_measures
+
+        row["sharpness"] = face_measures(*_decoded(store, row["id"]))[0]
+    return row["sharpness"]
+
+
+def find(clusters: list[Cluster], cluster_id: int) -> Cluster:
+    for c in clusters:
+        if c.id == cluster_id:
+            return c
+    raise NotFoundError(f"no unknown cluster {cluster_id} ('facecam unknowns' lists them; ids change when the "
+                        f"oldest sighting of a cluster is erased or named)")
+
+
+def touching(clusters: list[Cluster], *, since: float | None, until: float | None, source: str | None) -> list[Cluster]:
+    """The clusters with a sighting in [since, until) on `source` (None: any)."""
+    def inside(r):
+        return ((since is None or r["ended_at"] >= since) and (until is None or r["started_at"] < until)
+                and (source is None or r["source"] == source))
+
+    return [c for c in clusters if any(inside(r) for r in c.rows)]
+
+
+def enrolment_samples(store: History, cluster: Cluster, *, limit: int = ENROL_FACES) -> list[Sample]:
+    """The cluster's faces worth enrolling: the sharpest in each head direction (the directions of
+    guided enrolment), then the sharpest of the rest, up to `limit`."""
+    from ..enrol import face_measures
+    from ..guide import Directions, head_pose
+
+    directions = Directions()
+    candidates = []
+    for k, row in enumerate(cluster.rows):
+        crop, landmarks = _decoded(store, row["id"])
+        yaw, pitch = head_pose(landmarks)
+        sharpness = face_measures(crop, landmarks)[0]
+        candidates.append((k, directions.of(yaw, pitch), yaw, pitch, sharpness, crop, landmarks))
+    candidates.sort(key=lambda c: -c[4])
+    chosen, poses = [], set()
+    for c in candidates:  # one per direction first: varied faces
+        if c[1] is not None and c[1] not in poses:
+            chosen.append(c)
+            poses.add(c[1])
+    chosen += [c for c in candidates if c not in chosen]
+    samples = []
+    for k, pose, yaw, pitch, sharpness, crop, landmarks in chosen[:limit]:
+        metadata = {"source": f"history sighting {cluster.rows[k]['id']}", "yaw": round(float(yaw), 1),
+                    "pitch": round(float(pitch), 1), "sharpness": round(float(sharpness), 1),
+                    "landmarks": np.round(landmarks, 2).tolist(), **({"pose": pose} if pose else {})}
+        samples.append(Sample(cluster.vectors[k], metadata, crop))
+    return samples
+
+
+def contact_sheet(store: History, clusters: list[Cluster], *, per_row: int = SHEET_FACES, size: int = 112) -> np.ndarray:
+    """A BGR image: one row per cluster, its label on the left, its most typical faces beside it."""
+    import cv2
+
+    from ..draw import text
+
+    label_width, pad = 300, 6
+    height = pad + len(clusters) * (size + pad)
+    sheet = np.full((max(height, size), label_width + per_row * (size + pad) + pad, 3), 32, np.uint8)
+    for n, c in enumerate(clusters):
+        y = pad + n * (size + pad)
+        s = c.summary()
+        text(sheet, f"cluster {c.id}", (pad, y + 4), 20, band=False)
+        text(sheet, f"{s['sightings']} sighting(s)", (pad, y + 34), 15, band=False)
+        text(sheet, f"{s['first_seen'][:16].replace('T', ' ')} to", (pad, y + 58), 13, (200, 200, 200), band=False)
+        text(sheet, f"{s['last_seen'][:16].replace('T', ' ')} UTC", (pad, y + 78), 13, (200, 200, 200), band=False)
+        for col, k in enumerate(c.typical_first()[:per_row]):
+            crop = cv2.resize(_decoded(store, c.rows[k]["id"])[0], (size, size), interpolation=cv2.INTER_AREA)
+            x = label_width + col * (size + pad)
+            sheet[y:y + size, x:x + size] = crop
+    return sheet
+
+
+def nearest(store: History, vector: np.ndarray, embedder, *, top: int) -> list[tuple[dict, float]]:
+    """The `top` sightings (named or not) whose faces are nearest `vector`: (row, cosine), best first."""
+    rows = store.with_faces()
+    if not rows:
+        return []
+    cosines = face_vectors(store, rows, embedder) @ np.asarray(vector, np.float32)
+    order = np.argsort(-cosines, kind="stable")[:top]
+    return [(rows[k], float(cosines[k])) for k in order]
+
+
+def photo_vector(photo, detector, embedder, *, origin: str | None = None) -> np.ndarray:
+    """The vector of a photo's (a file, or a BGR image from `origin`) main face; UsageError when it
+    has no face or no clear main one."""
+    from ..enrol import main_face
+    from ..errors import UsageError
+    from ..sources import read_image
+
+    image = photo if isinstance(photo, np.ndarray) else read_image(photo)
+    face, problem = main_face(detector.detect(image))
+    if face is None:
+        raise UsageError(f"{origin or photo}: {problem}; give a photo of one face")
+    return embedder.embed(image, [face])[0]
