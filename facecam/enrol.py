@@ -206,17 +206,18 @@ def someone_else(registry, name: str, vectors: np.ndarray, embedder, threshold: 
     return best.name, round(embedder.score(best.cosine), 3)
 
 
-def refuse_taken(names, registry, *, add: bool, replace: bool) -> None:
-    """ConflictError when one of `names` is enrolled already and neither add nor replace is asked."""
+def refuse_taken(names, registry, *, add: bool, replace: bool, can_replace: bool = True) -> None:
+    """ConflictError when one of `names` is enrolled already and neither add nor replace is asked
+    (can_replace: whether the command offers --replace)."""
     for name in names:
         if name in registry.names() and not (add or replace):
-            raise ConflictError(f"{shorten(name)} is enrolled already: --add adds samples, --replace starts over; "
-                                f"nothing saved")
+            raise ConflictError(f"{shorten(name)} is enrolled already: --add adds samples"
+                                f"{', --replace starts over' if can_replace else ' to them'}; nothing saved")
 
 
 def save(path, embedder, enrolled: dict[str, list[Sample]], *, add: bool = False, replace: bool = False,
          force: bool = False, threshold: float | None = None, warn=lambda message: None,
-         negatives: dict[str, list[Sample]] | None = None) -> dict[str, int]:
+         negatives: dict[str, list[Sample]] | None = None, can_replace: bool = True) -> dict[str, int]:
     """Enrol {name: [Sample, ...]} in one registry transaction; returns {name: samples in all}.
     A name enrolled already needs add or replace, and a face that matches someone else enrolled
     needs force (ConflictError otherwise; nothing is saved then). negatives: {name: [Sample, ...]}
@@ -224,7 +225,7 @@ def save(path, embedder, enrolled: dict[str, list[Sample]], *, add: bool = False
     from .registry import transaction
 
     with transaction(path, model=embedder.model_info, create=True) as reg:
-        refuse_taken(enrolled, reg, add=add, replace=replace)  # again: another process may have enrolled meanwhile
+        refuse_taken(enrolled, reg, add=add, replace=replace, can_replace=can_replace)  # again: another process may have enrolled meanwhile
         for name, samples in (negatives or {}).items():
             add_negatives(reg, name, samples)
         for name, samples in enrolled.items():

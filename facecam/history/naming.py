@@ -21,7 +21,8 @@ def enrol_cluster(store: History, registry: Path, embedder, cluster: Cluster, na
 
     name = person_name(name)
     samples = enrolment_samples(store, cluster)
-    counts = enrol.save(registry, embedder, {name: samples}, add=add, force=force, threshold=threshold)
+    counts = enrol.save(registry, embedder, {name: samples}, add=add, force=force, threshold=threshold,
+                        can_replace=False)
     named = store.set_name([r["id"] for r in cluster.rows], name)
     return {"name": name, "added": len(samples), "total": counts[name], "sightings": named}
 
