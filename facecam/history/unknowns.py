@@ -153,7 +153,7 @@ def contact_sheet(store: History, clusters: list[Cluster], *, per_row: int = SHE
     for n, c in enumerate(clusters):
         y = pad + n * (size + pad)
         s = c.summary()
-        text(sheet, f"cluster {c.id}", (pad, y + 4), 20, band=False)
+        text(sheet, f"group {c.id}", (pad, y + 4), 20, band=False)
         text(sheet, f"{s['sightings']} sighting(s)", (pad, y + 34), 15, band=False)
         text(sheet, f"{s['first_seen'][:16].replace('T', ' ')} to", (pad, y + 58), 13, (200, 200, 200), band=False)
         text(sheet, f"{s['last_seen'][:16].replace('T', ' ')} UTC", (pad, y + 78), 13, (200, 200, 200), band=False)
