@@ -266,8 +266,9 @@ def test_unknowns_groups_sheet_enrol_and_forget(seen, data, tmp_path):
     names = [r["name"] for r in map(json.loads, facecam("history", "--registry", registry, "--json").stdout.splitlines())]
     assert sorted(names) == [LIN, LIN, "Michelle Obama", "Michelle Obama", "Michelle Obama"]
     assert groups(registry) == []
-    result = facecam("unknowns", "--registry", registry)
+    result = facecam("unknowns", "--registry", registry, "--sheet", tmp_path / "empty.png")
     assert result.returncode == 0 and "0 group(s) of unknown faces" in result.stderr, result.stderr
+    assert "no groups to draw" in result.stderr and not (tmp_path / "empty.png").exists()
 
 
 def test_history_search_by_photo(seen, data):
@@ -294,6 +295,11 @@ def test_history_correct_not_name_and_name(seen, tmp_path):
     assert {p["name"]: (p["samples"], p["negatives"]) for p in reg.people()} == {LIN: (1, 1), "Alex Lacamoire": (1, 0)}
     rows = {r["id"]: r["name"] for r in map(json.loads, facecam("history", "--registry", registry, "--json").stdout.splitlines())}
     assert rows[2] is None and rows[17] == LIN
+    negative = next(s for s in reg.samples if s.get("negative"))
+    assert negative["source"] == "history sighting 2" and (registry / negative["crop"]).is_file()
+    # his subject-access export holds his own face, not the stranger's
+    result = facecam("history", "export", LIN, "--output", tmp_path / "lin.zip", "--registry", registry)
+    assert f"{LIN}: 1 sighting(s), 1 face(s), 1 enrolment sample(s)" in result.stderr, result.stderr
     assert_one_line_error(facecam("history", "correct", "2", "--not-name", "--registry", registry), 2, "unknown already")
     assert_one_line_error(facecam("history", "correct", "99", "--not-name", "--registry", registry), 2, "no sighting 99")
     assert_one_line_error(facecam("history", "correct", "2", "--registry", registry), 2, "say --not-name or --name NAME")
@@ -308,6 +314,16 @@ def test_history_correct_not_name_and_name(seen, tmp_path):
                           "this face matches 'Michelle Obama'")
     assert_one_line_error(facecam("history", "correct", "17", "--name", LIN, "--registry", registry), 2,
                           "is 'Lin-Manuel Miranda' already")
+    # "that was Alex Lacamoire": the face becomes his sample, and a negative sample of the person it named
+    result = facecam("history", "correct", "17", "--name", "Alex Lacamoire", "--registry", registry)
+    assert result.returncode == 0, result.stderr
+    assert "sighting 17: Alex Lacamoire (was Lin-Manuel Miranda)" in result.stderr
+    assert {p["name"]: (p["samples"], p["negatives"]) for p in Registry.open(registry).people()} == {
+        LIN: (1, 2), "Alex Lacamoire": (2, 0), "Michelle Obama": (1, 0)}
+    # deleting him erases the negative sample too, crop and all
+    assert facecam("delete", LIN, "--yes", "--registry", registry).returncode == 0
+    assert not (registry / negative["crop"]).exists()
+    assert all(not s.get("negative") for s in Registry.open(registry).samples)
 
 
 def test_the_same_over_http(seen, data, tmp_path):

@@ -9,7 +9,6 @@ from typing import Annotated, Optional
 import typer
 
 from .. import config, ui
-from ..errors import FacecamError
 from .app import app
 from .history import SinceOpt, UntilOpt, local_iso, parse_period
 from .options import DeviceOpt, HistoryOpt, ModelOpt, RegistryOpt, build_detector, progress
@@ -118,9 +117,10 @@ def unknowns(
     start, end = parse_period(since, until)
     store, embedder, clusters, unclear = _clusters(history, registry, model, device, merge)
     chosen = [c for c in touching(clusters, since=start, until=end, source=source) if len(c.rows) >= min_sightings]
+    if sheet is not None and not chosen:
+        ui.warn(f"no groups to draw: {sheet} not written")
+        sheet = None
     if sheet is not None:
-        if not chosen:
-            raise FacecamError("no unknown faces to put on a contact sheet")
         from ..storage import write_image
 
         write_image(sheet, contact_sheet(store, chosen))

@@ -54,7 +54,9 @@ def export_person(name: str, output: Path, *, history: str, registry: Path) -> d
         reg = Registry.open(registry)
         if name in reg.names():
             i = reg.index_of(name)
-            samples = [{k: v for k, v in s.items() if k != "identity"} for s in reg.samples if s["identity"] == i]
+            # their own faces: a negative sample is a stranger's face (a correction), not theirs to be given
+            samples = [{k: v for k, v in s.items() if k != "identity"} for s in reg.samples
+                       if s["identity"] == i and not s.get("negative")]
             entries.append(("enrolment.json", json.dumps({"identity": reg.identities[i], "model": reg.model,
                                                           "samples": samples}, indent=2).encode()))
             for s in samples:
