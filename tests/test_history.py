@@ -97,6 +97,33 @@ def test_a_face_is_stored_with_its_sighting_and_goes_with_it(target):
     history.close()
 
 
+def test_a_version_1_history_gains_face_sharpness(target):
+    """A history made by the facecam before faces kept their sharpness: opening it adds the column;
+    its faces have none stored, and the unknown faces' grouping measures them from their crops."""
+    from sqlalchemy import text
+
+    from facecam.enrol import face_measures
+    from facecam.history.unknowns import sharpness
+
+    crop = np.random.default_rng(2).integers(0, 255, (224, 224, 3), np.uint8)
+    jpeg = cv2.imencode(".jpg", crop)[1].tobytes()
+    landmarks = np.array([[77, 96], [147, 96], [112, 136], [83, 172], [141, 172]], np.float32)
+    ids = store_all(target, [record("k1", None, 1.0, 2.0, face=Face(jpeg, landmarks, np.ones(4, np.float32) / 2, "m"))])
+    history = History.open(target)
+    with history.engine.begin() as conn:  # back to version 1's shape
+        conn.execute(text("ALTER TABLE faces DROP COLUMN sharpness"))
+        conn.execute(text("UPDATE facecam_schema SET version = 1"))
+    history.close()
+    history = History.open(target)
+    with history.engine.connect() as conn:
+        assert conn.execute(text("SELECT version FROM facecam_schema")).scalar() == 2
+    (row,) = history.with_faces(unknown=True)
+    assert row["id"] == ids["k1"] and row["sharpness"] is None
+    decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert sharpness(history, row) == face_measures(decoded, landmarks)[0]
+    history.close()
+
+
 def test_attendance_figures_worked_out_by_hand(target):
     """Three days of sightings; gap 5 min. The figures below are worked out by hand."""
     d1 = lambda h, m=0, s=0: local(2026, 11, 2, h, m, s)  # noqa: E731
