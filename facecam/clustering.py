@@ -1,19 +1,25 @@
 """Grouping faces by person, with no one enrolled: average-linkage agglomerative clustering on
-cosine similarity (SciPy's), cut where the average similarity between two groups falls below a
-score on the embedder's calibrated scale.
+cosine similarity, cut where the average similarity between two groups falls below a score on the
+embedder's calibrated scale.
 
-Why it scales: two groups are merged only when their average similarity reaches the cut, so at
-least one pair across them reaches it. The faces are therefore first split into the connected
-components of the graph "similarity >= cut" (found from blocked matrix products, memory
-O(block x N)), and the linkage, whose memory is quadratic, runs inside each component alone: the
-same clusters as one linkage over everything, without an N x N matrix.
+Two groups are merged only when their average similarity reaches the cut, so at least one pair
+across them reaches it. The faces are therefore first split into the connected components of the
+graph of pairs that reach the cut (found from blocked matrix products, memory O(BLOCK x N)); a
+component of up to LINKAGE_MAX faces is clustered by SciPy's linkage, whose memory is quadratic.
+A larger one (many faces of many people, as 100,000 faces are) is clustered on that sparse graph
+itself, with the same result: the average similarity of two groups of unit vectors is the dot
+product of their sums over the product of their sizes, so merging the most similar pair of
+neighbouring groups first, until none reaches the cut, is the same linkage in O(edges) memory.
 """
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 
 BLOCK = 2048  # rows of the similarity matrix computed at once (BLOCK x N float32)
+LINKAGE_MAX = 8000  # faces in one component SciPy's linkage takes (its distances: 8 x N^2 / 2 bytes, 256 MB)
 MERGE_SCORE = 0.7  # the default cut, on the calibrated scale (bench/cluster_accuracy.py)
 
 
@@ -29,30 +35,83 @@ def cluster(vectors: np.ndarray, min_cosine: float) -> np.ndarray:
     n = len(vectors)
     if n == 0:
         return np.zeros(0, np.int64)
-    rows, cols = [], []
-    for start in range(0, n, BLOCK):
-        r, c = np.nonzero(vectors[start:start + BLOCK] @ vectors.T >= min_cosine)
-        r += start
-        upper = c > r
-        rows.append(r[upper])
-        cols.append(c[upper])
-    r, c = np.concatenate(rows), np.concatenate(cols)
-    graph = coo_matrix((np.ones(len(r), np.int8), (r, c)), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
+    r, c = _pairs(vectors, min_cosine)
+    _, component = connected_components(coo_matrix((np.ones(len(r), np.int8), (r, c)), shape=(n, n)), directed=False)
     groups = np.arange(n)  # a face alone is its own group: named by its index
     order = np.argsort(component, kind="stable")
-    bounds = np.flatnonzero(np.diff(component[order])) + 1
-    for members in np.split(order, bounds):
+    large = []
+    for members in np.split(order, np.flatnonzero(np.diff(component[order])) + 1):
         if len(members) == 2:
             groups[members] = members[0]  # one pair, joined by its edge
+        elif len(members) > LINKAGE_MAX:
+            large.append(members)
         elif len(members) > 2:
             tree = linkage(vectors[members].astype(np.float64), method="average", metric="cosine")
             flat = fcluster(tree, t=1.0 - min_cosine, criterion="distance")
             for label in np.unique(flat):
                 chosen = members[flat == label]
                 groups[chosen] = chosen.min()
+    if large:
+        inside = np.zeros(n, bool)
+        inside[np.concatenate(large)] = True
+        keep = inside[r]  # both ends of an edge are in one component
+        groups[inside] = _sparse_linkage(vectors, r[keep], c[keep], min_cosine)[inside]
     _, labels = np.unique(groups, return_inverse=True)  # groups are named by their first face: in order
     return labels.astype(np.int64)
+
+
+def _pairs(vectors: np.ndarray, min_cosine: float) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) with i < j of every pair whose cosine reaches min_cosine."""
+    rows, cols = [], []
+    for start in range(0, len(vectors), BLOCK):
+        r, c = np.nonzero(vectors[start:start + BLOCK] @ vectors.T >= min_cosine)
+        r += start
+        upper = c > r
+        rows.append(r[upper])
+        cols.append(c[upper])
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def _sparse_linkage(vectors: np.ndarray, r: np.ndarray, c: np.ndarray, min_cosine: float) -> np.ndarray:
+    """Average linkage over the pairs (r, c) that reach the cut: each face's group, named by its
+    first face. Groups are merged most similar first, the similarity of two groups being
+    sum(A) . sum(B) / (|A| |B|); only groups joined by a pair can reach the cut."""
+    n = len(vectors)
+    sums, sizes = vectors.astype(np.float64), np.ones(n)
+    neighbours: list[set] = [set() for _ in range(n)]
+    for i, j in zip(r.tolist(), c.tolist()):
+        neighbours[i].add(j)
+        neighbours[j].add(i)
+    version = [0] * n  # a group's version changes when it grows: older heap entries about it are stale
+    heap = [(-float(s), i, j, 0, 0) for i, j, s in zip(r.tolist(), c.tolist(), np.einsum("ij,ij->i", vectors[r], vectors[c]))]
+    heapq.heapify(heap)
+    parent = np.arange(n)
+    while heap:
+        _, i, j, vi, vj = heapq.heappop(heap)
+        if parent[i] != i or parent[j] != j or version[i] != vi or version[j] != vj:
+            continue  # one of them was merged, or grew, since
+        if j < i:
+            i, j = j, i  # the group keeps the name of its first face
+        parent[j] = i
+        sums[i] += sums[j]
+        sizes[i] += sizes[j]
+        version[i] += 1
+        joined = (neighbours[i] | neighbours[j]) - {i, j}
+        for k in neighbours[j]:
+            neighbours[k].discard(j)
+            neighbours[k].add(i)
+        neighbours[i], neighbours[j] = joined, set()
+        if joined:
+            others = np.fromiter(joined, np.int64, len(joined))
+            similarity = sums[others] @ sums[i] / (sizes[others] * sizes[i])
+            for k, s in zip(others.tolist(), similarity.tolist()):
+                if s >= min_cosine:
+                    heapq.heappush(heap, (-s, i, k, version[i], version[k]))
+    while True:  # every face to the first face of its group
+        up = parent[parent]
+        if np.array_equal(up, parent):
+            return parent
+        parent = up
 
 
 # --- a folder of photos, grouped by person (`facecam cluster`)

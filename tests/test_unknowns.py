@@ -40,19 +40,26 @@ def test_average_linkage_does_not_chain_strangers_together():
     assert cluster(np.zeros((0, 2), np.float32), 0.6).tolist() == []
 
 
-def test_splitting_into_components_gives_the_clusters_of_one_whole_linkage():
+@pytest.mark.parametrize("linkage_max", [8000, 2])  # components by SciPy's linkage, or on the sparse graph
+def test_both_ways_give_the_clusters_of_one_whole_linkage(linkage_max, monkeypatch):
     from scipy.cluster.hierarchy import fcluster, linkage
 
+    import facecam.clustering
+
+    monkeypatch.setattr(facecam.clustering, "LINKAGE_MAX", linkage_max)
     rng = np.random.default_rng(7)
     centres = rng.normal(size=(40, 32))
     x = np.repeat(centres, 6, axis=0) + rng.normal(size=(240, 32)) * 0.6
     x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
-    for cut in (0.3, 0.5, 0.7):
+    groups = []
+    for cut in (0.2, 0.3, 0.5, 0.7):
         whole = fcluster(linkage(x.astype(np.float64), method="average", metric="cosine"), t=1 - cut, criterion="distance")
         ours = cluster(x, cut)
         # the same partition: each of our labels maps to exactly one of scipy's and back
         pairs = set(zip(ours.tolist(), whole.tolist()))
         assert len(pairs) == len(set(ours.tolist())) == len(set(whole.tolist()))
+        groups.append(len(pairs))
+    assert groups == [20, 33, 40, 99]  # at 0.2 and 0.3 all 240 faces are one component of the graph
 
 
 def test_bcubed_and_pairwise_worked_out_by_hand():
