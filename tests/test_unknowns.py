@@ -97,6 +97,39 @@ def test_a_negative_sample_vetoes_the_name_it_was_wrongly_given(tmp_path):
     assert again.negative.tolist() == [False, True, False] and again.match(near_stranger[None], 0.9)[0].name is None
 
 
+class FakeEmbedder:
+    name, dim = "m", 2
+
+    def min_cosine(self, score=None):
+        return 0.9
+
+
+def test_a_sighting_still_going_on_is_left_alone(tmp_path):
+    """Its recorder rewrites it every 30 s and would write its name back over a change: it joins
+    the groups, and can be corrected, once it has ended (or once a killed process left it)."""
+    import time
+
+    from facecam.errors import UsageError
+    from facecam.history import Face, History, Record
+    from facecam.history.naming import correct
+    from facecam.history.unknowns import unknown_clusters
+
+    jpeg = cv2.imencode(".jpg", np.zeros((224, 224, 3), np.uint8))[1].tobytes()
+    now = time.time()
+    store = History.open(tmp_path / "h.sqlite", create=True)
+    ids = {}
+    for key, ended, closed in (("k1", now - 5, False), ("k2", now - 3600, False), ("k3", now - 60, True)):
+        face = Face(jpeg, np.zeros((5, 2), np.float32), unit([1, 0])[0], "m", sharpness=50.0)
+        store.write([Record(key=key, source="door", track_id=int(key[1]), name=None, started_at=ended - 10,
+                            ended_at=ended, start_s=None, end_s=None, frames=5, best_score=0.3, closed=closed,
+                            face=face)], ids)
+    clusters, unclear = unknown_clusters(store, FakeEmbedder())
+    assert [[r["id"] for r in c.rows] for c in clusters] == [[ids["k2"], ids["k3"]]] and unclear == []
+    with pytest.raises(UsageError, match="is still going on"):
+        correct(store, tmp_path / "registry", FakeEmbedder(), ids["k1"], name="Alice")
+    store.close()
+
+
 # --- photos
 
 

@@ -9,7 +9,7 @@ from ..errors import NotFoundError, UsageError
 from ..types import Sample
 from ..validate import person_name, shorten
 from .store import History
-from .unknowns import Cluster, _decoded, enrolment_samples, face_vectors
+from .unknowns import Cluster, _decoded, enrolment_samples, face_vectors, going_on
 
 
 def enrol_cluster(store: History, registry: Path, embedder, cluster: Cluster, name: str, *, add: bool = False,
@@ -39,6 +39,8 @@ def correct(store: History, registry: Path, embedder, sighting_id: int, *, name:
     row = store.sighting(sighting_id)
     if row is None:
         raise NotFoundError(f"no sighting {sighting_id} in the history {store.where}")
+    if going_on(row):
+        raise UsageError(f"sighting {sighting_id} is still going on; correct it once it has ended")
     was = row["name"]
     if name is None and was is None:
         raise UsageError(f"sighting {sighting_id} is unknown already: nothing to correct (--name NAME says who it was)")

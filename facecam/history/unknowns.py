@@ -2,7 +2,8 @@
 of a cluster worth enrolling, a contact sheet, and the history searched by a face.
 
 Clusters are computed afresh from the unknown sightings' faces at every call (10,000 faces take
-seconds), so they follow every enrolment, correction and deletion. A cluster's id is the id of its
+a second), so they follow every enrolment, correction and deletion; a sighting still going on
+joins once it has ended. A cluster's id is the id of its
 oldest sighting: the same from run to run while that sighting stays.
 """
 
@@ -74,7 +75,8 @@ def unknown_clusters(store: History, embedder, *, merge_score: float | None = No
 
     rows, unclear = [], []
     for row in store.with_faces(unknown=True):
-        (rows if sharpness(store, row) >= UNCLEAR else unclear).append(row)
+        if not going_on(row):  # its recorder would write its name back over a change
+            (rows if sharpness(store, row) >= UNCLEAR else unclear).append(row)
     if not rows:
         return [], unclear
     vectors = face_vectors(store, rows, embedder)
@@ -84,6 +86,16 @@ def unknown_clusters(store: History, embedder, *, merge_score: float | None = No
         members = np.flatnonzero(labels == label)
         out.append(Cluster(id=rows[members[0]]["id"], rows=[rows[k] for k in members], vectors=vectors[members]))
     return sorted(out, key=lambda c: (-len(c.rows), c.id)), unclear
+
+
+def going_on(row: dict) -> bool:
+    """Whether a sighting is still being seen: not closed, and written lately (a recorder rewrites
+    one that goes on every 30 s; one left open by a process that was killed is not)."""
+    import time
+
+    from .recorder import Recorder
+
+    return not row["closed"] and row["ended_at"] > time.time() - 3 * Recorder.UPDATE_SECONDS
 
 
 def sharpness(store: History, row: dict) -> float:
