@@ -110,13 +110,12 @@ class FaceCam:
     def forget(self, name: str) -> int:
         """Erase a person: their sightings and faces in the history (when there is one), then
         their samples and face crops; returns how many samples."""
-        from .history import FILE_NAME, History
+        from .history import FILE_NAME, open_existing
         from .registry import Registry, transaction
 
         Registry.open(self.path).index_of(name)  # unknown names fail before anything is erased
-        target = self.history or str(self.path / FILE_NAME)
-        if self.history is not None or Path(target).exists():
-            store = History.open(target)
+        store = open_existing(self.history or self.path / FILE_NAME, chosen=self.history is not None)
+        if store is not None:
             try:
                 store.erase(name)
             finally:

@@ -293,8 +293,8 @@ def test_unknowns_groups_sheet_enrol_and_forget(seen, data, tmp_path):
     assert_one_line_error(facecam("unknowns", "enrol", "11", "--name", LIN, "--registry", registry), 2,
                           "'Lin-Manuel Miranda' is enrolled already: --add adds samples to them; nothing saved")
     assert_one_line_error(facecam("unknowns", "enrol", "999", "--name", "Nobody", "--registry", registry), 2,
-                          "no unknown cluster 999")
-    assert_one_line_error(facecam("unknowns", "forget", "999", "--registry", registry, "--yes"), 2, "no unknown cluster 999")
+                          "no unknown group 999")
+    assert_one_line_error(facecam("unknowns", "forget", "999", "--registry", registry, "--yes"), 2, "no unknown group 999")
     assert_one_line_error(facecam("unknowns", "forget", "--registry", registry), 2, "name one GROUP, or --all")
 
     result = facecam("unknowns", "forget", "11", "--registry", registry, "--yes")
@@ -382,7 +382,7 @@ def test_the_same_over_http(seen, data, tmp_path):
         r = httpx.post(f"{url}/unknowns/25/enrol", json={"name": "Michelle Obama"}, headers=AUTH, timeout=60)
         assert r.status_code == 201 and r.json() == {"name": "Michelle Obama", "added": 3, "total": 3, "sightings": 3}, r.text
         r = httpx.post(f"{url}/unknowns/25/enrol", json={"name": "Michelle Obama"}, headers=AUTH, timeout=60)
-        assert r.status_code == 404 and "no unknown cluster 25" in r.json()["detail"]
+        assert r.status_code == 404 and "no unknown group 25" in r.json()["detail"]
         r = httpx.post(f"{url}/sightings/2/correct", json={"name": None}, headers=AUTH, timeout=60)
         assert r.status_code == 200 and r.json() == {"sighting": 2, "was": LIN, "now": None}, r.text
         r = httpx.post(f"{url}/sightings/2/correct", json={"name": None}, headers=AUTH, timeout=60)

@@ -77,7 +77,6 @@ def cluster(
             f"index: {out / 'index.json'}")
 
 
-
 unknowns_app = typer.Typer(help="The faces nobody enrolled, grouped by person: list them, name a group, forget them.",
                            invoke_without_command=True)
 app.add_typer(unknowns_app, name="unknowns")

@@ -94,12 +94,9 @@ def rename(
 
 def _existing_history(history: str | None, registry):
     """The history, or None when none was ever kept where it is looked for by default."""
-    from ..history import History
+    from ..history import open_existing
 
-    target = history_target(history, registry)
-    if history is None and "://" not in target and not Path(target).exists():
-        return None
-    return History.open(target)
+    return open_existing(history_target(history, registry), chosen=history is not None)
 
 
 @registry_app.command("check")

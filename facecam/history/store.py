@@ -285,6 +285,14 @@ class History:
         return self._run(lambda conn: conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar())
 
 
+def open_existing(target: str | os.PathLike, *, chosen: bool) -> History | None:
+    """The history at `target`; None when it is a default place (not `chosen` by the user) where no
+    history was ever kept: there is nothing in it to read or erase."""
+    if not chosen and "://" not in str(target) and not Path(target).exists():
+        return None
+    return History.open(target)
+
+
 def _filters(since, until, name, unknown, source) -> list:
     c = sightings.c
     out = []

@@ -111,8 +111,8 @@ def find(clusters: list[Cluster], cluster_id: int) -> Cluster:
     for c in clusters:
         if c.id == cluster_id:
             return c
-    raise NotFoundError(f"no unknown cluster {cluster_id} ('facecam unknowns' lists them; ids change when the "
-                        f"oldest sighting of a cluster is erased or named)")
+    raise NotFoundError(f"no unknown group {cluster_id} ('facecam unknowns' lists them; a group's id changes when "
+                        f"its oldest sighting is erased or named)")
 
 
 def touching(clusters: list[Cluster], *, since: float | None, until: float | None, source: str | None) -> list[Cluster]:
