@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import data_dir, machine  # noqa: E402
+from common import data_dir, git_commit, machine  # noqa: E402
 from embedding_accuracy import facecam_json, fr_vector  # noqa: E402
 
 
@@ -120,7 +120,7 @@ def main() -> None:
     times = timing(vectors, embedder)
     fixes = corrections(vectors, labels, embedder)
 
-    print(f"Machine: {machine()}.\n")
+    print(f"Machine: {machine()}; commit {git_commit()}.\n")
     print("| set | pipeline | BCubed precision | BCubed recall | BCubed F | pairwise precision | pairwise recall | clusters / people |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for title, ours, theirs, missed in rows:

@@ -97,6 +97,22 @@ def test_a_face_is_stored_with_its_sighting_and_goes_with_it(target):
     history.close()
 
 
+def test_naming_and_erasing_chosen_sightings(target):
+    """What `unknowns enrol`, `forget` and `history correct` do to the store, on both databases."""
+    jpeg = cv2.imencode(".jpg", np.zeros((224, 224, 3), np.uint8))[1].tobytes()
+    face = Face(jpeg, np.zeros((5, 2), np.float32), np.ones(4, np.float32) / 2, "m", sharpness=12.5)
+    ids = store_all(target, [record(f"k{k}", None, k, k + 1, face=face) for k in range(1, 5)])
+    history = History.open(target)
+    assert history.set_name([ids["k1"], ids["k2"]], "Alice") == 2 and history.set_name([], "Bob") == 0
+    assert [r["id"] for r in history.with_faces(unknown=True)] == [ids["k3"], ids["k4"]]  # oldest first
+    assert {r["sharpness"] for r in history.with_faces()} == {12.5}
+    assert history.sighting(ids["k1"])["name"] == "Alice" and history.sighting(10**6) is None
+    assert history.erase_sightings([ids["k3"], 10**6]) == 1 and history.erase_sightings([]) == 0
+    assert history.face(ids["k3"]) is None and history.count() == 3
+    assert history.set_name([ids["k1"]], None) == 1 and history.count(unknown=True) == 2
+    history.close()
+
+
 def test_a_version_1_history_gains_face_sharpness(target):
     """A history made by the facecam before faces kept their sharpness: opening it adds the column;
     its faces have none stored, and the unknown faces' grouping measures them from their crops."""
