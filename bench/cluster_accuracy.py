@@ -4,7 +4,7 @@ DBSCAN with eps 0.5 and min_samples 1) on all the shared LFW photos and the East
 the time to cluster 1,000 to 100,000 faces; and the correction experiment (how often a stranger is
 given an enrolled name again before and after one "not them" correction).
 
-    .ci/setup bench && .venv/bin/python -m pip install scikit-learn && .venv/bin/python bench/cluster_accuracy.py
+    .ci/setup bench && .venv/bin/python bench/cluster_accuracy.py
 """
 
 from __future__ import annotations

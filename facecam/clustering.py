@@ -35,7 +35,7 @@ def cluster(vectors: np.ndarray, min_cosine: float) -> np.ndarray:
     n = len(vectors)
     if n == 0:
         return np.zeros(0, np.int64)
-    r, c = _pairs(vectors, min_cosine)
+    r, c, cosines = _pairs(vectors, min_cosine)
     _, component = connected_components(coo_matrix((np.ones(len(r), np.int8), (r, c)), shape=(n, n)), directed=False)
     groups = np.arange(n)  # a face alone is its own group: named by its index
     order = np.argsort(component, kind="stable")
@@ -55,24 +55,27 @@ def cluster(vectors: np.ndarray, min_cosine: float) -> np.ndarray:
         inside = np.zeros(n, bool)
         inside[np.concatenate(large)] = True
         keep = inside[r]  # both ends of an edge are in one component
-        groups[inside] = _sparse_linkage(vectors, r[keep], c[keep], min_cosine)[inside]
+        groups[inside] = _sparse_linkage(vectors, r[keep], c[keep], cosines[keep], min_cosine)[inside]
     _, labels = np.unique(groups, return_inverse=True)  # groups are named by their first face: in order
     return labels.astype(np.int64)
 
 
-def _pairs(vectors: np.ndarray, min_cosine: float) -> tuple[np.ndarray, np.ndarray]:
-    """(i, j) with i < j of every pair whose cosine reaches min_cosine."""
-    rows, cols = [], []
+def _pairs(vectors: np.ndarray, min_cosine: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, cosine) with i < j of every pair whose cosine reaches min_cosine."""
+    rows, cols, cosines = [], [], []
     for start in range(0, len(vectors), BLOCK):
-        r, c = np.nonzero(vectors[start:start + BLOCK] @ vectors.T >= min_cosine)
-        r += start
-        upper = c > r
-        rows.append(r[upper])
-        cols.append(c[upper])
-    return np.concatenate(rows), np.concatenate(cols)
+        block = vectors[start:start + BLOCK] @ vectors.T
+        r, c = np.nonzero(block >= min_cosine)
+        upper = c > r + start
+        r, c = r[upper], c[upper]
+        cosines.append(block[r, c])
+        rows.append(r + start)
+        cols.append(c)
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(cosines)
 
 
-def _sparse_linkage(vectors: np.ndarray, r: np.ndarray, c: np.ndarray, min_cosine: float) -> np.ndarray:
+def _sparse_linkage(vectors: np.ndarray, r: np.ndarray, c: np.ndarray, cosines: np.ndarray,
+                    min_cosine: float) -> np.ndarray:
     """Average linkage over the pairs (r, c) that reach the cut: each face's group, named by its
     first face. Groups are merged most similar first, the similarity of two groups being
     sum(A) . sum(B) / (|A| |B|); only groups joined by a pair can reach the cut."""
@@ -83,7 +86,7 @@ def _sparse_linkage(vectors: np.ndarray, r: np.ndarray, c: np.ndarray, min_cosin
         neighbours[i].add(j)
         neighbours[j].add(i)
     version = [0] * n  # a group's version changes when it grows: older heap entries about it are stale
-    heap = [(-float(s), i, j, 0, 0) for i, j, s in zip(r.tolist(), c.tolist(), np.einsum("ij,ij->i", vectors[r], vectors[c]))]
+    heap = [(-s, i, j, 0, 0) for i, j, s in zip(r.tolist(), c.tolist(), cosines.astype(np.float64).tolist())]
     heapq.heapify(heap)
     parent = np.arange(n)
     while heap:
