@@ -117,6 +117,23 @@ class Enrolment:
         held = self.samples.get(candidate.pose)
         return held is None or candidate.quality > 1.2 * held[0].quality
 
+    def offer(self, image: np.ndarray, faces: list[Detection], embedder, metadata: dict,
+              keep_crop: bool = True) -> tuple[Candidate | None, str | None, bool]:
+        """One frame of guided capture (the window's and the web page's): consider its faces and
+        keep the candidate as its direction's sample when it is wanted. metadata: what to record
+        with a sample (source, frame, ...). Returns (candidate, warning, whether it was kept)."""
+        candidate, warning = self.candidate(image, faces)
+        if candidate is None or not self.wanted(candidate):
+            return candidate, warning, False
+        meta = {**metadata, "pose": candidate.pose, "yaw": round(candidate.yaw, 1), "pitch": round(candidate.pitch, 1),
+                "sharpness": round(candidate.sharpness, 1)}
+        self.keep(candidate, sample(image, candidate.face, embedder, meta, keep_crop))
+        return candidate, warning, True
+
+    def kept(self) -> list[Sample]:
+        """The samples kept by offer(), in the order of the directions."""
+        return [self.samples[p][1] for p in self.directions.names if p in self.samples]
+
     def keep(self, candidate: Candidate, data) -> None:
         """Make the candidate its direction's sample, with whatever the caller keeps with it."""
         self.samples[candidate.pose] = (candidate, data)

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import draw
 from .capture import ABORTED, Loop, close_window, open_window, toggle_fullscreen, window_closed
-from .enrol import Enrolment, sample
+from .enrol import Enrolment
 from .enrol_view import EnrolView
 from .errors import InputError
 from .pipeline import Recognizer, process_together
@@ -43,12 +43,9 @@ def capture_samples(source: FrameSource, detector, embedder, enrolment: Enrolmen
     view, fps = EnrolView(enrolment, name=name, mirror=mirror), Fps()
 
     def step(frame: Frame):
-        candidate, warning = enrolment.candidate(frame.image, detector.detect(frame.image))
-        if candidate is not None and enrolment.wanted(candidate):
-            meta = {"source": source.name, "frame": frame.index, "frame_time": round(frame.time, 3),
-                    "pose": candidate.pose, "yaw": round(candidate.yaw, 1), "pitch": round(candidate.pitch, 1),
-                    "sharpness": round(candidate.sharpness, 1)}
-            enrolment.keep(candidate, sample(frame.image, candidate.face, embedder, meta, keep_crops))
+        meta = {"source": source.name, "frame": frame.index, "frame_time": round(frame.time, 3)}
+        candidate, warning, kept = enrolment.offer(frame.image, detector.detect(frame.image), embedder, meta, keep_crops)
+        if kept:
             view.captured(candidate.pose, frame.image, candidate.face.landmarks)
         if on_guidance is not None:
             on_guidance(frame.index, enrolment.guidance())
@@ -68,7 +65,7 @@ def capture_samples(source: FrameSource, detector, embedder, enrolment: Enrolmen
         if choice == "cancel":
             loop.reason = ABORTED
         break
-    return loop, [enrolment.samples[p][1] for p in enrolment.directions.names if p in enrolment.samples]
+    return loop, enrolment.kept()
 
 
 def review(title: str, view: EnrolView, shape) -> str:
