@@ -72,7 +72,10 @@ def history(
         raise typer.BadParameter("choose one of --json and --csv", param_hint="--csv")
     if name is not None and unknown:
         raise typer.BadParameter("--name and --unknown exclude each other", param_hint="--unknown")
+    import sys
+
     from ..history import public
+    from ..history.report import write_csv
 
     start, end = _time(since, "--since"), _time(until, "--until")  # usage errors before the database is opened
     store = open_history(history, registry)
@@ -82,7 +85,7 @@ def history(
         for row in rows:
             ui.json_line(public(row))
     elif csv_out:
-        _csv([public(row) for row in rows])
+        write_csv([public(row) for row in rows], sys.stdout)
     else:
         ui.table(None, ["id", "start (local)", "seconds", "source", "track", "name", "frames", "best score"],
                  [[r["id"], _local(r["started_at"]), f"{r['ended_at'] - r['started_at']:.1f}", r["source"], r["track_id"],
@@ -90,19 +93,6 @@ def history(
         if shown is not None and len(rows) == shown:
             ui.info(f"the newest {shown} shown; --limit N for more")
     store.close()
-
-
-def _csv(rows: list[dict], file=None) -> None:
-    import csv
-    import sys
-
-    out = file or sys.stdout
-    if not rows:
-        return
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()})
 
 
 @history_app.command("prune")
@@ -154,7 +144,7 @@ def report_attendance(
     from datetime import timedelta
 
     from ..history import BadTime, attendance, duration, from_iso, local_midnight, local_time, parse_day
-    from ..history.report import render_html
+    from ..history.report import render_html, write_csv
     from ..storage import atomic_write
 
     if day is not None and (since is not None or until is not None):
@@ -179,7 +169,7 @@ def report_attendance(
     store.close()
     if csv_file is not None:
         with atomic_write(csv_file, "w") as f:
-            _csv(rows, f)
+            write_csv(rows, f)
         ui.info(f"attendance rows: {csv_file}")
     if json_out:
         for row in rows:

@@ -84,3 +84,15 @@ def thumbnail(jpeg: bytes) -> bytes:
     face = cv2.resize(crop[margin : side - margin, margin : side - margin], (THUMBNAIL, THUMBNAIL),
                       interpolation=cv2.INTER_AREA)
     return cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, 88])[1].tobytes()
+
+
+def write_csv(rows: list[dict], file) -> None:
+    """Rows of one shape as CSV (a header from the first row's keys; lists joined with ';'); nothing when there are none."""
+    import csv
+
+    if not rows:
+        return
+    writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()})
