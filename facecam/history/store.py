@@ -220,6 +220,12 @@ class History:
         query = select(func.count()).select_from(sightings).where(*_filters(None, None, name, unknown, None))
         return self._run(lambda conn: conn.execute(query).scalar())
 
+    def seen(self) -> dict[str, tuple[int, float]]:
+        """Per name: (sightings, when the last ended), for everyone the history names."""
+        c = sightings.c
+        query = select(c.name, func.count(), func.max(c.ended_at)).where(c.name.is_not(None)).group_by(c.name)
+        return self._run(lambda conn: {name: (count, last) for name, count, last in conn.execute(query)})
+
     def named_intervals(self, since: float | None, until: float | None) -> list[tuple]:
         """(name, started_at, ended_at, source) of the named sightings overlapping [since, until)."""
         c = sightings.c

@@ -163,6 +163,18 @@ class Registry:
                         "created": ident["created"], "updated": ident["updated"], "model": self.model["name"]})
         return out
 
+    def thumbnail(self, name: str) -> bytes | None:
+        """The PNG of one of the person's own faces: a frontal one if kept, the best detected
+        otherwise; None when no sample kept its crop."""
+        i = self.index_of(name)
+        kept = [s for s in self.samples if s["identity"] == i and not s.get("negative") and s.get("crop")]
+        for best in sorted(kept, key=lambda s: (s.get("pose") == "frontal", s.get("quality", 0.0)), reverse=True):
+            try:
+                return (self.path / best["crop"]).read_bytes()
+            except OSError:
+                continue  # a crop removed by hand: the next
+        return None
+
     def index_of(self, name: str) -> int:
         for i, ident in enumerate(self.identities):
             if ident["name"] == name:
