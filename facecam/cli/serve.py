@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -21,6 +22,8 @@ from .options import (AwayAfterOpt, BackboneOpt, CameraFpsOpt, CameraSizeOpt, De
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on; another than localhost needs FACECAM_TOKEN.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    tls_cert: Annotated[Optional[Path], typer.Option(help="Serve HTTPS with this certificate (PEM; the browser's camera needs HTTPS on another machine than localhost).")] = None,
+    tls_key: Annotated[Optional[Path], typer.Option(help="The certificate's private key (PEM).")] = None,
     camera: Annotated[Optional[list[int]], typer.Option(min=0, max=63, help="Recognise on this camera, streamed at GET /stream; repeat for several.")] = None,
     source: Annotated[Optional[list[str]], typer.Option(help="Recognise on a video file (it replays), stream URL or folder of images; repeat for several, each optionally named (door=rtsp://...): GET /stream/{name}.")] = None,
     threshold: ThresholdOpt = None,
@@ -48,11 +51,12 @@ def serve(
     detector_backbone: BackboneOpt = None,
     device: DeviceOpt = "auto",
 ) -> None:
-    """An HTTP API over the registry: recognise uploads, enrol, list, rename, delete; with a camera
-    or source: an MJPEG stream, its sightings kept in the history and announced at /events."""
+    """The web page and HTTP API over the registry: recognise uploads, enrol (photos or the browser's
+    camera), list, rename, delete; with a camera or source: an MJPEG stream, its sightings kept in
+    the history and announced at /events."""
     from ..history import Writer
     from ..registry import EnrolledNames
-    from ..server.policy import check_listen, url
+    from ..server.policy import check_listen, check_tls, url
 
     try:
         import uvicorn
@@ -64,6 +68,7 @@ def serve(
     if not 0 < max_upload_mb <= 1000:
         raise typer.BadParameter("must be more than 0 and at most 1000", param_hint="--max-upload-mb")
     check_listen(host, port, token)
+    tls = check_tls(tls_cert, tls_key)
     path = registry_path(registry)
     embedder = embedder_for(path, None, device)
     check_threshold(threshold, embedder)
@@ -101,11 +106,11 @@ def serve(
             service.notifier.close(timeout=1)
         raise
     web = server.create_app(service, streams)
-    ui.info(f"facecam serve: {url(host, port)} (API docs at /docs), registry {path}"
+    ui.info(f"facecam serve: {url(host, port, tls=bool(tls))} (the page; API docs at /docs), registry {path}"
             + ("" if token else "; read-only: set FACECAM_TOKEN to allow changes"))
     try:
         # open /stream and /events responses would hold a graceful shutdown up for ever
-        uvicorn.run(web, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+        uvicorn.run(web, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3, **tls)
     finally:
         for stream in streams:
             stream.stop()

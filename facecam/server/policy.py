@@ -29,9 +29,27 @@ def check_listen(host: str, port: int, token: str | None) -> None:
         try:
             probe.bind((host, port))
         except OSError as err:
-            raise FacecamError(f"cannot listen on {url(host, port)[7:]}: {err.strerror}") from None
+            raise FacecamError(f"cannot listen on {url(host, port)[7:]}: {err.strerror}") from None  # without http://
 
 
-def url(host: str, port: int) -> str:
-    """http://host:port, with an IPv6 address in brackets."""
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+def check_tls(cert, key) -> dict:
+    """uvicorn's TLS settings for --tls-cert/--tls-key (both or neither), checked by loading them."""
+    import ssl
+
+    if (cert is None) != (key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    if cert is None:
+        return {}
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(str(cert), str(key))
+    except OSError as err:
+        raise UsageError(f"--tls-cert/--tls-key: {err.filename or cert}: {err.strerror or err}") from None
+    except ssl.SSLError as err:
+        raise UsageError(f"--tls-cert {cert} / --tls-key {key}: not a PEM certificate and its key ({err.reason or err})") from None
+    return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+
+
+def url(host: str, port: int, *, tls: bool = False) -> str:
+    """http(s)://host:port, with an IPv6 address in brackets."""
+    scheme = "https" if tls else "http"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
