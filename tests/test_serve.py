@@ -17,8 +17,8 @@ TOKEN = "test-token-5b1d"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def start_server(tmp_path, *args, token=TOKEN):
-    port = free_port()
+def start_server(tmp_path, *args, token=TOKEN, port=None):
+    port = port or free_port()
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("FACECAM_TOKEN", None)
     if token:
@@ -78,7 +78,7 @@ def test_enrol_recognise_list_rename_delete(server, data):
                    files=[("images", photo(data, "test/obama1.jpg"))])
     assert r.status_code == 409 and "matches 'Barack Obama'" in r.json()["detail"]
     # recognise: the photo with three faces (obama, biden and a third person)
-    r = httpx.post(f"{url}/recognize", files={"image": photo(data, "test/obama_and_biden.jpg")}, timeout=60)
+    r = httpx.post(f"{url}/recognize", files={"image": photo(data, "test/obama_and_biden.jpg")}, headers=AUTH, timeout=60)
     assert r.status_code == 200, r.text
     body = r.json()
     faces = sorted(body["faces"], key=lambda f: f["box"][0])
@@ -86,7 +86,7 @@ def test_enrol_recognise_list_rename_delete(server, data):
     assert [f["name"] for f in faces] == EXPECTED_NAMES
     assert all(f["score"] >= 0.8 for f in faces if f["name"]) and all(f["score"] < 0.8 for f in faces if not f["name"])
     # list, rename, delete
-    people = httpx.get(f"{url}/identities").json()
+    people = httpx.get(f"{url}/identities", headers=AUTH).json()
     assert [(p["name"], p["samples"], p["model"]) for p in people] == [("Barack Obama", 2, "sface"), ("Joe Biden", 2, "sface")]
     r = httpx.patch(f"{url}/identities/Joe Biden", json={"name": "Joseph Biden"}, headers=AUTH)
     assert r.status_code == 200 and r.json()["name"] == "Joseph Biden"
@@ -104,8 +104,8 @@ def test_enrol_recognise_list_rename_delete(server, data):
     enrolled = subprocess.run([sys.executable, "-m", "facecam", "register", "--name", "Kit Harington", "--from-dir", kit,
                                "--registry", registry], capture_output=True, text=True)
     assert enrolled.returncode == 0, enrolled.stderr
-    assert [p["name"] for p in httpx.get(f"{url}/identities").json()] == ["Barack Obama", "Kit Harington"]
-    r = httpx.post(f"{url}/recognize", files={"image": photo(data, "test/kit_with_rose.jpg")}, timeout=60)
+    assert [p["name"] for p in httpx.get(f"{url}/identities", headers=AUTH).json()] == ["Barack Obama", "Kit Harington"]
+    r = httpx.post(f"{url}/recognize", files={"image": photo(data, "test/kit_with_rose.jpg")}, headers=AUTH, timeout=60)
     assert sorted(f["name"] or "-" for f in r.json()["faces"]) == ["-", "Kit Harington"]
 
 
@@ -120,6 +120,11 @@ def test_changes_need_the_token(server, data):
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", r.text
         assert httpx.delete(f"{url}/identities/X", headers=headers).status_code == 401
         assert httpx.patch(f"{url}/identities/X", json={"name": "Y"}, headers=headers).status_code == 401
+        # with a token, reading names and faces needs it too; health stays open
+        assert httpx.get(f"{url}/identities", headers=headers).status_code == 401
+        assert httpx.post(f"{url}/recognize", files={"image": files[0][1]}, headers=headers).status_code == 401
+        assert httpx.get(f"{url}/stream", headers=headers).status_code == 401
+    assert httpx.get(f"{url}/health").status_code == 200
 
 
 def test_bad_uploads_are_4xx_json(server, tmp_path):
@@ -129,11 +134,11 @@ def test_bad_uploads_are_4xx_json(server, tmp_path):
              ({"image": ("cut.jpg", open(__file__, "rb").read()[:100], "image/jpeg")}, 415),
              ({"other": ("a.jpg", b"x", "image/jpeg")}, 422)]
     for files, status in cases:
-        r = httpx.post(f"{url}/recognize", files=files)
+        r = httpx.post(f"{url}/recognize", files=files, headers=AUTH)
         assert r.status_code == status and "detail" in r.json(), (files, r.text)
-    assert httpx.post(f"{url}/recognize", content=b"raw", headers={"Content-Type": "image/jpeg"}).status_code == 422
+    assert httpx.post(f"{url}/recognize", content=b"raw", headers={**AUTH, "Content-Type": "image/jpeg"}).status_code == 422
     big = b"\xff\xd8" + b"0" * 10_000_001
-    r = httpx.post(f"{url}/recognize", files={"image": ("big.jpg", big, "image/jpeg")}, timeout=60)
+    r = httpx.post(f"{url}/recognize", files={"image": ("big.jpg", big, "image/jpeg")}, headers=AUTH, timeout=60)
     assert r.status_code == 413 and "larger than 10000000 bytes" in r.json()["detail"]
     r = httpx.post(f"{url}/identities/ bad/samples", headers=AUTH, files={"images": ("a.jpg", b"x", "image/jpeg")})
     assert r.status_code == 400 and "invalid name" in r.json()["detail"]
@@ -141,7 +146,7 @@ def test_bad_uploads_are_4xx_json(server, tmp_path):
 
 def test_stream_serves_annotated_jpeg_frames(server):
     url, _ = server
-    with httpx.stream("GET", f"{url}/stream", timeout=60) as r:
+    with httpx.stream("GET", f"{url}/stream", headers=AUTH, timeout=60) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("multipart/x-mixed-replace")
         data = b""
         for chunk in r.iter_bytes():
@@ -164,7 +169,7 @@ def test_requests_are_served_concurrently_by_one_model(server, data):
     url, _ = server
     body = photo(data, "test/obama1.jpg")
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda _: httpx.post(f"{url}/recognize", files={"image": body}, timeout=120), range(8)))
+        results = list(pool.map(lambda _: httpx.post(f"{url}/recognize", files={"image": body}, headers=AUTH, timeout=120), range(8)))
     assert [r.status_code for r in results] == [200] * 8
     assert len({r.text for r in results}) == 1  # the same answer every time
 

@@ -160,10 +160,12 @@ def test_a_file_in_real_time_drops_what_it_cannot_process(data, people_registry)
 
 
 def test_serves_mjpeg_stream_is_a_source(data, people_registry, tmp_path):  # noqa: F811
-    """facecam serve's own /stream (annotated MJPEG over HTTP) as the source of another recognize."""
+    """facecam serve's own /stream (annotated MJPEG over HTTP) as the source of another recognize
+    (a server without a token: with one, the stream shows faces and needs it)."""
     from test_serve import start_server, stop
 
-    server, url = start_server(tmp_path, "--registry", people_registry, "--source", data / CLIP, "--no-history")
+    server, url = start_server(tmp_path, "--registry", people_registry, "--source", data / CLIP, "--no-history",
+                               token=None)
     try:
         run = Run("--source", f"{url}/stream", "--registry", people_registry, "--max-frames", 60)
         code, summary = run.finish(timeout=120)
@@ -339,7 +341,7 @@ def test_serve_streams_several_sources(data, people_registry, tmp_path, rtsp):  
     import cv2
     import httpx
 
-    from test_serve import start_server, stop
+    from test_serve import AUTH, start_server, stop
 
     server, url = start_server(tmp_path, "--registry", people_registry, "--no-history", "--source", f"stage={rtsp.url}",
                                "--source", data / CLIP)
@@ -353,7 +355,7 @@ def test_serve_streams_several_sources(data, people_registry, tmp_path, rtsp):  
         assert [s["name"] for s in health["sources"]] == ["stage", str(data / CLIP)]
         assert health["source"]["name"] == "stage" and all(s["state"] == "running" for s in health["sources"])
         for path in ("/stream/stage", "/stream/1", "/stream"):
-            with httpx.stream("GET", f"{url}{path}", timeout=60) as r:
+            with httpx.stream("GET", f"{url}{path}", headers=AUTH, timeout=60) as r:
                 assert r.status_code == 200
                 body = b""
                 for chunk in r.iter_bytes():
@@ -362,7 +364,7 @@ def test_serve_streams_several_sources(data, people_registry, tmp_path, rtsp):  
                         break
             jpeg = body.split(b"--frame")[1].split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n", 1)[0]
             assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape == (360, 640, 3)
-        r = httpx.get(f"{url}/stream/door")
+        r = httpx.get(f"{url}/stream/door", headers=AUTH)
         assert r.status_code == 404 and "there are 'stage'" in r.json()["detail"]
     finally:
         stop(server)

@@ -396,7 +396,7 @@ def test_the_same_over_http(seen, data, tmp_path):
         assert [(s["id"], s["name"], s["score"]) for s in r.json()] == [(17, LIN, 1.0), (2, None, 1.0)]
         r = httpx.post(f"{url}/search", files={"image": ("x.png", b"not an image", "image/png")}, headers=AUTH, timeout=60)
         assert r.status_code == 415
-        people = {p["name"]: p for p in httpx.get(f"{url}/identities", timeout=60).json()}
+        people = {p["name"]: p for p in httpx.get(f"{url}/identities", headers=AUTH, timeout=60).json()}
         assert (people[LIN]["samples"], people[LIN]["negatives"]) == (1, 1)
     finally:
         stop(proc)

@@ -3,13 +3,13 @@ MJPEG stream of the annotated camera or video when a source is given.
 
 The models are loaded once; requests run concurrently in the server's thread pool. Registry
 writes go through the same locked, atomic transactions as the CLI, so both can run at once. Every
-change to the registry needs the bearer token (FACECAM_TOKEN); without one the service is
-read-only.
+change needs the token (FACECAM_TOKEN: as a bearer token, or the web page's session); without
+one the service is read-only and open. With one, reading anything personal (names, faces,
+sightings, the streams) needs it too; /health, the page itself and its login stay open.
 """
 
 from __future__ import annotations
 
-import hmac
 import threading
 from pathlib import Path
 from typing import Optional
@@ -25,11 +25,13 @@ from ..errors import ConflictError, FacecamError, InputError, NotFoundError, Usa
 from ..registry import Registry, transaction
 from ..sources import ImageTooLarge, decode_image
 from ..validate import person_name
-from . import history
+from . import history, sessions, web
 from .guard import Guard, HTTPProblem
 
 MAX_FILES = 20  # images per enrolment request
 READ_ONLY_POSTS = {"/recognize", "/search"}  # every other POST, and every PATCH or DELETE, changes the registry
+# open to anyone: the page itself (it asks for the token), logging in and out, health, the API docs
+PUBLIC = ("/health", "/login", "/logout", "/session", "/app/", "/docs", "/openapi.json")
 # most specific first: ConflictError and NotFoundError are UsageErrors
 ERROR_STATUS = ((ConflictError, 409), (NotFoundError, 404), (UsageError, 400), (ImageTooLarge, 413), (InputError, 422))
 
@@ -58,6 +60,8 @@ class Person(BaseModel):
     created: str
     updated: str
     model: str
+    sightings: Optional[int] = Field(None, description="sightings of them in the history (null without one)")
+    last_seen: Optional[str] = Field(None, description="when their last sighting ended, ISO 8601 UTC")
 
 
 class Skipped(BaseModel):
@@ -146,18 +150,10 @@ class Service:
         """The live stream's notify.Watch for a source just opened (None without a notifier)."""
         return None if self.notifier is None else self.notifier.watch(source.name, live=source.live, recorder=recorder)
 
-    def authorise(self, authorization: str | None) -> None:
-        """Raise the HTTP problem of a change requested with this Authorization header, if any."""
-        if self.token is None:
-            raise HTTPProblem(403, "the registry is read-only: start facecam serve with FACECAM_TOKEN set to allow changes")
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
-            raise HTTPProblem(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
-
     def body_limit(self, path: str) -> int:
         """The largest request body for `path`: its images at the upload limit, plus room for the
         multipart headers."""
-        files = MAX_FILES if path.startswith("/identities/") else 1
+        files = MAX_FILES if path.startswith("/identities/") else 1  # one image, one enrolment frame
         return files * (self.max_upload_bytes + 64 * 1024)
 
     async def read_image(self, upload: UploadFile) -> np.ndarray:
@@ -191,13 +187,14 @@ def create_app(service: Service, streams: list | None = None) -> FastAPI:
     app = FastAPI(title="facecam", version=__version__, docs_url=None, redoc_url=None,
                   description="Face recognition over an enrolled registry: recognise, enrol, list, rename, delete.")
 
-    def refuse(method: str, path: str, authorization: str | None) -> None:
-        if method not in ("GET", "HEAD", "OPTIONS") and path not in READ_ONLY_POSTS:
-            service.authorise(authorization)
-        elif service.token is not None and path.startswith(history.PRIVATE):
-            service.authorise(authorization)
+    def refuse(method: str, path: str, headers: dict) -> None:
+        if path == "/" or path.startswith(PUBLIC):
+            return
+        change = method not in ("GET", "HEAD", "OPTIONS") and path not in READ_ONLY_POSTS
+        if change or service.token is not None:  # with a token, reading personal data needs it too
+            sessions.authorise(service.token, headers, change=change)
 
-    app.add_middleware(Guard, refuse=refuse, body_limit=service.body_limit, problem=HTTPProblem)
+    app.add_middleware(Guard, refuse=refuse, body_limit=service.body_limit, problem=HTTPProblem, secure=web.headers)
     _errors(app)
     _docs(app)
 
@@ -215,6 +212,7 @@ def create_app(service: Service, streams: list | None = None) -> FastAPI:
 
     writer = _people(app, service)
     history.routes(app, service, stream, PROBLEMS, writer)
+    web.routes(app, service, PROBLEMS, writer)
 
     @app.get("/stream", responses={200: {"content": {"multipart/x-mixed-replace": {}}}, 404: {"model": Problem}})
     def live_stream():
@@ -261,7 +259,17 @@ def _people(app: FastAPI, service: Service):
 
     @app.get("/identities", response_model=list[Person], responses=PROBLEMS)
     def identities() -> list[Person]:
-        return [Person(**p) for p in service.registry().people()]
+        return people()
+
+    def people() -> list[Person]:
+        from ..history import iso
+
+        seen = service.history.seen() if service.history is not None else None
+        out = []
+        for p in service.registry().people():
+            count, last = (seen or {}).get(p["name"], (0, None))
+            out.append(Person(**p, sightings=None if seen is None else count, last_seen=None if last is None else iso(last)))
+        return out
 
     @app.post("/identities/{name}/samples", response_model=Enrolled, status_code=201, responses=PROBLEMS,
               dependencies=[Depends(writer)])
@@ -288,7 +296,7 @@ def _people(app: FastAPI, service: Service):
             reg.rename(name, new)
         if service.history is not None and new != name:
             service.history.rename(name, new)
-        return next(Person(**p) for p in service.registry().people() if p["name"] == new)
+        return next(p for p in people() if p.name == new)
 
     return writer
 

@@ -1,6 +1,7 @@
 """An ASGI middleware that refuses a request before its body is read: a change without a valid
-token (401/403), a body larger than the limit, by its Content-Length or as it streams in (413).
-The answer is JSON like every other error."""
+token or session (401/403), a body larger than the limit, by its Content-Length or as it streams
+in (413); the answer is JSON like every other error. It also adds the security headers of every
+answer (Content-Security-Policy and the rest)."""
 
 from __future__ import annotations
 
@@ -25,26 +26,34 @@ class _TooLarge(HTTPException):
 
 
 class Guard:
-    """refuse(method, path, authorization header or None): raises `problem` for a request that
-    may not go on; body_limit(path): the largest body in bytes; problem: the exception type with
-    status, detail and headers."""
+    """refuse(method, path, {lower-case header: value}): raises `problem` for a request that may
+    not go on; body_limit(path): the largest body in bytes; problem: the exception type with
+    status, detail and headers; secure(path): the headers every answer to path carries."""
 
-    def __init__(self, app, *, refuse, body_limit, problem):
+    def __init__(self, app, *, refuse, body_limit, problem, secure):
         self.app, self.refuse, self.body_limit, self.problem = app, refuse, body_limit, problem
+        self.secure = secure
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         limit = self.body_limit(scope["path"])
+        extra = [(k.lower().encode(), v.encode()) for k, v in self.secure(scope["path"]).items()]
+
+        async def secured(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
         try:
-            self.refuse(scope["method"], scope["path"], headers.get("authorization"))
+            self.refuse(scope["method"], scope["path"], headers)
             length = headers.get("content-length", "")
             if length.isdigit() and int(length) > limit:
                 raise self.problem(413, f"the request body of {length} bytes is larger than {limit} bytes")
         except self.problem as err:
-            return await _answer(send, err.status, err.detail, err.headers)
-        return await self._pass(scope, receive, send, limit)
+            return await _answer(secured, err.status, err.detail, err.headers)
+        return await self._pass(scope, receive, secured, limit)
 
     async def _pass(self, scope, receive, send, limit: int):
         received, started = 0, False

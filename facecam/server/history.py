@@ -1,9 +1,9 @@
 """The history over HTTP: GET /sightings (filtered, paginated), /sightings/{id}/face, /attendance,
-and /events, a Server-Sent Events stream of sightings starting and ending on the live source.
-With a token set, these need it even to read: sightings and faces are biometric data."""
+and /events, a Server-Sent Events stream of sightings starting and ending on the live source."""
 
 from __future__ import annotations
 
+import io
 import json
 import queue
 import threading
@@ -15,9 +15,6 @@ from pydantic import BaseModel, Field
 
 from ..history import DEFAULT_GAP, BadTime, attendance, local_midnight, parse_day, parse_time
 from .guard import HTTPProblem
-
-PRIVATE = ("/sightings", "/attendance", "/events", "/unknowns", "/search")  # paths that need the token when there is one
-
 
 class Sighting(BaseModel):
     id: int
@@ -70,6 +67,11 @@ class GroupEnrolled(BaseModel):
     sightings: int = Field(description="sightings that now carry the name")
 
 
+class Forgotten(BaseModel):
+    cluster: int
+    sightings: int = Field(description="sightings erased with their faces")
+
+
 class Correction(BaseModel):
     name: Optional[str] = Field(None, max_length=400, description="who it was; null: not the person it names")
 
@@ -94,6 +96,7 @@ class Events:
         self._clients: list[queue.Queue] = []
         self._lock = threading.Lock()
         self._count = 0
+        self._present: dict[tuple[str, str], dict] = {}  # (source, name) -> {name, source, since, score}
 
     def publish(self, kind: str, payload: dict) -> None:
         with self._lock:
@@ -115,7 +118,18 @@ class Events:
 
     # a notify.Sink: arrived, left, unknown
     def send(self, body: dict, snapshot: bytes | None) -> None:
+        with self._lock:
+            if body["event"] == "arrived":
+                self._present[body["source"], body["name"]] = {key: body[key] for key in ("name", "source", "score")} | {
+                    "since": body["time"]}
+            elif body["event"] == "left":
+                self._present.pop((body["source"], body["name"]), None)
         self.publish(body["event"], body)
+
+    def presence(self) -> list[dict]:
+        """Who is present now on each source, by name."""
+        with self._lock:
+            return sorted(self._present.values(), key=lambda p: (p["name"], p["source"]))
 
     def people(self, names: set[str]) -> None:
         pass
@@ -178,20 +192,37 @@ def routes(app: FastAPI, service, stream, problems: dict, writer) -> None:
             raise HTTPProblem(404, f"no face kept for sighting {sighting_id}")
         return Response(found.crop, media_type="image/jpeg")
 
-    @app.get("/attendance", response_model=list[Attendance], responses=problems)
-    def attendance_rows(day: Optional[str] = Query(None, description="a local day: 2026-12-01, today, yesterday"),
-                        since: Optional[str] = Query(None), until: Optional[str] = Query(None),
-                        gap: float = Query(DEFAULT_GAP, ge=0, le=86400)) -> list[Attendance]:
+    def attendance_of(day, since, until, gap) -> tuple[str, list[Attendance]]:
+        """(what the period is called, its attendance rows): a local day, or since-until."""
         if day is not None or since is None:
             try:
                 first = parse_day(day or "today")
             except BadTime as err:
                 raise HTTPProblem(400, f"day: {err}") from None
-            start, end = local_midnight(first), local_midnight(first + timedelta(days=1))
+            start, end, period = local_midnight(first), local_midnight(first + timedelta(days=1)), first.isoformat()
         else:
-            start, end = _time(since, "since"), _time(until, "until")
-        return [Attendance(**row) for row in attendance(history().named_intervals(start, end), since=start, until=end,
-                                                         gap=gap)]
+            start, end, period = _time(since, "since"), _time(until, "until"), "period"
+        return period, [Attendance(**row) for row in attendance(history().named_intervals(start, end), since=start,
+                                                                 until=end, gap=gap)]
+
+    @app.get("/attendance", response_model=list[Attendance], responses=problems)
+    def attendance_rows(day: Optional[str] = Query(None, description="a local day: 2026-12-01, today, yesterday"),
+                        since: Optional[str] = Query(None), until: Optional[str] = Query(None),
+                        gap: float = Query(DEFAULT_GAP, ge=0, le=86400)) -> list[Attendance]:
+        return attendance_of(day, since, until, gap)[1]
+
+    @app.get("/attendance.csv", responses={200: {"content": {"text/csv": {}}}, **problems})
+    def attendance_csv(day: Optional[str] = Query(None, description="a local day: 2026-12-01, today, yesterday"),
+                       since: Optional[str] = Query(None), until: Optional[str] = Query(None),
+                       gap: float = Query(DEFAULT_GAP, ge=0, le=86400)):
+        """The same rows as CSV (the columns of `facecam report attendance --csv`), to download."""
+        from ..history.report import write_csv
+
+        period, rows = attendance_of(day, since, until, gap)
+        text = io.StringIO()
+        write_csv([row.model_dump() for row in rows], text)
+        return Response(text.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="attendance-{period}.csv"'})
 
     def clusters():
         from ..history.unknowns import unknown_clusters
@@ -218,6 +249,14 @@ def routes(app: FastAPI, service, stream, problems: dict, writer) -> None:
         done = enrol_cluster(history(), service.path, service.embedder, find(clusters(), cluster), body.name,
                              add=body.add, force=body.force, threshold=service.threshold)
         return GroupEnrolled(**done)
+
+    @app.delete("/unknowns/{cluster}", response_model=Forgotten, responses=problems, dependencies=[Depends(writer)])
+    def forget_group(cluster: int) -> Forgotten:
+        """Erase the group's sightings and their faces (as `facecam unknowns forget`)."""
+        from ..history.unknowns import find
+
+        ids = [row["id"] for row in find(clusters(), cluster).rows]
+        return Forgotten(cluster=cluster, sightings=history().erase_sightings(ids))
 
     @app.post("/sightings/{sighting_id}/correct", response_model=Corrected, responses=problems,
               dependencies=[Depends(writer)])
