@@ -271,7 +271,7 @@ def _people(app: FastAPI, service: Service):
             out.append(Person(**p, sightings=None if seen is None else count, last_seen=None if last is None else iso(last)))
         return out
 
-    @app.post("/identities/{name}/samples", response_model=Enrolled, status_code=201, responses=PROBLEMS,
+    @app.post("/identities/{name:path}/samples", response_model=Enrolled, status_code=201, responses=PROBLEMS,
               dependencies=[Depends(writer)])
     async def add_samples(name: str, images: list[UploadFile] = File(description="photos, one main face each"),
                           force: bool = Query(False, description="enrol even if the face matches someone else")) -> Enrolled:
@@ -281,14 +281,14 @@ def _people(app: FastAPI, service: Service):
         decoded = [(upload.filename or f"image {k + 1}", await service.read_image(upload)) for k, upload in enumerate(images)]
         return await _in_thread(_enrol, service, name, decoded, force)
 
-    @app.delete("/identities/{name}", response_model=Deleted, responses=PROBLEMS, dependencies=[Depends(writer)])
+    @app.delete("/identities/{name:path}", response_model=Deleted, responses=PROBLEMS, dependencies=[Depends(writer)])
     def delete(name: str) -> Deleted:
         service.registry().index_of(name)  # 404 before touching the files
         erased = service.history.erase(name) if service.history is not None else 0  # first: a failure keeps the enrolment
         with transaction(service.path, model=service.model) as reg:
             return Deleted(name=name, samples=reg.remove(name), sightings=erased)
 
-    @app.patch("/identities/{name}", response_model=Person, responses=PROBLEMS, dependencies=[Depends(writer)])
+    @app.patch("/identities/{name:path}", response_model=Person, responses=PROBLEMS, dependencies=[Depends(writer)])
     def rename(name: str, body: Rename) -> Person:
         service.registry().index_of(name)
         new = person_name(body.name)

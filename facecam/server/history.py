@@ -288,6 +288,5 @@ def routes(app: FastAPI, service, stream, problems: dict, writer) -> None:
     def events():
         if stream is None:
             raise HTTPProblem(404, "no live events: start facecam serve with --camera or --source")
-        history()
         return StreamingResponse(service.events.stream(stream.stopping), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -26,6 +26,8 @@ def check_listen(host: str, port: int, token: str | None) -> None:
     if not 1 <= port <= 65535:
         raise UsageError(f"--port {port}: must be 1-65535")
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # as uvicorn does: a port left in TIME_WAIT by the last run (a restart) is free, one listened on is not
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as err:
@@ -42,10 +44,10 @@ def check_tls(cert, key) -> dict:
         return {}
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(str(cert), str(key))
+    except ssl.SSLError as err:  # before OSError, of which it is one
+        raise UsageError(f"--tls-cert {cert} / --tls-key {key}: not a PEM certificate and its key ({err.reason or err})") from None
     except OSError as err:
         raise UsageError(f"--tls-cert/--tls-key: {err.filename or cert}: {err.strerror or err}") from None
-    except ssl.SSLError as err:
-        raise UsageError(f"--tls-cert {cert} / --tls-key {key}: not a PEM certificate and its key ({err.reason or err})") from None
     return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
 
 

@@ -120,7 +120,7 @@ def routes(app: FastAPI, service, problems: dict, writer) -> None:
         response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="strict")
         return Session(token_required=service.token is not None, logged_in=False, writable=False, problem=None)
 
-    @app.get("/identities/{name}/face", responses={200: {"content": {"image/png": {}}}, **problems})
+    @app.get("/identities/{name:path}/face", responses={200: {"content": {"image/png": {}}}, **problems})
     def person_face(name: str):
         """A face of the person: the sharpest frontal sample kept with its crop, else the best other."""
         crop = service.registry().thumbnail(name)

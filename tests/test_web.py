@@ -1,0 +1,518 @@
+"""The web page of `facecam serve` in a real browser: Debian's chromium through chromium-driver,
+fed a fake camera made from the Hamilton clip, against a real server with a token, the clip as
+its live source and a history of it with unknown faces. Screenshots of every page at phone and
+desktop widths go to out/screenshots/web-*.png."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from test_serve import AUTH, TOKEN, start_server, stop
+from test_cli import assert_one_line_error, facecam
+from test_live import people_registry  # noqa: F401 (a fixture)
+from test_unknowns import CLIP, LIN, seen  # noqa: F401 (a fixture)
+
+SHOTS = Path(__file__).resolve().parents[1] / "out" / "screenshots"
+PHONE, DESKTOP = (360, 780), (1280, 900)
+
+
+def camera_file(data, path: Path) -> Path:
+    """The frames of the Hamilton clip that hold Lin-Manuel Miranda alone (85 to 210), cropped
+    to him and sized 640x480, as the .y4m file Chromium plays as its fake camera (on a loop)."""
+    video = cv2.VideoCapture(str(data / CLIP))
+    with open(path, "wb") as out:
+        out.write(b"YUV4MPEG2 W640 H480 F25:1 Ip A1:1 C420jpeg\n")
+        index = 0
+        while True:
+            ok, frame = video.read()
+            if not ok or index > 210:
+                break
+            if index >= 85:
+                image = cv2.resize(frame[:, 20:500], (640, 480), interpolation=cv2.INTER_AREA)
+                out.write(b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).tobytes())
+            index += 1
+    video.release()
+    return path
+
+
+class Site:
+    """The server under test, which a test may stop and start again on the same port."""
+
+    def __init__(self, tmp: Path, registry: Path, clip: Path):
+        self.tmp, self.registry, self.clip = tmp, registry, clip
+        self.proc, self.url = start_server(tmp, "--registry", registry, "--source", clip)
+        self.port = int(self.url.rsplit(":", 1)[1])
+
+    def stop(self):
+        stop(self.proc)
+
+    def start(self):
+        self.proc, _ = start_server(self.tmp, "--registry", self.registry, "--source", self.clip, port=self.port)
+
+
+@pytest.fixture(scope="module")
+def site(seen, data, tmp_path_factory):  # noqa: F811
+    """Alex Lacamoire enrolled (Lin-Manuel Miranda is enrolled from the browser's camera by a
+    test), the clip's history with its unknown faces."""
+    tmp = tmp_path_factory.mktemp("web")
+    registry = tmp / "registry"
+    shutil.copytree(seen, registry)
+    assert facecam("delete", LIN, "--yes", "--registry", registry).returncode == 0
+    server = Site(tmp, registry, data / CLIP)
+    yield server
+    server.stop()
+
+
+def chromium(y4m: Path, *, camera_allowed: bool = True):
+    """Headless Chromium whose camera plays y4m; without camera_allowed, the page's request for
+    it is refused (as a person saying no, or a browser set to block cameras)."""
+    from conftest import need_tools
+
+    need_tools({"chromium": "chromium", "chromedriver": "chromium-driver"})
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+                "--force-device-scale-factor=1", f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
+                "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={y4m}"):
+        options.add_argument(arg)
+    if camera_allowed:
+        options.add_argument("--use-fake-ui-for-media-stream")  # allowed without asking
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver.set_script_timeout(30)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def camera(data, tmp_path_factory) -> Path:
+    return camera_file(data, tmp_path_factory.mktemp("camera") / "lin.y4m")
+
+
+@pytest.fixture(scope="module")
+def page(camera):
+    """Chromium with a fake camera playing the clip; the camera is allowed without asking."""
+    driver = chromium(camera)
+    yield driver
+    driver.quit()
+
+
+def wait(driver, condition, timeout=60, what="the page"):
+    """Poll condition(driver) until it is truthy; its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition(driver)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not there after {timeout} s; the page says: "
+                                 f"{driver.find_element('tag name', 'body').text[:2000]}")
+        time.sleep(0.2)
+
+
+def text(driver, element_id: str) -> str:
+    return driver.execute_script("const e = document.getElementById(arguments[0]); return e ? e.textContent : null;",
+                                 element_id)
+
+
+def visible(driver, element_id: str) -> bool:
+    return driver.execute_script("const e = document.getElementById(arguments[0]); return !!e && e.offsetParent !== null;",
+                                 element_id)
+
+
+def by_id(driver, element_id):
+    return driver.find_element("id", element_id)
+
+
+def go(driver, site, view: str):
+    driver.get(f"{site.url}/#{view}")
+    wait(driver, lambda d: visible(d, f"view-{view}"), what=f"the {view} view")
+
+
+def shoot(driver, name: str):
+    """Screenshots of what is shown now at the phone's and the desktop's width."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in (PHONE, DESKTOP):
+        driver.set_window_size(width, height)
+        wait(driver, lambda d: d.execute_script("return window.innerWidth") == width, timeout=10, what="the resize")
+        # nothing may stick out sideways on a phone (measured once the layout has settled)
+        deadline = time.monotonic() + 5
+        while (overflow := driver.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        wide = driver.execute_script(
+            "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right >"
+            " document.documentElement.clientWidth + 0.5).map(e => e.tagName + '#' + e.id + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().right))")
+        assert overflow == 0, f"{name} at {width} px is {overflow} px too wide: {wide}"
+        driver.save_screenshot(str(SHOTS / f"web-{name}-{width}.png"))
+    driver.set_window_size(*DESKTOP)
+
+
+def no_alert(driver):
+    from selenium.common.exceptions import NoAlertPresentException
+
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert.text  # noqa: B018
+
+
+def registry_people(site) -> dict:
+    from facecam.registry import Registry
+
+    return {p["name"]: p for p in Registry.open(site.registry).people()}
+
+
+def test_login_wrong_token_then_the_cookie(site, page):
+    page.get(site.url)
+    wait(page, lambda d: visible(d, "view-login"), what="the login form")
+    assert not visible(page, "view-live")  # nothing personal before logging in
+    by_id(page, "login-token").send_keys("not the token")
+    by_id(page, "login-form").submit()
+    wait(page, lambda d: text(d, "login-message") == "Wrong token: try again.", what="the wrong token message")
+    assert page.get_cookies() == []
+    shoot(page, "login")
+    field = by_id(page, "login-token")
+    field.clear()
+    field.send_keys(TOKEN)
+    by_id(page, "login-form").submit()
+    wait(page, lambda d: visible(d, "view-live"), what="the live view after logging in")
+    [cookie] = page.get_cookies()
+    assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == ("facecam_session", True, "Strict")
+    assert TOKEN not in page.current_url and TOKEN not in cookie["value"]
+    assert page.execute_script("return document.cookie") == ""  # the page's scripts cannot read it
+    # the page's security headers
+    headers = httpx.get(site.url).headers
+    assert "script-src 'self';" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert (headers["x-content-type-options"], headers["x-frame-options"]) == ("nosniff", "DENY")
+
+
+def people_cards(driver) -> list[tuple[str, str]]:
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#people .card')].map(c => [c.querySelector('.name').textContent,"
+        " c.querySelector('.facts').textContent]);")
+
+
+def test_people_list(site, page):
+    go(page, site, "people")
+    alex = registry_people(site)["Alex Lacamoire"]
+    cards = wait(page, people_cards, what="the people cards")
+    assert [name for name, _ in cards] == ["Alex Lacamoire"]
+    seen_times = httpx.get(f"{site.url}/identities", headers=AUTH).json()[0]["sightings"]
+    assert cards[0][1].startswith(f"{alex['samples']} sample{'s' if alex['samples'] > 1 else ''} · seen {seen_times} time")
+    # his face thumbnail is a real picture
+    assert wait(page, lambda d: d.execute_script("return document.querySelector('#people .face').naturalWidth"),
+                what="the thumbnail") > 0
+
+
+def test_enrol_from_the_browsers_camera(site, page):
+    go(page, site, "enrol")
+    by_id(page, "enrol-name").send_keys(LIN)
+    by_id(page, "enrol-start").click()
+    status = wait(page, lambda d: (s := text(d, "enrol-status")) and re.match(r"\d+ sample", s) and int(s.split()[0]) >= 4 and s, timeout=120,
+                  what="four directions captured")
+    assert text(page, "enrol-message") == ""
+    shoot(page, "enrol")
+    chart = page.execute_script("return [...document.querySelectorAll('#enrol-chart li.filled')].map(li => li.textContent)")
+    assert len(chart) >= int(status.split()[0])
+    by_id(page, "enrol-save").click()
+    said = wait(page, lambda d: (s := text(d, "enrol-status")).startswith("Enrolled") and s, what="the saved message")
+    person = registry_people(site)[LIN]
+    count, poses, total = re.fullmatch(rf"Enrolled {LIN}: (\d+) sample\(s\) \((.*)\), (\d+) in all\.", said).groups()
+    assert (int(count), int(total), sorted(poses.split(", "))) == (person["samples"], person["samples"], sorted(person["poses"]))
+    assert person["samples"] >= 4 and len(set(person["poses"])) == person["samples"]
+    from facecam.registry import Registry
+
+    reg = Registry.open(site.registry)
+    mine = [s for s in reg.samples if s["identity"] == reg.index_of(LIN)]
+    assert {s["source"] for s in mine} == {"browser"} and all((site.registry / s["crop"]).is_file() for s in mine)
+    # the camera was let go
+    assert page.execute_script("return document.getElementById('enrol-video').srcObject") is None
+
+
+def test_live_view_names_him(site, page):
+    go(page, site, "live")
+    wait(page, lambda d: LIN in text(d, "present"), timeout=120, what=f"{LIN} in 'Here now'")
+    size = page.execute_script("const i = document.querySelector('#streams img'); return [i.naturalWidth, i.naturalHeight]")
+    assert size == [640, 360]  # the clip's frames, annotated
+    # the box is sized before the first frame arrives: no layout shift
+    box = page.execute_script("const b = document.querySelector('#streams .box').getBoundingClientRect(); return [b.width, b.height]")
+    assert abs(box[0] * 9 / 16 - box[1]) < 2
+    shoot(page, "live")
+
+
+def test_history_and_attendance(site, page):
+    # his sighting on the live view is stored once it ends (he leaves the clip)
+    rows = wait(page, lambda d: (r := httpx.get(f"{site.url}/attendance", headers=AUTH).json()) and LIN in [x["name"] for x in r]
+                and r, timeout=120, what=f"a stored sighting of {LIN}")
+    go(page, site, "history")
+    table = wait(page, lambda d: d.execute_script(
+        "return [...document.querySelectorAll('#attendance tbody tr')].map(r => r.cells[0].textContent)") or None,
+        what="the attendance table")
+    assert table == [r["name"] for r in rows] and LIN in table
+    import datetime
+
+    day = datetime.date.today()
+    listed = httpx.get(f"{site.url}/sightings", headers=AUTH, params={
+        "limit": 50, "since": day.isoformat(), "until": (day + datetime.timedelta(days=1)).isoformat()}).json()
+    shown = wait(page, lambda d: d.execute_script("return document.querySelectorAll('#sightings li').length"))
+    assert shown == len(listed["sightings"])
+    csv = page.execute_script("return fetch(document.getElementById('history-csv').href).then(r => r.text())")
+    assert csv.splitlines()[0].startswith("name,") and len(csv.splitlines()) == len(rows) + 1
+    shoot(page, "history")
+
+    # "Not Lin-Manuel Miranda" on one of his ended sightings: it becomes unknown, his face a correction
+    def his_ended(_):
+        found = httpx.get(f"{site.url}/sightings", params={"name": LIN, "limit": 1000}, headers=AUTH).json()["sightings"]
+        return [s["id"] for s in found if s["closed"]]
+
+    before = wait(page, his_ended, timeout=120, what=f"an ended sighting of {LIN}")
+    by_id(page, "history-form").submit()
+    button = wait(page, lambda d: d.find_elements("xpath", f"//ul[@id='sightings']//button[text()='Not {LIN}']"),
+                  what="the correction button")[0]
+    button.click()
+    wait(page, lambda d: d.execute_script("return document.getElementById('confirm').open"))
+    assert text(page, "confirm-text").startswith(f"This face is not {LIN}?")
+    by_id(page, "confirm-ok").click()
+    wait(page, lambda d: len(his_ended(d)) == len(before) - 1, what="the sighting corrected")
+    assert registry_people(site)[LIN]["negatives"] == 1
+
+
+NAME = "<script>alert('x')</script> Guest"
+
+
+def test_name_an_unknown_group_with_a_script_name(site, page):
+    go(page, site, "unknowns")
+    groups = httpx.get(f"{site.url}/unknowns", headers=AUTH).json()
+    shown = wait(page, lambda d: d.execute_script("return [...document.querySelectorAll('#unknowns > li h2')].map(h => h.textContent)") or None)
+    assert shown == [f"Group {g['cluster']}" for g in groups]
+    shoot(page, "unknowns")
+    first = groups[0]
+    field = page.find_element("css selector", "#unknowns > li input[placeholder='their name']")
+    field.send_keys(NAME)
+    field.submit()
+    wait(page, lambda d: d.execute_script("return [...document.querySelectorAll('#unknowns > li h2')].map(h => h.textContent)")
+         == [f"Group {g['cluster']}" for g in groups[1:]], what="the named group gone")
+    person = registry_people(site)[NAME]
+    assert person["samples"] == first["sightings"]
+    go(page, site, "people")
+    cards = wait(page, lambda d: len(people_cards(d)) == 3 and people_cards(d))
+    assert sorted(name for name, _ in cards) == sorted(["Alex Lacamoire", LIN, NAME])  # as text, not as markup
+    assert page.execute_script("return document.querySelectorAll('#main script').length") == 0
+    no_alert(page)
+    shoot(page, "people")
+
+
+def test_delete_a_person_with_confirmation(site, page):
+    go(page, site, "people")
+    wait(page, lambda d: len(people_cards(d)) == 3)
+    person = registry_people(site)[NAME]
+    sightings = len(httpx.get(f"{site.url}/sightings", params={"name": NAME, "limit": 1000}, headers=AUTH).json()["sightings"])
+    card = next(c for c in page.find_elements("css selector", "#people .card") if c.find_element("css selector", ".name").text == NAME)
+    card.find_element("css selector", ".delete").click()
+    wait(page, lambda d: d.execute_script("return document.getElementById('confirm').open"))
+    assert text(page, "confirm-text") == (
+        f"Delete {NAME}? This erases their {person['samples']} sample(s) and face crops from the registry and their "
+        f"{sightings} sighting(s) with their faces from the history. It cannot be undone.")
+    by_id(page, "confirm-ok").click()
+    wait(page, lambda d: sorted(n for n, _ in people_cards(d)) == sorted(["Alex Lacamoire", LIN]), what="the card gone")
+    assert NAME not in registry_people(site)
+    assert httpx.get(f"{site.url}/sightings", params={"name": NAME}, headers=AUTH).json()["sightings"] == []
+    no_alert(page)
+
+
+def test_the_camera_refused(site, camera):
+    driver = chromium(camera, camera_allowed=False)
+    try:
+        driver.get(site.url)
+        wait(driver, lambda d: visible(d, "view-login"))
+        by_id(driver, "login-token").send_keys(TOKEN)
+        by_id(driver, "login-form").submit()
+        wait(driver, lambda d: visible(d, "view-live"))
+        driver.execute_cdp_cmd("Browser.setPermission", {"permission": {"name": "camera"}, "setting": "denied",
+                                                         "origin": site.url})
+        go(driver, site, "enrol")
+        by_id(driver, "enrol-name").send_keys("Someone")
+        by_id(driver, "enrol-start").click()
+        wait(driver, lambda d: text(d, "enrol-message").startswith("The browser refused the camera: allow camera access"),
+             what="the refused camera message")
+        assert not visible(driver, "enrol-video") or driver.execute_script("return document.getElementById('enrol-video').srcObject") is None
+    finally:
+        driver.quit()
+
+
+def test_dropped_connection_mid_enrolment_then_the_server_restarted(site, page):
+    go(page, site, "enrol")
+    by_id(page, "enrol-name").clear()
+    by_id(page, "enrol-name").send_keys("Half Done")
+    by_id(page, "enrol-start").click()
+    wait(page, lambda d: re.match(r"[1-9]\d* sample", text(d, "enrol-status")), timeout=120, what="a first sample")
+    site.stop()
+    try:
+        wait(page, lambda d: text(d, "enrol-message") == "The connection to the server was lost: nothing was saved. "
+                                                        "Start again once it is back.", what="the lost connection message")
+        assert wait(page, lambda d: visible(d, "banner")) and text(page, "banner") == "Cannot reach the facecam server: retrying…"
+        assert visible(page, "view-enrol")  # the page stays, never blank
+    finally:
+        site.start()
+    wait(page, lambda d: not visible(d, "banner"), timeout=30, what="the banner gone once the server is back")
+    assert "Half Done" not in registry_people(site)
+    go(page, site, "people")
+    assert sorted(n for n, _ in wait(page, people_cards)) == sorted(["Alex Lacamoire", LIN])
+
+
+def test_an_expired_or_forged_session(site, page):
+    from facecam.server import sessions
+
+    page.get(f"{site.url}/health")
+    page.delete_all_cookies()
+    page.add_cookie({"name": sessions.COOKIE, "value": sessions.issue(TOKEN, now=time.time() - 13 * 3600), "path": "/"})
+    page.get(site.url)
+    wait(page, lambda d: text(d, "login-message") == "your session has expired: log in again", what="the expired message")
+    page.delete_all_cookies()
+    page.add_cookie({"name": sessions.COOKIE, "value": sessions.issue("another token"), "path": "/"})
+    page.get(f"{site.url}/#people")
+    page.refresh()
+    wait(page, lambda d: text(d, "login-message") == "your session is no longer valid (the token was changed): log in again")
+    assert not visible(page, "view-people")
+
+
+def test_changes_need_the_page_header_and_origin(site):
+    from facecam.server import sessions
+
+    cookie = {"Cookie": f"{sessions.COOKIE}={sessions.issue(TOKEN)}"}
+    r = httpx.delete(f"{site.url}/identities/Alex Lacamoire", headers=cookie)
+    assert r.status_code == 403 and r.json()["detail"] == "a change from another site's page was refused"
+    r = httpx.delete(f"{site.url}/identities/Alex Lacamoire",
+                     headers={**cookie, "X-Facecam-Request": "1", "Origin": "http://evil.example"})
+    assert r.status_code == 403
+    assert httpx.get(f"{site.url}/identities", headers=cookie).status_code == 200
+    assert httpx.get(f"{site.url}/identities").json()["detail"] == "log in first (or send the bearer token)"
+    assert httpx.get(f"{site.url}/health").status_code == 200
+    assert "Alex Lacamoire" in registry_people(site)
+
+
+def test_browser_enrolment_api(site, data):
+    """The frames route as the page uses it: guidance back, an ended enrolment is a clear 404."""
+    frame = cv2.imencode(".jpg", cv2.imread(str(data / "face_recognition_examples/examples/biden.jpg")))[1].tobytes()
+    page = {**AUTH, "X-Facecam-Request": "1"}
+    started = httpx.post(f"{site.url}/enrolments", headers=page).json()
+    r = httpx.post(f"{site.url}/enrolments/{started['id']}/frames", content=frame, headers={**page, "Content-Type": "image/jpeg"},
+                   timeout=60)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["samples"] == (1 if answer["kept"] else 0) and len(answer["face"]) == 4 and len(answer["oval"]) == 4
+    r = httpx.post(f"{site.url}/enrolments/{started['id']}/frames", content=b"not a jpeg", headers=page)
+    assert r.status_code == 415
+    assert httpx.delete(f"{site.url}/enrolments/{started['id']}", headers=page).status_code == 204
+    r = httpx.post(f"{site.url}/enrolments/{started['id']}/frames", content=frame, headers=page)
+    assert r.status_code == 404 and r.json()["detail"].startswith("this enrolment has ended")
+    r = httpx.post(f"{site.url}/enrolments/{started['id']}", json={"name": "Joe"}, headers=page)
+    assert r.status_code == 404 and "Joe" not in registry_people(site)
+
+
+def test_read_only_page_without_a_token(tmp_path, page, data):
+    registry = tmp_path / "registry"
+    proc, url = start_server(tmp_path, "--registry", registry, token=None)
+    try:
+        page.delete_all_cookies()
+        page.get(f"{url}/#people")
+        wait(page, lambda d: visible(d, "view-people"), what="the people view")
+        assert visible(page, "readonly") and not visible(page, "view-login")
+        assert wait(page, lambda d: text(d, "people")) == "Nobody is enrolled yet."
+        go(page, type("S", (), {"url": url}), "enrol")
+        assert by_id(page, "enrol-start").get_attribute("disabled") is not None
+        assert text(page, "enrol-hint") == "Enrolling needs a server with a token (FACECAM_TOKEN) and a login."
+    finally:
+        stop(proc)
+
+
+# ---- the parts alone
+
+def test_session_values():
+    from facecam.server import sessions
+
+    now = 1_800_000_000
+    value = sessions.issue("t", now=now)
+    assert sessions.problem("t", value, now=now + 3600) is None
+    assert sessions.problem("t", value, now=now + sessions.SESSION_HOURS * 3600) == "your session has expired: log in again"
+    assert sessions.problem("u", value, now=now).startswith("your session is no longer valid")
+    expires, nonce, mac = value.split(".")
+    forged = f"{int(expires) + 10**6}.{nonce}.{mac}"  # a later expiry without the token's signature
+    assert sessions.problem("t", forged, now=now).startswith("your session is no longer valid")
+    assert sessions.problem("t", "garbage", now=now).startswith("your session is no longer valid")
+    assert sessions.same_origin({"host": "a:1", "origin": "http://a:1"}) and not sessions.same_origin(
+        {"host": "a:1", "origin": "http://b:1"}) and sessions.same_origin({"host": "a:1"})
+
+
+def test_idle_browser_enrolments_are_dropped(detector):
+    from facecam.server.enrolments import IDLE_S, MAX_OPEN, BrowserEnrolments
+    from facecam.server.guard import HTTPProblem
+
+    now = [0.0]
+    service = type("S", (), {"detector": detector, "embedder": None})()
+    open_ = BrowserEnrolments(service, clock=lambda: now[0])
+    keys = [open_.start()["id"] for _ in range(MAX_OPEN)]
+    with pytest.raises(HTTPProblem) as full:
+        open_.start()
+    assert full.value.status == 429
+    blank = np.zeros((480, 640, 3), np.uint8)
+    now[0] = IDLE_S - 1
+    assert open_.frame(keys[0], blank)["guidance"]["hint"]  # no face: the hint says what to do, nothing kept
+    now[0] = IDLE_S + 1  # the others idle for longer than IDLE_S
+    open_.start()
+    for key in keys[1:]:
+        with pytest.raises(HTTPProblem) as gone:
+            open_.frame(key, blank)
+        assert gone.value.status == 404
+    assert open_.frame(keys[0], blank)["samples"] == 0
+
+
+def test_https_with_a_certificate(tmp_path, data):
+    need = shutil.which("openssl")
+    assert need, "openssl is needed for this test"
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                    "-subj", "/CN=localhost"], check=True, capture_output=True)
+    assert_one_line_error(facecam("serve", "--tls-cert", cert, "--registry", tmp_path / "r"), 2,
+                          "--tls-cert and --tls-key go together")
+    assert_one_line_error(facecam("serve", "--tls-cert", key, "--tls-key", cert, "--registry", tmp_path / "r"), 2,
+                          "not a PEM certificate and its key")
+    assert_one_line_error(facecam("serve", "--tls-cert", tmp_path / "none.pem", "--tls-key", key, "--registry", tmp_path / "r"),
+                          2, "none.pem: No such file or directory")
+    from services import free_port
+    import os
+    import sys
+
+    port = free_port()
+    env = {**os.environ, "FACECAM_TOKEN": TOKEN}
+    proc = subprocess.Popen([sys.executable, "-m", "facecam", "serve", "--port", str(port), "--registry", tmp_path / "r",
+                             "--tls-cert", cert, "--tls-key", key], env=env, stderr=subprocess.PIPE, text=True)
+    import ssl
+
+    trusted = ssl.create_default_context(cafile=str(cert))
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                r = httpx.get(f"https://localhost:{port}/health", verify=trusted, timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "the HTTPS server did not come up"
+                time.sleep(0.3)
+        assert r.status_code == 200
+        r = httpx.post(f"https://localhost:{port}/login", json={"token": TOKEN}, verify=trusted)
+        assert "secure" in r.headers["set-cookie"].lower().split("; ")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
