@@ -94,6 +94,7 @@ function faceImage(src, alt, size = 64) {
 const local = (iso) => (iso ? new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "never");
 const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 const seconds = (s) => (s < 60 ? `${Math.round(s)} s` : s < 3600 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
+const where = (source) => String(source).split(/[\\/]/).pop() || String(source);  // a video file by its name, not its path
 const writable = () => Boolean(state.session && state.session.writable);
 
 function confirmed(text, action) {
@@ -192,7 +193,7 @@ function showLive() {
     const img = el("img", { alt: `what ${source.name || "the camera"} sees, with the names recognised`, hidden: true });
     const waiting = el("span", {}, "Waiting for the first frame…");
     const figure = el("figure", { class: "stream" }, el("div", { class: "box" }, waiting, img),
-      el("figcaption", {}, source.name || `source ${index}`));
+      el("figcaption", {}, source.name ? where(source.name) : `source ${index}`));
     img.addEventListener("load", () => {
       waiting.hidden = true;
       img.hidden = false;
@@ -213,8 +214,12 @@ function showLive() {
     state.events = new EventSource("/events");
     for (const kind of ["arrived", "left"]) state.events.addEventListener(kind, refreshPresence);
     state.events.addEventListener("sighting_started", (event) => recent(JSON.parse(event.data)));
-    state.events.addEventListener("error", () => {
-      if (state.events && state.events.readyState === EventSource.CLOSED) { stopLive(); lostServer(); }
+    state.events.addEventListener("error", async () => {
+      // the browser reconnects by itself unless the server refused: then see whether it is still there
+      if (!state.events || state.events.readyState !== EventSource.CLOSED) return;
+      state.events = null;
+      const there = await fetch("/health", { cache: "no-store" }).then((r) => r.ok, () => false);
+      if (!there) { stopLive(); lostServer(); }
     });
   }
 }
@@ -223,13 +228,13 @@ async function refreshPresence() {
   let people;
   try { people = await api("/presence"); } catch (err) { return; }
   const list = $("present");
-  list.replaceChildren(...people.map((p) => el("li", {}, el("strong", {}, p.name), ` · ${p.source} · since ${clock(p.since)}`)));
+  list.replaceChildren(...people.map((p) => el("li", {}, el("strong", {}, p.name), ` · ${where(p.source)} · since ${clock(p.since)}`)));
   if (!people.length) list.append(el("li", { class: "note" }, "Nobody recognised right now."));
 }
 
 function recent(sighting) {
   const list = $("recent");
-  list.prepend(el("li", {}, sighting.name || "someone unknown", ` · ${sighting.source} · ${clock(sighting.start)}`));
+  list.prepend(el("li", {}, sighting.name || "someone unknown", ` · ${where(sighting.source)} · ${clock(sighting.start)}`));
   while (list.children.length > 8) list.lastChild.remove();
 }
 
@@ -505,7 +510,7 @@ async function loadHistory(offset) {
     if (rows) {
       $("attendance").tBodies[0].replaceChildren(...rows.map((r) => el("tr", {},
         el("td", {}, r.name), el("td", {}, clock(r.first_seen)), el("td", {}, clock(r.last_seen)),
-        el("td", {}, seconds(r.present_s)), el("td", {}, r.sightings), el("td", {}, r.sources.join(", ")))));
+        el("td", {}, seconds(r.present_s)), el("td", {}, r.sightings), el("td", {}, r.sources.map(where).join(", ")))));
       if (!rows.length) $("attendance").tBodies[0].append(el("tr", {}, el("td", { colspan: 6, class: "note" }, "Nobody enrolled was seen that day.")));
     }
     for (const s of page.sightings) list.append(sightingItem(s));
@@ -522,7 +527,7 @@ function sightingItem(s) {
   const problem = el("p", { class: "problem", role: "alert" });
   const item = el("li", {}, faceImage(`/sightings/${s.id}/face`, `${who}'s face`),
     el("div", { class: "what" }, el("strong", {}, who),
-      el("div", { class: "when" }, `${clock(s.start)} · ${seconds(Math.max(0, (new Date(s.end) - new Date(s.start)) / 1000))} · ${s.source} · score ${s.best_score.toFixed(2)}`),
+      el("div", { class: "when" }, `${clock(s.start)} · ${seconds(Math.max(0, (new Date(s.end) - new Date(s.start)) / 1000))} · ${where(s.source)} · score ${s.best_score.toFixed(2)}`),
       problem));
   if (s.name && writable() && s.closed) {
     item.append(el("button", { type: "button", class: "quiet", onclick: async () => {
@@ -549,7 +554,7 @@ async function showUnknowns() {
 function groupItem(g) {
   const problem = el("p", { class: "problem", role: "alert" });
   const item = el("li", {}, el("h2", {}, `Group ${g.cluster}`),
-    el("p", { class: "note" }, `${g.sightings} sighting${g.sightings === 1 ? "" : "s"} · ${local(g.first_seen)} to ${local(g.last_seen)} · ${g.sources.join(", ")}`),
+    el("p", { class: "note" }, `${g.sightings} sighting${g.sightings === 1 ? "" : "s"} · ${local(g.first_seen)} to ${local(g.last_seen)} · ${g.sources.map(where).join(", ")}`),
     el("div", { class: "faces" }, g.sighting_ids.slice(0, 8).map((id) => faceImage(`/sightings/${id}/face`, `a face of group ${g.cluster}`))));
   if (writable()) {
     const input = el("input", { maxlength: 100, required: true, placeholder: "their name", "aria-label": `name of group ${g.cluster}` });
