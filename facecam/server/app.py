@@ -157,8 +157,10 @@ class Service:
         return files * (self.max_upload_bytes + 64 * 1024)
 
     async def read_image(self, upload: UploadFile) -> np.ndarray:
-        data = await upload.read(self.max_upload_bytes + 1)
-        name = upload.filename or "upload"
+        return self.image_of(await upload.read(self.max_upload_bytes + 1), upload.filename or "upload")
+
+    def image_of(self, data: bytes, name: str) -> np.ndarray:
+        """The uploaded image, or the HTTP problem of one too large (413) or unreadable (415)."""
         if len(data) > self.max_upload_bytes:
             raise HTTPProblem(413, f"{name}: larger than {self.max_upload_bytes} bytes")
         try:

@@ -43,14 +43,15 @@ class BrowserEnrolments:
         try:
             faces = self.service.detector.detect(image)
             candidate, warning, kept = enrolment.offer(image, faces, self.service.embedder, {"source": "browser"})
+            guidance, samples = enrolment.guidance(), len(enrolment.samples)
             used[0] = self.clock()
         finally:
             lock.release()
         height, width = image.shape[:2]
         (cx, cy), (a, b) = oval(width, height)
         box = None if candidate is None else [round(float(v) / s, 4) for v, s in zip(candidate.face.box, (width, height) * 2)]
-        return {"guidance": enrolment.guidance(), "warning": warning, "face": box, "kept": candidate.pose if kept else None,
-                "samples": len(enrolment.samples), "oval": [cx / width, cy / height, a / width, b / height]}
+        return {"guidance": guidance, "warning": warning, "face": box, "kept": candidate.pose if kept else None,
+                "samples": samples, "oval": [cx / width, cy / height, a / width, b / height]}
 
     def finish(self, key: str, name: str, *, add: bool, force: bool) -> dict:
         """Save the samples as `name` (register's rules: a taken name needs add, a face of someone

@@ -143,16 +143,7 @@ def routes(app: FastAPI, service, problems: dict, writer) -> None:
               dependencies=[Depends(writer)])
     async def enrolment_frame(key: str, request: Request) -> FrameGuidance:
         """One camera frame as the request body (JPEG or PNG, as the camera sees it, not mirrored)."""
-        from ..errors import InputError
-        from ..sources import ImageTooLarge, decode_image
-
-        data = await request.body()
-        try:
-            image = decode_image(data, "frame")
-        except ImageTooLarge as err:
-            raise HTTPProblem(413, str(err)) from None
-        except InputError:
-            raise HTTPProblem(415, "the frame is not a readable image") from None
+        image = service.image_of(await request.body(), "frame")
         return FrameGuidance(**await run_in_threadpool(enrolments.frame, key, image))
 
     @app.post("/enrolments/{key}", response_model=BrowserEnrolled, status_code=201, responses=problems,
