@@ -173,7 +173,8 @@ def test_recognize_names_the_enrolled_and_nobody_else(headless_run):
     assert [(p["name"], p["first"], p["last"], p["frames"]) for p in summary["people"]] == EXPECTED_PEOPLE
     assert (len(events), len(named), summary["unknown_tracks"]) == EXPECTED_COUNTS
     assert set(events[0]) == {"frame", "time", "track_id", "name", "score", "box"}
-    assert [(e["name"], e["score"]) for e in events if e["frame"] == 0 and at_piano(e)] == [(None, 0.7137)]
+    # the score's fourth decimal differs between CPUs (their float kernels round differently): 1e-4 apart
+    assert [(e["name"], e["score"]) for e in events if e["frame"] == 0 and at_piano(e)] == [(None, pytest.approx(0.7137, abs=1e-4))]
 
 
 EXPECTED_PEOPLE = [("Lin-Manuel Miranda", 0.0, 7.007, 149)]
