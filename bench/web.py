@@ -8,7 +8,6 @@ the time to the first live stream frame, and the browser enrolment's round trip 
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,25 +22,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))
 from common import data_dir, git_commit, machine  # noqa: E402
-from test_web import camera_file  # noqa: E402 (the fake camera the tests use)
+from test_web import camera_file, chromium  # noqa: E402 (the fake camera and browser the tests use)
 
 CLIP = "face_recognition_examples/examples/short_hamilton_clip.mp4"
 TOKEN = "bench"
 LOADS = 5
 FRAMES = 150
-
-
-def browser(y4m: Path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
-                "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={y4m}",
-                "--use-fake-ui-for-media-stream"):
-        options.add_argument(arg)
-    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
 
 
 def until(condition, what, timeout=120):
@@ -96,7 +82,7 @@ def main():
         driver = None
         try:
             until(lambda: _up(url), "the server up")
-            driver = browser(y4m)
+            driver = chromium(y4m)
             driver.get(f"{url}/")
             until(lambda: driver.execute_script("return !document.getElementById('view-login').hidden"), "the login form")
             page_bytes = driver.execute_script(
