@@ -52,7 +52,7 @@ def main():
 
     from facecam import config
     from facecam.models import catalog, retinaface
-    from facecam.sources import read_image
+    from facecam.images import read_image
 
     torch.set_num_threads(THREADS)
     det = retinaface.load(device="cpu")

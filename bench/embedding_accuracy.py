@@ -59,7 +59,7 @@ def fr_pairs(pairs_file: Path, root: Path) -> dict:
 
 def fr_identify(root: Path, gallery: int = 2) -> dict:
     from facecam.calibration import threshold_for_far
-    from facecam.sources import list_images
+    from facecam.images import list_images
 
     enrolled, probes, strangers = {}, [], []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):

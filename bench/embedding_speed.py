@@ -37,7 +37,7 @@ def main():
     import torch
 
     from facecam.models import irse, load_embedder, retinaface
-    from facecam.sources import read_image
+    from facecam.images import read_image
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from test_irse import ir50_layout, iresnet50_layout, random_state

@@ -41,7 +41,7 @@ def main():
 
     from facecam.align import align
     from facecam.models import catalog, dlib_resnet, retinaface
-    from facecam.sources import read_image
+    from facecam.images import read_image
 
     models = Path(catalog.locate(catalog.get("dlib-resnet"))).parent
     predictor = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))

@@ -48,7 +48,7 @@ def frame_rates(store_targets: dict) -> None:
     from facecam.models import load_embedder, retinaface
     from facecam.pipeline import Recognizer
     from facecam.registry import Registry
-    from facecam.sources import FrameSource
+    from facecam.images import FrameSource
 
     examples = data_dir() / "face_recognition_examples/examples"
     clip = examples / "short_hamilton_clip.mp4"

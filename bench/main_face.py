@@ -18,7 +18,7 @@ from common import data_dir, machine  # noqa: E402
 
 from facecam.enrol import MAIN_FACE_RATIO, main_face  # noqa: E402
 from facecam.models import retinaface  # noqa: E402
-from facecam.sources import list_images, read_image  # noqa: E402
+from facecam.images import list_images, read_image  # noqa: E402
 
 
 def main():

@@ -44,7 +44,7 @@ def in_process(y4m: Path) -> list[float]:
     from facecam import enrol
     from facecam.models import retinaface
     from facecam.models import load_embedder
-    from facecam.sources import decode_image
+    from facecam.images import decode_image
 
     detector, embedder = retinaface.load(device="cpu"), load_embedder(None, device="cpu")
     frames = frames_of(y4m)

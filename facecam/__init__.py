@@ -11,7 +11,8 @@ Library use (models load on first use, never at import):
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .version import __version__
+
 __all__ = ["FaceCam", "detect"]
 
 _default_detector = None

@@ -125,6 +125,6 @@ class FaceCam:
 
 
 def _image(image) -> np.ndarray:
-    from .sources import read_image
+    from .images import read_image
 
     return read_image(image) if isinstance(image, (str, Path)) else image

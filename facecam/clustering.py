@@ -126,7 +126,7 @@ def photo_faces(photos, detector, embedder, *, progress=lambda done, total: None
     """Every face of every photo: (faces [(photo, Detection)], vectors (N, D), unreadable
     [(photo, reason)]). Faces are embedded in batches as they are found."""
     from .errors import FacecamError
-    from .sources import read_image
+    from .images import read_image
 
     faces, vectors, unreadable, crops = [], [], [], []
     for done, photo in enumerate(photos, 1):

@@ -109,3 +109,42 @@ def text(image: np.ndarray, line: str, xy: tuple[int, int], size: int, colour=(2
     ImageDraw.Draw(canvas).text((xy[0] - x0, xy[1] - y0), line, font=f, anchor=anchor, fill=colour[::-1])
     region[:] = np.asarray(canvas)[..., ::-1]
     return x0, y0, x1, y1
+
+
+def tile(images: list[np.ndarray | None], names: list[str], size: tuple[int, int]) -> np.ndarray:
+    """The images letterboxed into `size` tiles, named, in a grid of about as many columns as rows."""
+    import cv2
+
+    width, height = size
+    columns = int(np.ceil(np.sqrt(len(images))))
+    rows = int(np.ceil(len(images) / columns))
+    grid = np.zeros((rows * height, columns * width, 3), np.uint8)
+    for k, (image, name) in enumerate(zip(images, names)):
+        y, x = divmod(k, columns)
+        cell = grid[y * height:(y + 1) * height, x * width:(x + 1) * width]
+        if image is not None:
+            scale = min(width / image.shape[1], height / image.shape[0])
+            w, h = int(image.shape[1] * scale), int(image.shape[0] * scale)
+            top, left = (height - h) // 2, (width - w) // 2
+            cell[top:top + h, left:left + w] = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        text(cell, name if len(name) <= 48 else "…" + name[-47:], (8, height - 8), 18, anchor="lb")
+    return grid
+
+
+def sheet(rows: list[tuple[list[str], list[np.ndarray]]], *, per_row: int, size: int = 112) -> np.ndarray:
+    """A contact sheet: per row its label lines on the left (the first larger, the last two
+    dimmer) and up to `per_row` face crops beside it, each `size` pixels square."""
+    import cv2
+
+    label_width, pad = 300, 6
+    height = pad + len(rows) * (size + pad)
+    out = np.full((max(height, size), label_width + per_row * (size + pad) + pad, 3), 32, np.uint8)
+    styles = ((4, 20, (255, 255, 255)), (34, 15, (255, 255, 255)), (58, 13, (200, 200, 200)), (78, 13, (200, 200, 200)))
+    for n, (label, crops) in enumerate(rows):
+        y = pad + n * (size + pad)
+        for line, (dy, points, colour) in zip(label, styles):
+            text(out, line, (pad, y + dy), points, colour, band=False)
+        for col, crop in enumerate(crops[:per_row]):
+            x = label_width + col * (size + pad)
+            out[y:y + size, x:x + size] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    return out

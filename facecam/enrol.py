@@ -8,20 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .align import ARCFACE_112, align, canonical_crop
+from .align import canonical_crop
 from .errors import ConflictError
+from .quality import face_measures
 from .guide import FRONTAL, SAY, Directions, Smoother, head_pose, inside_oval, pose_bin  # noqa: F401 (pose_bin: API)
 from .types import Detection, Sample
 from .validate import shorten
-
-
-def face_measures(image: np.ndarray, landmarks: np.ndarray) -> tuple[float, float]:
-    """(sharpness, brightness) of the face, aligned to a fixed 112 px crop so face size and
-    position do not change them: the variance of the Laplacian, and the mean grey level 0-255."""
-    import cv2
-
-    grey = cv2.cvtColor(align(image, landmarks, ARCFACE_112, (112, 112)), cv2.COLOR_BGR2GRAY)
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var()), float(grey[24:100, 20:92].mean())
 
 
 @dataclass
@@ -198,7 +190,7 @@ def photo_samples(photos, detector, embedder, *, keep_crops: bool = True,
     """The samples of photo files (one per photo: its main face), and the photos skipped as
     {"image", "reason"} (unreadable, no face, no clear main face)."""
     from .errors import FacecamError
-    from .sources import read_image
+    from .images import read_image
 
     samples, skipped = [], []
     for done, path in enumerate(photos, 1):

@@ -208,7 +208,7 @@ class Tiled:
             return None, False
         for frame, image in zip(frames, shown):  # the video gets a grid per frame, as one source's would
             self.tiles[frame.source] = image
-            grid = tile(self.tiles, self.names, self.TILE)
+            grid = draw.tile(self.tiles, self.names, self.TILE)
             if self.video is not None:
                 self.video.write(grid)
         return grid, False
@@ -218,26 +218,6 @@ class Tiled:
             step.close()
         if self.video is not None:
             self.video.close()
-
-
-def tile(images: list[np.ndarray | None], names: list[str], size: tuple[int, int]) -> np.ndarray:
-    """The images letterboxed into `size` tiles, named, in a grid of about as many columns as rows."""
-    import cv2
-
-    width, height = size
-    columns = int(np.ceil(np.sqrt(len(images))))
-    rows = int(np.ceil(len(images) / columns))
-    grid = np.zeros((rows * height, columns * width, 3), np.uint8)
-    for k, (image, name) in enumerate(zip(images, names)):
-        y, x = divmod(k, columns)
-        cell = grid[y * height:(y + 1) * height, x * width:(x + 1) * width]
-        if image is not None:
-            scale = min(width / image.shape[1], height / image.shape[0])
-            w, h = int(image.shape[1] * scale), int(image.shape[0] * scale)
-            top, left = (height - h) // 2, (width - w) // 2
-            cell[top:top + h, left:left + w] = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-        draw.text(cell, name if len(name) <= 48 else "…" + name[-47:], (8, height - 8), 18, anchor="lb")
-    return grid
 
 
 def recognize_many(sources, recognizers: list[Recognizer], *, headless: bool, output, max_frames: int | None,

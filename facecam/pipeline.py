@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from .quality import detection_quality, same_face_cosine
 from .tracking import Track, Tracker
 
 
@@ -41,7 +42,6 @@ class Recognizer:
     RELOAD_SECONDS = 2.0  # how often to look for people enrolled meanwhile by another process
     QUALITY_GAIN = 1.25  # re-embed when the face is this much better than last time
     LOOSE_OVERLAP = 0.5  # re-embed when the box overlapped the prediction less than this
-    SAME_FACE = 0.5  # the score two vectors of one face in one video keep above (1% of strangers reach it)
 
     def __init__(self, detector, embedder, registry, threshold: float | None = None,
                  reembed_every: int = 10, timer: StageTimer | None = None):
@@ -49,7 +49,7 @@ class Recognizer:
         self.threshold = embedder.default_threshold if threshold is None else threshold
         self.min_cosine = embedder.min_cosine(self.threshold)
         self.reembed_every = reembed_every
-        self.same_face_cosine = embedder.scale.cosine(self.SAME_FACE)
+        self.same_face_cosine = same_face_cosine(embedder)
         self.tracker = Tracker()
         self.timer = timer or StageTimer()
         self._checked = time.monotonic()
@@ -57,11 +57,6 @@ class Recognizer:
     def reset(self) -> None:
         """Forget every track (a video that starts over, a new source)."""
         self.tracker = Tracker()
-
-    @staticmethod
-    def quality(track: Track) -> float:
-        x1, y1, x2, y2 = track.face.box
-        return float(track.face.score) * float(min(x2 - x1, y2 - y1))
 
     def process(self, image: np.ndarray, frame: int) -> tuple[list[Track], list[Track]]:
         """(the tracks visible in this frame, those of them matched again in this frame)."""
@@ -75,7 +70,7 @@ class Recognizer:
         due = [t for t in tracks if t.embedded_frame is None
                or frame - t.embedded_frame >= self.reembed_every
                or t.overlap < self.LOOSE_OVERLAP
-               or self.quality(t) > self.QUALITY_GAIN * t.embedded_quality]
+               or detection_quality(t.face) > self.QUALITY_GAIN * t.embedded_quality]
         return tracks, due
 
     def _match(self, due: list[Track], vectors: np.ndarray, frame: int) -> None:
@@ -86,7 +81,7 @@ class Recognizer:
                 self.tracker.restart(track, frame)
             track.vector = vector
             track.vote(match.name, self.embedder.score(match.cosine))
-            track.embedded_frame, track.embedded_quality = frame, self.quality(track)
+            track.embedded_frame, track.embedded_quality = frame, detection_quality(track.face)
 
 
 def process_together(recognizers: list[Recognizer], images: list[np.ndarray], frames: list[int]):

@@ -4,6 +4,7 @@ images or video sources, numbers from the environment. Each failure is a one-lin
 from __future__ import annotations
 
 import os
+import re
 import stat
 import unicodedata
 from pathlib import Path
@@ -97,3 +98,9 @@ def source_path(path: Path) -> None:
         raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
     if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode) or stat.S_ISCHR(mode)):
         raise InputError(f"{path}: not a video file, a folder of images or a device")
+
+
+def hide_password(url: str) -> str:
+    """A URL as it may be shown or stored (messages, logs, the history): the password of
+    scheme://user:password@host becomes ***."""
+    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url)

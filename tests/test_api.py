@@ -44,7 +44,7 @@ def test_folder_enrolment_takes_the_main_face_of_every_lfw_photo_but_30(detector
     and skips 30 (1.7%; the one-face rule skipped 335, 19.5%), and the face taken is always the
     photo's subject: LFW photos are centred on it."""
     from facecam.enrol import main_face
-    from facecam.sources import list_images, read_image
+    from facecam.images import list_images, read_image
 
     taken = off_centre = 0
     for path in list_images([data / "recognition" / "lfw"]):

@@ -10,7 +10,7 @@ from facecam import config
 from facecam.evaluation import widerface
 from facecam.errors import InputError, WeightsError
 from facecam.models import catalog, retinaface
-from facecam.sources import read_image
+from facecam.images import read_image
 
 # Default weights, default downscale (long side 640). Boxes x1,y1,x2,y2 and the 5 landmarks
 # (left eye, right eye, nose, left mouth, right mouth as seen in the image), in pixels of the

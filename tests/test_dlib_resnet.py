@@ -8,7 +8,7 @@ import pytest
 
 from facecam.errors import WeightsError
 from facecam.models import catalog, dlib_resnet, load_embedder
-from facecam.sources import read_image
+from facecam.images import read_image
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import torch
 from facecam.align import ARCFACE_112, similarity_matrix
 from facecam.models import catalog, load_embedder, sface
 from facecam.evaluation.pairs import read_pairs
-from facecam.sources import read_image
+from facecam.images import read_image
 
 
 @pytest.fixture(scope="session")

@@ -86,7 +86,7 @@ def test_smoothing_keeps_a_still_face_in_one_direction(detector, clip_frames):
 
 def test_the_hints_come_one_at_a_time_in_order(detector, data):
     """Two faces beat everything; then the guide, the size, the light, the sharpness."""
-    from facecam.sources import read_image
+    from facecam.images import read_image
 
     enrolment = Enrolment(detect_threshold=0.9, min_face=80)
     pair = read_image(data / "face_recognition_examples/examples/knn_examples/test/obama_and_biden.jpg")
@@ -117,7 +117,7 @@ def test_the_hints_come_one_at_a_time_in_order(detector, data):
 
 def test_the_preview_is_a_mirror_and_the_samples_are_not(detector, data):
     from facecam.enrol_view import EnrolView
-    from facecam.sources import read_image
+    from facecam.images import read_image
 
     portrait = centred(detector, read_image(data / "face_recognition_examples/examples/obama.jpg"))
     enrolment = Enrolment()

@@ -118,7 +118,7 @@ def test_a_version_1_history_gains_face_sharpness(target):
     its faces have none stored, and the unknown faces' grouping measures them from their crops."""
     from sqlalchemy import text
 
-    from facecam.enrol import face_measures
+    from facecam.quality import face_measures
     from facecam.history.unknowns import sharpness
 
     crop = np.random.default_rng(2).integers(0, 255, (224, 224, 3), np.uint8)

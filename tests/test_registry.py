@@ -163,7 +163,7 @@ def test_matching_real_people(detector, data, tmp_path):
     cosine 0.457). At OpenCV's 1:1 threshold 0.363, 7 of the 60 strangers would be accepted.
     """
     from facecam.models import load_embedder
-    from facecam.sources import read_image
+    from facecam.images import read_image
 
     embedder = load_embedder("sface", device="cpu")
     root = data / "recognition" / "lfw"

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from .. import __version__, ui
+from .. import ui
+from ..version import __version__
 
 app = typer.Typer(
     name="facecam",

@@ -103,7 +103,7 @@ def _people(name: str | None, from_dir: Path | None, by_folder: bool) -> dict:
 
 def _from_photos(people: dict, det, embedder, keep_crops: bool, json_out: bool):
     from ..enrol import photo_samples
-    from ..sources import list_images
+    from ..images import list_images
 
     enrolled, skipped = {}, []
     for person, folder in people.items():

@@ -34,7 +34,7 @@ def cluster(
     OUT/index.json (each face's photo, box and group; faces that fit no group; photos with none)."""
     import json
 
-    from .. import sources
+    from .. import images
     from ..clustering import MERGE_SCORE, cluster as group, photo_faces, sized_groups, write_groups
     from ..errors import UsageError
     from ..models import load_embedder
@@ -42,7 +42,7 @@ def cluster(
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{out}: exists and is not an empty folder; facecam cluster writes a new one")
-    files = sources.list_images(photos)
+    files = images.list_images(photos)
     if not files:
         raise UsageError("no photos found in " + ", ".join(map(str, photos)))
     detector = build_detector(None, None, device, config.DETECT_THRESHOLD, config.DETECT_MAX_SIZE)

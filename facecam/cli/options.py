@@ -231,7 +231,7 @@ class Images:
     kept in `failed` as (path, reason), and skipped."""
 
     def __init__(self, paths: list[Path], json_out: bool, what: str):
-        from .. import sources
+        from .. import images
 
         self.json_out, self.what = json_out, what
         self.files: list[tuple[Path, Path]] = []  # (image, path relative to what the user named)
@@ -239,7 +239,7 @@ class Images:
         self.done = 0
         for root_path in paths:
             try:
-                found = sources.list_images([root_path])
+                found = images.list_images([root_path])
             except FacecamError as err:
                 self._fail(root_path, err)
                 continue
@@ -247,14 +247,14 @@ class Images:
                 self.files.append((f, f.relative_to(root_path) if root_path.is_dir() else Path(f.name)))
 
     def __iter__(self):
-        from .. import sources
+        from .. import images
 
         with ui.progress(enabled=not self.json_out and len(self.files) > 1) as bar:
             task = bar.add_task(ui.safe(self.what), total=len(self.files))
             for path, rel in self.files:
                 bar.advance(task)
                 try:
-                    image = sources.read_image(path)
+                    image = images.read_image(path)
                 except FacecamError as err:
                     self._fail(path, err)
                     continue
@@ -276,6 +276,7 @@ def notifier_for(*, mqtt: str | None, mqtt_ca: Path | None, snapshots: bool, mqt
     import os
 
     from .. import notify
+    from ..quality import same_face_cosine
     from ..notify.mqtt import MqttSink, parse_url
     from ..notify.webhook import SECRET_ENV, WebhookSink, check_url
     from ..registry import EnrolledNames
@@ -296,5 +297,5 @@ def notifier_for(*, mqtt: str | None, mqtt_ca: Path | None, snapshots: bool, mqt
     if not chosen:
         return None
     return notify.Notifier(chosen, away_after=away_after, unknown_every=unknown_every,
-                           same_face_cosine=notify.same_face_cosine(embedder), snapshots=snapshots,
+                           same_face_cosine=same_face_cosine(embedder), snapshots=snapshots,
                            enrolled=EnrolledNames(registry), sighting_id=writer.row_id if writer is not None else None)

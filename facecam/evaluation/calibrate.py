@@ -40,7 +40,7 @@ class CalibrationResult:
 def folder_vectors(folder: str | Path, detector, embedder, warn=lambda message: None,
                    progress: Progress = no_progress) -> tuple[list, list]:
     """(vectors, labels "folder:<person>") of the central face of each photo in folder/<person>/."""
-    from ..sources import list_images
+    from ..images import list_images
 
     vectors, labels = [], []
     people = sorted(p for p in Path(folder).iterdir() if p.is_dir())

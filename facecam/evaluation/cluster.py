@@ -59,7 +59,7 @@ def measures(truth, predicted) -> dict:
 def folder_vectors(root: Path, detector, embedder, progress: Progress = no_progress):
     """(vectors (N, D), the identity of each, photos, photos without a face): each photo's subject
     (the face nearest its centre), the identity its sub-folder's name."""
-    from ..sources import list_images
+    from ..images import list_images
 
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     photos = [(folder.name, photo) for folder in folders for photo in list_images([folder])]

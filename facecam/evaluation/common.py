@@ -19,7 +19,7 @@ def no_progress(done: int, total: int) -> None:
 def central_vector(path: Path, detector, embedder) -> tuple[np.ndarray | None, str | None]:
     """(vector of the face nearest the photo's centre, None) or (None, why there is none).
     The central face is the subject of a portrait or an LFW photo."""
-    from ..sources import read_image
+    from ..images import read_image
 
     try:
         image = read_image(path)

@@ -40,7 +40,7 @@ def evaluate_detection(images: str | Path, gt_file: str | Path, detector, *, mat
     """AP (easy/medium/hard with the official .mat ground truth in mat_dir, else over all faces)
     and recall of the detector on the images a bbx_gt.txt-format file lists. The detector should
     keep faces down to EVAL_THRESHOLD."""
-    from ..sources import read_image
+    from ..images import read_image
 
     truth = widerface.read_gt_txt(gt_file)
     preds, hits = {}, 0

@@ -38,7 +38,7 @@ class IdentifyResult:
 
 def _embed_folders(root: Path, gallery: int, detector, embedder, progress: Progress):
     """(enrolled {name: vectors}, probes [(name, vector or None)], stranger vectors, no-face problems)."""
-    from ..sources import list_images
+    from ..images import list_images
 
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not folders:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import HistoryError
+from ..quality import detection_quality, face_measures
 from .store import Face, History, Record, public
 from .times import iso
 
@@ -66,7 +67,6 @@ class Recorder:
         """frame: sources.Frame; tracks: visible this frame; matched: those embedded this frame;
         alive: every track the tracker still follows (one missing from it has ended)."""
         from ..align import canonical_crop
-        from ..pipeline import Recognizer
 
         now, position = time.time(), None if self.live else frame.time
         embedded = {t.id for t in matched}
@@ -82,7 +82,7 @@ class Recorder:
             sighting.ended_at, sighting.end_s, sighting.frames = now, position, sighting.frames + 1
             sighting.names[track.name] += 1
             sighting.best[track.name] = max(sighting.best.get(track.name, 0.0), track.score or 0.0)
-            quality = Recognizer.quality(track)
+            quality = detection_quality(track.face)
             if track.id in embedded and track.vector is not None and quality > sighting.face_quality:
                 crop, landmarks = canonical_crop(frame.image, track.face.landmarks)
                 sighting.face, sighting.face_quality, sighting.face_changed = (crop, landmarks, track.vector.copy()), quality, True
@@ -268,8 +268,6 @@ class Writer:
 def _encoded(record: Record) -> Record:
     """The record with its crop as JPEG and its sharpness measured (here, off the frame loop)."""
     import cv2
-
-    from ..enrol import face_measures
 
     face = record.face
     if face is not None and isinstance(face.crop, np.ndarray):

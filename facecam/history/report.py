@@ -8,7 +8,7 @@ import time
 from collections import defaultdict
 from html import escape
 
-from .. import __version__
+from ..version import __version__
 from .times import duration, from_iso, local_time
 
 STYLE = """

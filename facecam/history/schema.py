@@ -52,7 +52,7 @@ faces = Table(
     Column("landmarks", LargeBinary, nullable=False),
     Column("embedding", LargeBinary, nullable=False),
     Column("model", String(200), nullable=False),
-    Column("sharpness", Double),  # how clearly the face shows (enrol.face_measures); NULL in rows from version 1
+    Column("sharpness", Double),  # how clearly the face shows (quality.face_measures); NULL in rows from version 1
 )
 
 

@@ -35,7 +35,7 @@ class Face:
     landmarks: np.ndarray
     embedding: np.ndarray
     model: str
-    sharpness: float | None = None  # enrol.face_measures' sharpness of the crop; None: not measured
+    sharpness: float | None = None  # quality.face_measures' sharpness of the crop; None: not measured
 
 
 @dataclass

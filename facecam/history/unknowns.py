@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import NotFoundError
+from ..quality import face_measures
 from ..types import Sample
 from .store import History
 from .times import iso
 
-# Sharpness (enrol.face_measures) below which a face is too blurred, small or dark to tell who it
+# Sharpness (quality.face_measures) below which a face is too blurred, small or dark to tell who it
 # is: such faces look alike to an embedder and would form groups of strangers. On the Hamilton
 # clip's audience the faces below are dark smudges; the faces one can recognise measure 9-350.
 UNCLEAR = 6.0
@@ -101,8 +102,6 @@ def going_on(row: dict) -> bool:
 def sharpness(store: History, row: dict) -> float:
     """The face's sharpness: as stored, else measured on its crop (faces kept by facecam < 0.2)."""
     if row.get("sharpness") is None:
-        from ..enrol import face_measures
-
         row["sharpness"] = face_measures(*_decoded(store, row["id"]))[0]
     return row["sharpness"]
 
@@ -127,7 +126,6 @@ def touching(clusters: list[Cluster], *, since: float | None, until: float | Non
 def enrolment_samples(store: History, cluster: Cluster, *, limit: int = ENROL_FACES) -> list[Sample]:
     """The cluster's faces worth enrolling: the sharpest in each head direction (the directions of
     guided enrolment), then the sharpest of the rest, up to `limit`."""
-    from ..enrol import face_measures
     from ..guide import Directions, head_pose
 
     directions = Directions()
@@ -153,27 +151,17 @@ def enrolment_samples(store: History, cluster: Cluster, *, limit: int = ENROL_FA
     return samples
 
 
-def contact_sheet(store: History, clusters: list[Cluster], *, per_row: int = SHEET_FACES, size: int = 112) -> np.ndarray:
+def contact_sheet(store: History, clusters: list[Cluster], *, per_row: int = SHEET_FACES) -> np.ndarray:
     """A BGR image: one row per cluster, its label on the left, its most typical faces beside it."""
-    import cv2
+    from ..draw import sheet
 
-    from ..draw import text
-
-    label_width, pad = 300, 6
-    height = pad + len(clusters) * (size + pad)
-    sheet = np.full((max(height, size), label_width + per_row * (size + pad) + pad, 3), 32, np.uint8)
-    for n, c in enumerate(clusters):
-        y = pad + n * (size + pad)
+    rows = []
+    for c in clusters:
         s = c.summary()
-        text(sheet, f"group {c.id}", (pad, y + 4), 20, band=False)
-        text(sheet, f"{s['sightings']} sighting(s)", (pad, y + 34), 15, band=False)
-        text(sheet, f"{s['first_seen'][:16].replace('T', ' ')} to", (pad, y + 58), 13, (200, 200, 200), band=False)
-        text(sheet, f"{s['last_seen'][:16].replace('T', ' ')} UTC", (pad, y + 78), 13, (200, 200, 200), band=False)
-        for col, k in enumerate(c.typical_first()[:per_row]):
-            crop = cv2.resize(_decoded(store, c.rows[k]["id"])[0], (size, size), interpolation=cv2.INTER_AREA)
-            x = label_width + col * (size + pad)
-            sheet[y:y + size, x:x + size] = crop
-    return sheet
+        label = [f"group {c.id}", f"{s['sightings']} sighting(s)", f"{s['first_seen'][:16].replace('T', ' ')} to",
+                 f"{s['last_seen'][:16].replace('T', ' ')} UTC"]
+        rows.append((label, [_decoded(store, c.rows[k]["id"])[0] for k in c.typical_first()[:per_row]]))
+    return sheet(rows, per_row=per_row)
 
 
 def nearest(store: History, vector: np.ndarray, embedder, *, top: int) -> list[tuple[dict, float]]:
@@ -191,7 +179,7 @@ def photo_vector(photo, detector, embedder, *, origin: str | None = None) -> np.
     has no face or no clear main one."""
     from ..enrol import main_face
     from ..errors import UsageError
-    from ..sources import read_image
+    from ..images import read_image
 
     image = photo if isinstance(photo, np.ndarray) else read_image(photo)
     face, problem = main_face(detector.detect(image))

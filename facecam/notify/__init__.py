@@ -12,7 +12,7 @@ with snapshots an event about a face also carries it, "snapshot": base64 JPEG (2
 
 from __future__ import annotations
 
-from .notifier import Notifier, Sink, Watch, same_face_cosine
+from .notifier import Notifier, Sink, Watch
 from .presence import Event, Observation, Presence, Seen
 
 
@@ -34,4 +34,4 @@ class JsonLines:
 
 
 __all__ = ["Event", "JsonLines", "Notifier", "Observation", "Presence", "Seen",
-           "Sink", "Watch", "same_face_cosine"]
+           "Sink", "Watch"]

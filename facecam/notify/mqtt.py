@@ -24,9 +24,9 @@ import time
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from .. import __version__
 from ..errors import NotifyError, UsageError
-from ..sources import without_password
+from ..validate import hide_password
+from ..version import __version__
 
 
 @dataclass
@@ -47,12 +47,12 @@ def parse_url(url: str) -> Broker:
     """mqtt://[user:password@]host[:port][/prefix], mqtts:// for TLS (port 8883 by default)."""
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise UsageError(f"--mqtt {without_password(url)}: expected mqtt://[user:password@]host[:port][/prefix] "
+        raise UsageError(f"--mqtt {hide_password(url)}: expected mqtt://[user:password@]host[:port][/prefix] "
                          "(mqtts:// for TLS)")
     try:
         port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
     except ValueError:
-        raise UsageError(f"--mqtt {without_password(url)}: the port is not a number from 0 to 65535") from None
+        raise UsageError(f"--mqtt {hide_password(url)}: the port is not a number from 0 to 65535") from None
     prefix = parts.path.strip("/") or "facecam"
     if any(c in prefix for c in "+#\0") or "//" in prefix:
         raise UsageError(f"--mqtt: the topic prefix {prefix!r} may not hold +, # or empty levels")

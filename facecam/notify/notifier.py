@@ -146,10 +146,3 @@ def _jpeg(crop) -> bytes | None:
     return jpeg.tobytes() if ok else None
 
 
-def same_face_cosine(embedder) -> float:
-    """The cosine two faces of one person in one video keep above, on this embedder's scale."""
-    from ..pipeline import Recognizer
-
-    return float(embedder.scale.cosine(Recognizer.SAME_FACE))
-
-

@@ -20,8 +20,8 @@ import urllib.request
 from collections import deque
 from urllib.parse import urlsplit
 
-from .. import __version__
 from ..errors import NotifyError, UsageError
+from ..version import __version__
 
 SECRET_ENV = "FACECAM_WEBHOOK_SECRET"
 

@@ -20,11 +20,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from .. import __version__, enrol
+from .. import enrol
 from ..errors import ConflictError, FacecamError, InputError, NotFoundError, UsageError
 from ..registry import Registry, transaction
-from ..sources import ImageTooLarge, decode_image
+from ..images import ImageTooLarge, decode_image
 from ..validate import person_name
+from ..version import __version__
 from . import history, sessions, web
 from .guard import Guard, HTTPProblem
 
