@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import DeviceError
+from .errors import DeviceError, Remedy
 from .sources import Frame, FrameSource
 
 FINISHED = "finished"  # q, or the step said it is done
@@ -27,6 +27,7 @@ ABORTED = "aborted"  # Esc, Ctrl-C, the window closed
 ENDED = "ended"  # the source has no more frames (or --max-frames was reached)
 STOPPED = "stopped"  # a live source stopped delivering frames
 
+NO_WINDOW = Remedy("runs without a window", "headless")
 KEY_FINISH = {ord("q"), ord("Q"), 13, 10}  # q, Enter
 KEY_ABORT = {27}  # Esc
 KEY_FULLSCREEN = {ord("f"), ord("F")}
@@ -138,7 +139,7 @@ def open_window(title: str, shape) -> None:
     try:
         cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
     except cv2.error as err:
-        raise DeviceError(f"cannot open a window ({err.err}); use --headless") from None
+        raise DeviceError(f"cannot open a window ({err.err})", NO_WINDOW) from None
     cv2.resizeWindow(title, shape[1], shape[0])
 
 
@@ -175,11 +176,11 @@ def check_display() -> None:
         return
     display = os.environ.get("DISPLAY", "")
     if not display:
-        raise DeviceError("no display to open a window on (DISPLAY is not set); use --headless")
+        raise DeviceError("no display to open a window on: DISPLAY is not set", NO_WINDOW)
     host, _, number = display.partition(":")
     local = host in ("", "unix") and number.split(".")[0].isdigit()
     if local and not Path(f"/tmp/.X11-unix/X{number.split('.')[0]}").exists():
-        raise DeviceError(f"no X server at DISPLAY={display}; use --headless")
+        raise DeviceError(f"no X server at DISPLAY={display}", NO_WINDOW)
 
 
 def _system_fonts_for_qt() -> None:

@@ -6,7 +6,7 @@ import re
 import sys
 
 from .config import cpu_threads
-from .errors import DeviceError, UsageError
+from .errors import DeviceError, Remedy, UsageError
 
 _threads_set = False
 
@@ -34,7 +34,7 @@ def resolve_device(spec: str = "auto"):
     if not m:
         raise UsageError(f"unknown device {spec!r}: use auto, cpu, cuda or cuda:N")
     if not torch.cuda.is_available():
-        raise DeviceError(f"device {spec} requested but torch sees no CUDA device: use --device cpu")
+        raise DeviceError(f"device {spec} requested but torch sees no CUDA device", Remedy("runs on the processor", "device", "cpu"))
     index = int(m.group(1) or 0)
     if index >= torch.cuda.device_count():
         raise DeviceError(

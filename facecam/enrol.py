@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .align import canonical_crop
-from .errors import ConflictError
+from .errors import ConflictError, Remedy
 from .quality import face_measures
 from .guide import FRONTAL, SAY, Directions, Smoother, head_pose, inside_oval, pose_bin  # noqa: F401 (pose_bin: API)
 from .types import Detection, Sample
@@ -220,8 +220,9 @@ def refuse_taken(names, registry, *, add: bool, replace: bool, can_replace: bool
     (can_replace: whether the command offers --replace)."""
     for name in names:
         if name in registry.names() and not (add or replace):
-            raise ConflictError(f"{shorten(name)} is enrolled already: --add adds samples"
-                                f"{', --replace starts over' if can_replace else ' to them'}; nothing saved")
+            raise ConflictError(f"{shorten(name)} is enrolled already; nothing saved",
+                                *((Remedy("adds samples", "add"), Remedy("starts over", "replace")) if can_replace
+                                  else (Remedy("adds samples to them", "add"),)))
 
 
 def save(path, embedder, enrolled: dict[str, list[Sample]], *, add: bool = False, replace: bool = False,
@@ -241,9 +242,9 @@ def save(path, embedder, enrolled: dict[str, list[Sample]], *, add: bool = False
             other = someone_else(reg, name, np.stack([s.vector for s in samples]), embedder, threshold)
             if other and not force:
                 raise ConflictError(f"{shorten(name)[1:-1]}: this face matches {shorten(other[0])} (score {other[1]}), "
-                                    f"who is enrolled already; nothing saved (--force enrols anyway)")
+                                    f"who is enrolled already; nothing saved", Remedy("enrols anyway", "force"))
             if other:
-                warn(f"{name}: this face matches {other[0]!r} (score {other[1]}); enrolled anyway (--force)")
+                warn(f"{name}: this face matches {other[0]!r} (score {other[1]}); enrolled anyway, as asked")
         for name, samples in enrolled.items():
             if replace and name in reg.names():
                 reg.remove(name)

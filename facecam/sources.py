@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DeviceError, InputError
+from .errors import DeviceError, InputError, Remedy
 from .grabber import Frame, Grabber
 from .images import list_images, read_image
 from .validate import camera_index, hide_password, source_path
@@ -84,7 +84,8 @@ class FrameSource:
         if not capture.isOpened():
             found = sorted(str(p) for p in Path("/dev").glob("video*"))
             raise DeviceError(f"camera {camera} could not be opened (video devices on this machine: "
-                              f"{', '.join(found) or 'none'}); use --camera N or --source FILE")
+                              f"{', '.join(found) or 'none'})", Remedy("picks another", "camera", "N"),
+                              Remedy("reads a video or stream instead", "source", "FILE"))
         wanted = self.camera_settings
         if wanted.fourcc:  # before the size: the size a camera offers depends on the format
             capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*wanted.fourcc))

@@ -169,7 +169,7 @@ def test_register_list_rename_delete(data, tmp_path):
         "alex_lacamoire": 1, "biden": 2, "kit_harington": 2, "obama": 2, "rose_leslie": 2}
     assert summary["model"] == "sface" and summary["skipped"] == []
     assert_one_line_error(facecam("register", "--name", "obama", "--from-dir", train / "obama", "--registry", reg), 2,
-                          "'obama' is enrolled already: --add adds samples, --replace starts over")
+                          "'obama' is enrolled already; nothing saved (--add adds samples, --replace starts over)")
     again = facecam("register", "--name", "obama", "--from-dir", train / "obama", "--registry", reg, "--add", "--json")
     assert json.loads(again.stdout)["enrolled"]["obama"] == {"added": 2, "total": 4}
     replaced = facecam("register", "--name", "obama", "--from-dir", train / "obama", "--registry", reg,

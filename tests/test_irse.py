@@ -131,7 +131,7 @@ def test_import_then_use_by_name(tmp_path):
     again = tmp_path / "again.pth"
     torch.save(random_state(iresnet50_layout()), again)
     dup = facecam("models", "import", again, "--arch", "iresnet50", "--name", "backbone_ir50_asia")
-    assert dup.returncode == 2 and "exists already; add --replace" in dup.stderr
+    assert dup.returncode == 2 and "exists already (--replace replaces it)" in dup.stderr
     wrong = facecam("models", "import", again, "--arch", "ir50", "--name", "x")
     assert wrong.returncode == 1 and "not face.evoLVe IR-50 weights (missing: body.0.res_layer" in wrong.stderr
     assert facecam("models", "import", again, "--arch", "iresnet50", "--name", "backbone_ir50_asia",

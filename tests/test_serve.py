@@ -77,6 +77,9 @@ def test_enrol_recognise_list_rename_delete(server, data):
     r = httpx.post(f"{url}/identities/Someone/samples", headers=AUTH, timeout=60,
                    files=[("images", photo(data, "test/obama1.jpg"))])
     assert r.status_code == 409 and "matches 'Barack Obama'" in r.json()["detail"]
+    # how to proceed is worded as the request's own parameter, not as a command-line flag
+    assert r.json()["detail"].endswith("nothing saved (force=true enrols anyway)")
+    assert r.json()["remedies"] == [{"does": "enrols anyway", "parameter": "force", "value": "true"}]
     # recognise: the photo with three faces (obama, biden and a third person)
     r = httpx.post(f"{url}/recognize", files={"image": photo(data, "test/obama_and_biden.jpg")}, headers=AUTH, timeout=60)
     assert r.status_code == 200, r.text

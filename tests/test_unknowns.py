@@ -291,7 +291,7 @@ def test_unknowns_groups_sheet_enrol_and_forget(seen, data, tmp_path):
     assert [g["cluster"] for g in groups(registry)] == [11, 1, 3, 13, 19, 21, 22, 23, 24]
 
     assert_one_line_error(facecam("unknowns", "enrol", "11", "--name", LIN, "--registry", registry), 2,
-                          "'Lin-Manuel Miranda' is enrolled already: --add adds samples to them; nothing saved")
+                          "'Lin-Manuel Miranda' is enrolled already; nothing saved (--add adds samples to them)")
     assert_one_line_error(facecam("unknowns", "enrol", "999", "--name", "Nobody", "--registry", registry), 2,
                           "no unknown group 999")
     assert_one_line_error(facecam("unknowns", "forget", "999", "--registry", registry, "--yes"), 2, "no unknown group 999")

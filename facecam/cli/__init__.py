@@ -12,7 +12,7 @@ import warnings
 import typer
 
 from .. import ui
-from ..errors import FacecamError
+from ..errors import FacecamError, worded
 from . import detection, enrolment, recognition, cameras, history, grouping, notify, people, serve, evaluation, models  # noqa: F401 (they add commands, in this order)
 from .app import app
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="facecam", standalone_mode=False)
     except FacecamError as err:
-        ui.error(str(err))
+        ui.error(worded(err, flags=True))
         code = err.exit_code
     except (typer.Abort, KeyboardInterrupt):
         ui.error("interrupted")

@@ -8,7 +8,7 @@ import time
 import typer
 
 from .. import ui
-from ..errors import NotifyError, UsageError
+from ..errors import NotifyError, UsageError, worded
 from .app import app
 from .options import MqttCaOpt, MqttOpt, WebhookOpt
 
@@ -36,7 +36,7 @@ def test(mqtt: MqttOpt = None, mqtt_ca: MqttCaOpt = None, webhook: WebhookOpt = 
         try:
             ui.info(send())
         except NotifyError as err:
-            ui.error(str(err))
+            ui.error(worded(err, flags=True))
             failures.append(err)
     if failures:
         raise typer.Exit(1)

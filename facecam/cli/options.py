@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import ui
-from ..errors import FacecamError
+from ..errors import FacecamError, worded
 
 DeviceOpt = Annotated[str, typer.Option(help="Compute device: auto, cpu, cuda or cuda:N.")]
 DetectorOpt = Annotated[
@@ -262,10 +262,11 @@ class Images:
                 yield path, rel, image
 
     def _fail(self, path: Path, err: FacecamError) -> None:
-        self.failed.append((path, str(err)))
-        ui.error(str(err))
+        said = worded(err, flags=True)
+        self.failed.append((path, said))
+        ui.error(said)
         if self.json_out:
-            ui.json_line({"image": str(path), "error": str(err)})
+            ui.json_line({"image": str(path), "error": said})
 
 
 def notifier_for(*, mqtt: str | None, mqtt_ca: Path | None, snapshots: bool, mqtt_discovery: str,

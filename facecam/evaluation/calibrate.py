@@ -59,7 +59,7 @@ def folder_vectors(folder: str | Path, detector, embedder, warn=lambda message: 
 def calibrate(vectors, labels: list[str], embedder, *, far: float = 0.001) -> CalibrationResult:
     """Every pair of labelled vectors scored into same-person and different-person pairs."""
     if not 0 < far < 1:
-        raise UsageError("--far must be between 0 and 1")
+        raise UsageError("must be between 0 and 1", param="far")
     names = sorted(set(labels))
     ids = np.array([names.index(label) for label in labels])
     genuine, impostor = score_pools(np.array(vectors).reshape(-1, embedder.dim), ids)

@@ -70,7 +70,7 @@ def identify(root: str | Path, detector, embedder, *, gallery: int = 1, progress
     from ..registry import Registry
 
     if gallery < 1:
-        raise UsageError("--gallery must be 1 or more")
+        raise UsageError("must be 1 or more", param="gallery")
     root = Path(root)
     enrolled, probes, strangers, no_face = _embed_folders(root, gallery, detector, embedder, progress)
     if not enrolled or not probes:

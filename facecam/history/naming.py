@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import NotFoundError, UsageError
+from ..errors import NotFoundError, Remedy, UsageError
 from ..types import Sample
 from ..validate import person_name, shorten
 from .store import History
@@ -43,7 +43,8 @@ def correct(store: History, registry: Path, embedder, sighting_id: int, *, name:
         raise UsageError(f"sighting {sighting_id} is still going on; correct it once it has ended")
     was = row["name"]
     if name is None and was is None:
-        raise UsageError(f"sighting {sighting_id} is unknown already: nothing to correct (--name NAME says who it was)")
+        raise UsageError(f"sighting {sighting_id} is unknown already: nothing to correct",
+                         Remedy("says who it was", "name", "NAME"))
     if name is not None:
         name = person_name(name)
         if name == was:

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, delete, event, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from ..errors import HistoryError
+from ..errors import HistoryError, Remedy
 from . import schema
 from .schema import faces, sightings
 
@@ -116,7 +116,8 @@ class History:
     def error(self, err: BaseException) -> HistoryError:
         text = reason(err)
         if self.dialect == "sqlite" and "not a database" in text:
-            text = "not a SQLite database (damaged, or another kind of file): move it away or pass --history PATH"
+            return HistoryError(f"history {self.where}: not a SQLite database (damaged, or another kind of file): "
+                                "move it away", Remedy("uses another", "history", "PATH"))
         return HistoryError(f"history {self.where}: {text}")
 
     def close(self) -> None:
@@ -348,8 +349,8 @@ def _url_engine(target: str, create: bool):
     try:
         url = make_url(target)
     except ArgumentError:
-        raise HistoryError("--history: not a database URL (postgresql://user:password@host:port/database) "
-                           "or a file name") from None
+        raise HistoryError("not a database URL (postgresql://user:password@host:port/database) or a file name",
+                           param="history") from None
     where = url.render_as_string(hide_password=True)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(Path(url.database or ""), create)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import NotFoundError
+from ..errors import NotFoundError, Remedy
 from ..quality import face_measures
 from ..types import Sample
 from .store import History
@@ -110,8 +110,8 @@ def find(clusters: list[Cluster], cluster_id: int) -> Cluster:
     for c in clusters:
         if c.id == cluster_id:
             return c
-    raise NotFoundError(f"no unknown group {cluster_id} ('facecam unknowns' lists them; a group's id changes when "
-                        f"its oldest sighting is erased or named)")
+    raise NotFoundError(f"no unknown group {cluster_id} (a group's id changes when its oldest sighting is erased or "
+                        f"named)", Remedy("to list them", command="unknowns"))
 
 
 def touching(clusters: list[Cluster], *, since: float | None, until: float | None, source: str | None) -> list[Cluster]:

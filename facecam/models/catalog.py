@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from ..config import cache_dir, models_dir
-from ..errors import UsageError, WeightsError
+from ..errors import Remedy, UsageError, WeightsError
 from ..storage import atomic_write, locked, sha256_file
 
 
@@ -107,7 +107,8 @@ def add_imported(path: Path, entry: Entry, *, replace: bool = False) -> Entry:
         imported = _imported()
         builtin = {e.name for e in entries()} - {m["name"] for m in imported}
         if entry.name in builtin or (not replace and any(m["name"] == entry.name for m in imported)):
-            raise UsageError(f"a model named {entry.name!r} exists already" + ("" if entry.name in builtin else "; add --replace"))
+            raise UsageError(f"a model named {entry.name!r} exists already",
+                             *(() if entry.name in builtin else (Remedy("replaces it", "replace"),)))
         with open(path, "rb") as src, atomic_write(models_dir() / entry.source["file"]) as dst:
             shutil.copyfileobj(src, dst)
         imported = [m for m in imported if m["name"] != entry.name] + [entry.__dict__]

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..align import ARCFACE_112
 from ..calibration import ScoreScale
-from ..errors import UsageError, WeightsError
+from ..errors import Remedy, UsageError, WeightsError
 from .base import Embedder
 from .weights import read_onnx
 
@@ -59,11 +59,12 @@ def inspect(data: bytes, origin, *, input_size: tuple[int, int] | None = None, l
     found = "nchw" if dims[1] == 3 else "nhwc" if dims[3] == 3 else None
     layout = layout or found
     if layout not in ("nchw", "nhwc") or (found and layout != found):
-        raise UsageError(f"{origin}: the graph's input is {dims}: give --layout nchw or nhwc" if not found else
-                         f"{origin}: the graph's input {dims} is {found}, not {layout}")
+        if not found:
+            raise UsageError(f"{origin}: the graph's input is {dims}", Remedy("says which it is", "layout", "nchw|nhwc"))
+        raise UsageError(f"{origin}: the graph's input {dims} is {found}, not {layout}")
     spatial = (dims[3], dims[2]) if layout == "nchw" else (dims[2], dims[1])
     if input_size is None and None in spatial:
-        raise UsageError(f"{origin}: the graph does not fix its input size: give --input-size WxH")
+        raise UsageError(f"{origin}: the graph does not fix its input size", Remedy("gives it", "input_size", "WxH"))
     if input_size is not None and None not in spatial and tuple(input_size) != spatial:
         raise UsageError(f"{origin}: the graph takes {spatial[0]}x{spatial[1]} crops, not {input_size[0]}x{input_size[1]}")
     width, height = input_size or spatial
@@ -72,7 +73,7 @@ def inspect(data: bytes, origin, *, input_size: tuple[int, int] | None = None, l
                      mean=(0.0 if normalises else 127.5) if mean is None else float(mean),
                      std=(1.0 if normalises else 127.5) if std is None else float(std), batch=dims[0])
     if spec.std == 0:
-        raise UsageError("--std must not be 0")
+        raise UsageError("must not be 0", param="std")
     del model.graph.input[:]
     model.graph.input.extend(inputs)
     return spec, model.SerializeToString()

@@ -47,15 +47,15 @@ def parse_url(url: str) -> Broker:
     """mqtt://[user:password@]host[:port][/prefix], mqtts:// for TLS (port 8883 by default)."""
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise UsageError(f"--mqtt {hide_password(url)}: expected mqtt://[user:password@]host[:port][/prefix] "
-                         "(mqtts:// for TLS)")
+        raise UsageError(f"{hide_password(url)}: expected mqtt://[user:password@]host[:port][/prefix] "
+                         "(mqtts:// for TLS)", param="mqtt")
     try:
         port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
     except ValueError:
-        raise UsageError(f"--mqtt {hide_password(url)}: the port is not a number from 0 to 65535") from None
+        raise UsageError(f"{hide_password(url)}: the port is not a number from 0 to 65535", param="mqtt") from None
     prefix = parts.path.strip("/") or "facecam"
     if any(c in prefix for c in "+#\0") or "//" in prefix:
-        raise UsageError(f"--mqtt: the topic prefix {prefix!r} may not hold +, # or empty levels")
+        raise UsageError(f"the topic prefix {prefix!r} may not hold +, # or empty levels", param="mqtt")
     return Broker(parts.hostname, port, parts.scheme == "mqtts", unquote(parts.username) if parts.username else None,
                   unquote(parts.password) if parts.password else None, prefix)
 
@@ -71,7 +71,7 @@ def _client(broker: Broker, ca: str | None, client_id: str):
         try:
             client.tls_set(ca_certs=ca)
         except (OSError, ValueError) as err:
-            raise UsageError(f"--mqtt-ca {ca}: cannot use it ({err})") from None
+            raise UsageError(f"{ca}: cannot use it ({err})", param="mqtt_ca") from None
     return client
 
 

@@ -29,11 +29,11 @@ SECRET_ENV = "FACECAM_WEBHOOK_SECRET"
 def check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--webhook {shown(url)}: expected an http:// or https:// URL")
+        raise UsageError(f"{shown(url)}: expected an http:// or https:// URL", param="webhook")
     try:
         parts.port
     except ValueError:
-        raise UsageError(f"--webhook {shown(url)}: the port is not a number from 0 to 65535") from None
+        raise UsageError(f"{shown(url)}: the port is not a number from 0 to 65535", param="webhook") from None
     return url
 
 

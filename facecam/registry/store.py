@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConflictError, NotFoundError, UsageError
+from ..errors import ConflictError, NotFoundError, Remedy, UsageError
 from ..storage import atomic_write, locked, sha256_file
 from ..validate import person_name, shorten
 from .document import FORMAT, Invalid, RegistryError, array_name, check_document, check_model, checksum, crop_path
@@ -41,6 +41,8 @@ from .document import FORMAT, Invalid, RegistryError, array_name, check_document
 INDEX = "registry.json"
 BACKUP = "registry.json.bak"
 CROP_FILE = re.compile(r"[0-9a-f]{32}\.png")
+RESTORE = Remedy("to go back to the previous generation", command="registry restore")
+REGISTRY_ELSEWHERE = Remedy("says where it is", "registry", "DIR")
 
 
 def now() -> str:
@@ -98,7 +100,7 @@ class Registry:
                 raise RegistryError(f"{path}: not a folder")
             if create and model is not None:
                 return cls(path=path, model=dict(model))
-            raise RegistryError(f"{path}: no registry here (enrol someone first, or pass --registry DIR)")
+            raise RegistryError(f"{path}: no registry here; enrol someone first", REGISTRY_ELSEWHERE)
         reg = cls._load(path, index)
         if model is not None:
             reg.check_model(model)
@@ -106,16 +108,15 @@ class Registry:
 
     @classmethod
     def _load(cls, path: Path, index: Path) -> "Registry":
-        restore_hint = "; run 'facecam registry restore' to go back to the previous generation"
         try:
             stamp = _stamp(index)  # before reading: a change made meanwhile shows at the next reload
             doc = check_document(json.loads(index.read_bytes()))
             vectors, ids = (_read_array(path, doc, key) for key in ("vectors", "ids"))
             _check_arrays(vectors, ids, doc)
         except Invalid as err:
-            raise RegistryError(f"{index}: {err}{restore_hint}") from None
+            raise RegistryError(f"{index}: {err}", RESTORE) from None
         except (OSError, ValueError, RecursionError) as err:
-            raise RegistryError(f"{index}: unreadable ({type(err).__name__}: {err}){restore_hint}") from None
+            raise RegistryError(f"{index}: unreadable ({type(err).__name__}: {err})", RESTORE) from None
         samples = doc["samples"]
         for sample, i in zip(samples, ids.tolist()):
             sample["identity"] = i
@@ -139,11 +140,11 @@ class Registry:
     def check_model(self, model: dict) -> None:
         mine = self.model
         if mine["name"] != model["name"] or int(mine["dim"]) != int(model["dim"]) or mine.get("sha256") != model.get("sha256"):
+            theirs = shorten(mine["name"])[1:-1]
             raise RegistryError(
-                f"{self.path}: enrolled with model {shorten(mine['name'])[1:-1]} ({mine['dim']}-d), not {model['name']}: "
-                f"vectors of different models cannot be compared; use --model {shorten(mine['name'])[1:-1]} "
-                f"or rebuild it with 'facecam registry reembed --model {model['name']}'"
-            )
+                f"{self.path}: enrolled with model {theirs} ({mine['dim']}-d), not {model['name']}: "
+                f"vectors of different models cannot be compared", Remedy("uses its model", "model", theirs),
+                Remedy(f"to rebuild it with {model['name']}", command=f"registry reembed --model {model['name']}"))
 
     @property
     def ids(self) -> np.ndarray:
@@ -357,8 +358,7 @@ def _read_array(path: Path, doc: dict, key: str) -> np.ndarray:
     entry = doc["files"][key]
     file = path / entry["name"]  # checked by the schema to be <key>.<generation>.npy
     if not file.is_file() or sha256_file(file) != entry["sha256"]:
-        raise RegistryError(f"{file}: missing or damaged (checksum mismatch); "
-                            f"run 'facecam registry restore' to go back to the previous generation")
+        raise RegistryError(f"{file}: missing or damaged (checksum mismatch)", RESTORE)
     return np.load(file, allow_pickle=False)
 
 
@@ -382,7 +382,7 @@ def reembed(reg: Registry, embedder) -> None:
     missing = [s for s in reg.samples if not s.get("crop") or not s.get("landmarks")]
     if missing:
         raise RegistryError(
-            f"{reg.path}: {len(missing)} sample(s) have no kept face crop (enrolled with --no-keep-crops); "
+            f"{reg.path}: {len(missing)} sample(s) have no kept face crop (enrolled without keeping crops); "
             f"they cannot be re-embedded: delete and enrol those people again"
         )
     crops = []
@@ -405,7 +405,7 @@ def transaction(path: str | Path, *, model: dict | None = None, create: bool = F
     if create:
         path.mkdir(parents=True, exist_ok=True)
     if not path.is_dir():
-        raise RegistryError(f"{path}: no registry here (enrol someone first, or pass --registry DIR)")
+        raise RegistryError(f"{path}: no registry here; enrol someone first", REGISTRY_ELSEWHERE)
     with locked(path / INDEX):
         try:
             reg = Registry.open(path, model=model, create=create)
@@ -444,9 +444,9 @@ def stored_model(path: str | Path) -> dict | None:
             raise Invalid("the document must be a JSON object")
         return check_model(doc.get("model"))
     except Invalid as err:
-        raise RegistryError(f"{index}: {err}; run 'facecam registry restore'") from None
+        raise RegistryError(f"{index}: {err}", RESTORE) from None
     except (OSError, ValueError, RecursionError) as err:
-        raise RegistryError(f"{index}: unreadable ({type(err).__name__}); run 'facecam registry restore'") from None
+        raise RegistryError(f"{index}: unreadable ({type(err).__name__})", RESTORE) from None
 
 
 class EnrolledNames:

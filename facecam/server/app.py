@@ -107,8 +107,16 @@ class Health(BaseModel):
     sources: list[SourceHealth] = Field([], description="every live source")
 
 
+class Remedy(BaseModel):
+    does: str = Field(description="what it does")
+    parameter: Optional[str] = Field(None, description="the request's parameter to set")
+    value: Optional[str] = Field(None, description="the value to give it")
+    command: Optional[str] = Field(None, description="or: the command to run on the server")
+
+
 class Problem(BaseModel):
     detail: str
+    remedies: list[Remedy] = Field([], description="ways to proceed, where there are some")
 
 
 PROBLEMS = {code: {"model": Problem} for code in (400, 401, 403, 404, 409, 413, 415, 422, 503)}
@@ -245,7 +253,12 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(FacecamError)
     async def _facecam_error(request: Request, err: FacecamError):
         status = next((code for kind, code in ERROR_STATUS if isinstance(err, kind)), 503)  # 503: registry, weights
-        return JSONResponse({"detail": str(err)}, status_code=status)
+        body = {"detail": str(err)}
+        if err.remedies:  # how to proceed, as the request's parameters (force=true) or a command to run
+            body["remedies"] = [{"does": r.does, **({"command": f"facecam {r.command}"} if r.command else
+                                                    {"parameter": r.option, "value": r.value or "true"})}
+                                for r in err.remedies]
+        return JSONResponse(body, status_code=status)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, err: Exception):  # a bug: JSON all the same, the traceback in the log

@@ -16,7 +16,7 @@ def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        raise UsageError(f"--host {shorten(host)} is not an IP address or localhost") from None
+        raise UsageError(f"{shorten(host)} is not an IP address or localhost", param="host") from None
 
 
 def check_listen(host: str, port: int, token: str | None) -> None:
@@ -24,7 +24,7 @@ def check_listen(host: str, port: int, token: str | None) -> None:
     if not is_loopback(host) and token is None:
         raise UsageError(f"serving on {host} needs FACECAM_TOKEN set (changes to the registry require it)")
     if not 1 <= port <= 65535:
-        raise UsageError(f"--port {port}: must be 1-65535")
+        raise UsageError(f"{port}: must be 1-65535", param="port")
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         # as uvicorn does: a port left in TIME_WAIT by the last run (a restart) is free, one listened on is not
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
