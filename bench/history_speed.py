@@ -48,7 +48,7 @@ def frame_rates(store_targets: dict) -> None:
     from facecam.models import load_embedder, retinaface
     from facecam.pipeline import Recognizer
     from facecam.registry import Registry
-    from facecam.images import FrameSource
+    from facecam.sources import FrameSource
 
     examples = data_dir() / "face_recognition_examples/examples"
     clip = examples / "short_hamilton_clip.mp4"
@@ -65,7 +65,7 @@ def frame_rates(store_targets: dict) -> None:
             with FrameSource(source=clip) as frames:
                 recorder = None if writer is None else Recorder(writer, source=frames.name, live=False, model=embedder.name)
                 loop, _ = live.recognize(frames, Recognizer(detector, embedder, registry), headless=True, output=None,
-                                         max_frames=None, on_event=lambda event: None, recorder=recorder)
+                                         max_frames=None, observers=[recorder] if recorder else [], writer=writer)
             rates[mode].append(loop.frames / loop.seconds)
             if writer is not None:
                 writer.close()

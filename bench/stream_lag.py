@@ -87,7 +87,7 @@ def run(mode: str, url: str, seconds: float, period: int) -> dict:
     from facecam.models import load_embedder, retinaface
     from facecam.pipeline import Recognizer
     from facecam.registry import Registry
-    from facecam.images import FrameSource
+    from facecam.sources import FrameSource
 
     detector, embedder = retinaface.load(device="cpu"), load_embedder(None, device="cpu")
     recognizer = Recognizer(detector, embedder, Registry.open(tempfile.mkdtemp(), model=embedder.model_info, create=True))

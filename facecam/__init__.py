@@ -11,7 +11,7 @@ Library use (models load on first use, never at import):
 
 from __future__ import annotations
 
-from .version import __version__
+from .version import __version__  # noqa: F401 (facecam.__version__)
 
 __all__ = ["FaceCam", "detect"]
 

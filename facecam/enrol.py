@@ -187,19 +187,22 @@ def photo_sample(image: np.ndarray, detector, embedder, source: str, keep_crop: 
 
 def photo_samples(photos, detector, embedder, *, keep_crops: bool = True,
                   progress=lambda done, total: None) -> tuple[list[Sample], list[dict]]:
-    """The samples of photo files (one per photo: its main face), and the photos skipped as
-    {"image", "reason"} (unreadable, no face, no clear main face)."""
+    """The samples of photos (one per photo: its main face), and the photos skipped as {"image",
+    "reason"} (unreadable, no face, no clear main face). A photo is a file, or (where it came
+    from, its decoded BGR image)."""
     from .errors import FacecamError
     from .images import read_image
 
     samples, skipped = [], []
-    for done, path in enumerate(photos, 1):
+    for done, photo in enumerate(photos, 1):
+        origin, image = photo if isinstance(photo, tuple) else (str(photo), None)
         try:
-            one, reason = photo_sample(read_image(path), detector, embedder, str(path), keep_crops)
+            one, reason = photo_sample(read_image(photo) if image is None else image, detector, embedder, origin,
+                                       keep_crops)
         except FacecamError as err:
-            one, reason = None, str(err).removeprefix(f"{path}: ")
+            one, reason = None, str(err).removeprefix(f"{origin}: ")
         if one is None:
-            skipped.append({"image": str(path), "reason": reason})
+            skipped.append({"image": origin, "reason": reason})
         else:
             samples.append(one)
         progress(done, len(photos))

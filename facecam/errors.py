@@ -48,7 +48,7 @@ def worded(err: FacecamError, *, flags: bool = False) -> str:
 
     text = err.message
     if err.param is not None:
-        text = f"{setting(err.param, None).partition('=')[0]} {text}"
+        text = f"{setting(err.param, None).partition('=')[0]}: {text}"
     ways = [f"run 'facecam {r.command}' {r.does}" if r.command else f"{setting(r.option, r.value)} {r.does}"
             for r in err.remedies]
     return text + (f" ({', '.join(ways)})" if ways else "")

@@ -11,6 +11,7 @@ from .capture import ABORTED, Loop, close_window, open_window, toggle_fullscreen
 from .enrol import Enrolment
 from .enrol_view import EnrolView
 from .errors import InputError
+from .observe import Seen
 from .pipeline import Recognizer, process_together
 from .sources import Frame, FrameSource
 
@@ -92,12 +93,13 @@ def review(title: str, view: EnrolView, shape) -> str:
 
 
 class Recognition:
-    """Recognize's per-frame step: names on tracks, events, who was seen when, the annotated video."""
+    """Recognize's per-frame step: names on tracks, the observers told (history, notifications,
+    JSON events), who was seen when, the annotated video. observers: observe.Observer, in the
+    order they are told; writer: the history.Writer, whose outages the window shows."""
 
-    def __init__(self, recognizer: Recognizer, *, headless: bool, output, fps: float | None, on_event, recorder=None,
-                 source: FrameSource | None = None, annotate: bool | None = None, watch=None):
-        self.recognizer, self.headless, self.on_event, self.recorder = recognizer, headless, on_event, recorder
-        self.watch = watch  # a notify.Watch: presence and alerts
+    def __init__(self, recognizer: Recognizer, *, headless: bool, output, fps: float | None, observers=(),
+                 writer=None, source: FrameSource | None = None, annotate: bool | None = None):
+        self.recognizer, self.headless, self.observers, self.writer = recognizer, headless, list(observers), writer
         self.annotate = (not headless or output is not None) if annotate is None else annotate  # draw the overlay
         self.source = source
         self.video = VideoOut(output, fps) if output is not None else None
@@ -115,14 +117,9 @@ class Recognition:
         timer = self.recognizer.timer
         self.frames += 1
         tracks, matched = recognized or self.recognizer.process(frame.image, frame.index)
-        if self.recorder is not None:
-            self.recorder.update(frame, tracks, matched, self.recognizer.tracker.tracks)
-        if self.watch is not None:
-            self.watch.update(frame, tracks, matched, self.recognizer.tracker.tracks)
-        for track in matched:
-            self.on_event({"frame": frame.index, "time": round(frame.time, 3), "track_id": track.id,
-                           "name": track.name, "score": track.score,
-                           "box": [round(float(v), 1) for v in track.face.box]})
+        seen = Seen(frame, tracks, matched, self.recognizer.tracker.tracks)
+        for observer in self.observers:
+            observer.update(seen)
         for track in tracks:
             if track.name is None:
                 self.unknown_tracks.add(track.id)
@@ -137,8 +134,8 @@ class Recognition:
             shown = frame.image.copy()
             dropped = f"   {self.source.dropped} dropped" if self.source is not None and self.source.dropped else ""
             lines = [f"{self.fps.label()}   {len(tracks)} face(s){dropped}   q quits"]
-            if self.recorder is not None and self.recorder.writer.error:
-                lines.append(f"history unavailable: {self.recorder.writer.waiting} sighting(s) waiting")
+            if self.writer is not None and self.writer.error:
+                lines.append(f"history unavailable: {self.writer.waiting} sighting(s) waiting")
             band = draw.status(shown, lines)
             draw.tracks(shown, tracks, top=band)  # labels below the status band, never under it
         if self.video is not None:
@@ -146,10 +143,8 @@ class Recognition:
         return shown, False
 
     def close(self) -> None:
-        if self.recorder is not None:
-            self.recorder.close()
-        if self.watch is not None:
-            self.watch.close()
+        for observer in self.observers:
+            observer.close()
         if self.video is not None:
             self.video.close()
 
@@ -221,14 +216,13 @@ class Tiled:
 
 
 def recognize_many(sources, recognizers: list[Recognizer], *, headless: bool, output, max_frames: int | None,
-                   on_event, recorders: list, watches: list) -> tuple[Loop, dict]:
-    """recognize over several sources (sources.Sources) in one loop, one Recognizer each (sharing
-    the models); returns (the loop, the summary: totals and each source's own)."""
+                   observers: list[list], writer=None) -> tuple[Loop, dict]:
+    """recognize over several sources (sources.Sources) in one loop, one Recognizer and list of
+    observers each (sharing the models); returns (the loop, the summary: totals and each source's own)."""
     names = [s.name for s in sources.sources]
-    steps = [Recognition(r, headless=headless, output=None, fps=s.fps, recorder=rec, source=s, watch=watch,
-                         annotate=not headless or output is not None,
-                         on_event=lambda event, name=name: on_event({"source": name, **event}))
-             for r, s, rec, watch, name in zip(recognizers, sources.sources, recorders, watches, names)]
+    steps = [Recognition(r, headless=headless, output=None, fps=s.fps, observers=watching, writer=writer, source=s,
+                         annotate=not headless or output is not None)
+             for r, s, watching in zip(recognizers, sources.sources, observers)]
     step = Tiled(steps, names, output, fps=max((s.fps or 0 for s in sources.sources), default=0) or None)
     loop = Loop(sources, step, title="facecam recognize", headless=headless, max_frames=max_frames)
     try:
@@ -254,12 +248,11 @@ def _lag(lags: list[float]) -> dict | None:
 
 
 def recognize(source: FrameSource, recognizer: Recognizer, *, headless: bool, output, max_frames: int | None,
-              on_event, recorder=None, watch=None) -> tuple[Loop, dict]:
-    """Run the recognition loop; returns (the finished loop, the summary). recorder: a
-    history.Recorder that turns the tracks into sightings (ended with the loop); watch: a
-    notify.Watch (presence, alerts)."""
-    step = Recognition(recognizer, headless=headless, output=output, fps=source.fps, on_event=on_event,
-                       recorder=recorder, source=source, watch=watch)
+              observers=(), writer=None) -> tuple[Loop, dict]:
+    """Run the recognition loop; returns (the finished loop, the summary). observers: told of
+    every frame, closed with the loop (observe.Observer)."""
+    step = Recognition(recognizer, headless=headless, output=output, fps=source.fps, observers=observers,
+                       writer=writer, source=source)
     loop = Loop(source, step, title="facecam recognize", headless=headless, max_frames=max_frames,
                 timer=recognizer.timer)
     try:

@@ -575,23 +575,34 @@ def track(track_id, name, score, side, vector=None):
 
 def test_the_recorder_settles_names_keeps_the_best_face_and_writes_long_sightings(monkeypatch):
     from facecam.history import Recorder
+    from facecam.observe import Seen
+    from facecam.server import Events
     from facecam.sources import Frame
 
-    writer, events = Collect(), []
-    recorder = Recorder(writer, source="door", live=False, model="sface", on_event=lambda kind, e: events.append((kind, e)))
+    writer, events = Collect(), Events()
+    recorder = Recorder(writer, source="door", live=False, model="sface")
+    starts = events.starts("door", live=False)  # the server's /events feed of sightings starting
+    published = []
+    events.publish = lambda kind, payload: published.append((kind, payload))
     image = np.zeros((120, 120, 3), np.uint8)
     vector = np.ones(4, np.float32) / 2
     frame = lambda i: Frame(i, i / 10, image)  # noqa: E731
+
+    def update(i, tracks, matched, alive):
+        seen = Seen(frame(i), tracks, matched, alive)
+        for observer in (recorder, starts):
+            observer.update(seen)
+
     # track 1: unknown for 3 frames (far away), then Alice for 4 frames as it comes closer; embedded
     # on frames 0, 3 and 5, the largest face on frame 5
     for i in range(7):
         t = track(1, None if i < 3 else "Alice", 0.5 if i < 3 else 0.9 + i / 100, 40 + 10 * i, vector * (i + 1))
-        recorder.update(frame(i), [t], [t] if i in (0, 3, 5) else [], [t])
-    assert events == [("started", {"source": "door", "track_id": 1, "name": None,
-                                   "start": events[0][1]["start"], "start_s": 0.0})]
+        update(i, [t], [t] if i in (0, 3, 5) else [], [t])
+    assert published == [("sighting_started", {"source": "door", "track_id": 1, "name": None,
+                                                "start": published[0][1]["start"], "start_s": 0.0})]
     (first,) = writer.records  # handed over at once, so that it has an id from its start
     assert (first.name, first.frames, first.closed) == (None, 1, False) and first.face.crop.shape == (224, 224, 3)
-    recorder.update(frame(7), [], [], [])  # the tracker dropped it: the sighting ends
+    update(7, [], [], [])  # the tracker dropped it: the sighting ends
     done = writer.records[-1]
     assert len(writer.records) == 2 and done.key == first.key
     assert (done.name, done.frames, done.best_score, done.start_s, done.end_s, done.closed) == ("Alice", 7, 0.96, 0.0, 0.6, True)
@@ -600,8 +611,9 @@ def test_the_recorder_settles_names_keeps_the_best_face_and_writes_long_sighting
     monkeypatch.setattr(Recorder, "UPDATE_SECONDS", 0.0)
     for i, name in enumerate([None, "Bob"]):
         t = track(2, name, 0.4 if name is None else 0.85, 50, vector)
-        recorder.update(frame(10 + i), [t], [t], [t])
+        update(10 + i, [t], [t], [t])
     assert [(r.name, r.frames, r.closed) for r in writer.records[2:]] == [(None, 1, False), ("Bob", 2, False)]
+    assert [(kind, p["track_id"]) for kind, p in published] == [("sighting_started", 1), ("sighting_started", 2)]
     assert writer.records[2].face is not None and writer.records[3].face is None  # the face once, until a better one
     recorder.close()
     assert (writer.records[-1].name, writer.records[-1].closed, writer.records[-1].key) == ("Bob", True, writer.records[2].key)

@@ -46,10 +46,10 @@ def _unit(k: int) -> np.ndarray:
 
 
 def _observe(presence, clock, seen):
-    from facecam.notify import Observation, Seen
+    from facecam.notify import Observation, TrackSeen
 
     return presence.observe(Observation("door", clock, 1.8e9 + clock,
-                                        [Seen(track, name, 0.9, vector) for track, name, vector in seen]))
+                                        [TrackSeen(track, name, 0.9, vector) for track, name, vector in seen]))
 
 
 def test_presence_arrives_once_leaves_after_away_after_and_alerts_once_per_stranger():

@@ -98,7 +98,7 @@ def test_a_negative_sample_vetoes_the_name_it_was_wrongly_given(tmp_path):
 
 
 class FakeEmbedder:
-    name, dim = "m", 2
+    name, dim, default_threshold = "m", 2, 0.8
 
     def min_cosine(self, score=None):
         return 0.9
@@ -111,8 +111,9 @@ def test_a_sighting_still_going_on_is_left_alone(tmp_path):
 
     from facecam.errors import UsageError
     from facecam.history import Face, History, Record
-    from facecam.history.naming import correct
     from facecam.history.unknowns import unknown_clusters
+    from facecam.services import People
+    from facecam.services.sightings import correct
 
     jpeg = cv2.imencode(".jpg", np.zeros((224, 224, 3), np.uint8))[1].tobytes()
     now = time.time()
@@ -126,7 +127,7 @@ def test_a_sighting_still_going_on_is_left_alone(tmp_path):
     clusters, unclear = unknown_clusters(store, FakeEmbedder())
     assert [[r["id"] for r in c.rows] for c in clusters] == [[ids["k2"], ids["k3"]]] and unclear == []
     with pytest.raises(UsageError, match="is still going on"):
-        correct(store, tmp_path / "registry", FakeEmbedder(), ids["k1"], name="Alice")
+        correct(People(tmp_path / "registry", FakeEmbedder()), store, ids["k1"], name="Alice")
     store.close()
 
 

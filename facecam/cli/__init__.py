@@ -1,6 +1,6 @@
 """The `facecam` command: one small module per command group, each a thin adapter over the
-library (parse options, call one function, print). torch, OpenCV and NumPy are imported inside
-the commands, so `facecam --help` stays fast."""
+application layer (facecam.services) and the library: parse options, call one use case, print.
+torch, OpenCV and NumPy are imported inside the commands, so `facecam --help` stays fast."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import typer
 
 from .. import ui
 from ..errors import FacecamError, worded
-from . import detection, enrolment, recognition, cameras, history, grouping, notify, people, serve, evaluation, models  # noqa: F401 (they add commands, in this order)
 from .app import app
 
 

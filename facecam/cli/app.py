@@ -1,4 +1,5 @@
-"""The Typer application and its command groups; the command modules add their commands here."""
+"""The `facecam` command, composed: each module owns its commands (one Typer app per command
+group, as Typer's "one file per command group" has it), added here in the order --help lists them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import typer
 
 from .. import ui
 from ..version import __version__
+from . import cameras, detection, enrolment, evaluation, grouping, history, models, notify, people, recognition, serve
 
 app = typer.Typer(
     name="facecam",
@@ -17,12 +19,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-registry_app = typer.Typer(help="Check, restore, re-embed, export and import the registry.", no_args_is_help=True)
-models_app = typer.Typer(help="The weight files facecam knows: list, verify and import them.", no_args_is_help=True)
-eval_app = typer.Typer(help="Measure accuracy on your own labelled data.", no_args_is_help=True)
-app.add_typer(registry_app, name="registry")
-app.add_typer(models_app, name="models")
-app.add_typer(eval_app, name="eval")
+for commands in (detection.app, enrolment.app, recognition.app, cameras.app, grouping.app, people.app, serve.app,
+                 evaluation.app):
+    app.add_typer(commands)
+app.add_typer(people.registry_app, name="registry")
+app.add_typer(models.models_app, name="models")
+app.add_typer(evaluation.eval_app, name="eval")
+app.add_typer(history.history_app, name="history")
+app.add_typer(history.report_app, name="report")
+app.add_typer(grouping.unknowns_app, name="unknowns")
+app.add_typer(notify.notify_app, name="notify")
 
 
 def _version(value: bool) -> None:

@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 
 from .. import ui
-from .app import app
 from .options import JsonOpt
+
+app = typer.Typer()
 
 
 @app.command()

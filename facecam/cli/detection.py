@@ -8,12 +8,12 @@ from typing import Annotated, Optional
 import typer
 
 from .. import config, ui
-from ..errors import FacecamError
-from .app import app
 from .options import BackboneOpt, DetectorOpt, DeviceOpt, FaceConfidenceOpt, Images, MaxSizeOpt, ModelOpt, build_detector
 
 PathsArg = Annotated[list[Path], typer.Argument(help="Images, or folders searched recursively for images.")]
 JsonImagesOpt = Annotated[bool, typer.Option("--json", help="One JSON object per image on stdout.")]
+
+app = typer.Typer()
 
 
 @app.command()

@@ -10,10 +10,11 @@ import typer
 
 from .. import config, ui
 from ..errors import UsageError
-from .app import app
 from .options import (BackboneOpt, CameraFpsOpt, CameraOpt, CameraSizeOpt, DetectorOpt, DeviceOpt, FourccOpt, HeadlessOpt,
                       MaxFramesOpt, MaxSizeOpt, ModelOpt, RegistryOpt, SourceOpt, ThresholdOpt, build_detector,
-                      check_threshold, embedder_for, open_source, progress, registry_path)
+                      embedder_for, progress, registry_path)
+
+app = typer.Typer()
 
 
 @app.command()
@@ -52,6 +53,7 @@ def register(
     Q saves, Esc or Ctrl-C cancel."""
     from ..enrol import refuse_taken
     from ..registry import Registry
+    from ..services.live import Capture, check_threshold, parse_size
     from ..validate import person_name
 
     people = _people(name, from_dir, by_folder)
@@ -73,7 +75,8 @@ def register(
         enrolled, skipped = _from_camera(person_name(name), camera, source, det, embedder, auto=auto, headless=headless,
                                          max_frames=max_frames, keep_crops=keep_crops, mirror=mirror, json_out=json_out,
                                          enrolment=_enrolment(detect_threshold, min_face, directions, angle, poses),
-                                         settings={"camera_size": camera_size, "camera_fps": camera_fps, "fourcc": fourcc})
+                                         capture=Capture(camera_size=parse_size(camera_size), camera_fps=camera_fps,
+                                                         fourcc=fourcc))
     _save(path, embedder, enrolled, skipped, json_out, add=add, replace=replace, force=force, threshold=threshold)
 
 
@@ -122,11 +125,13 @@ def _from_photos(people: dict, det, embedder, keep_crops: bool, json_out: bool):
 
 
 def _from_camera(name, camera, source, det, embedder, *, enrolment, auto, headless, max_frames, keep_crops, mirror,
-                 json_out, settings: dict):
-    from .. import capture, live
+                 json_out, capture):
+    from .. import capture as window, live
+    from ..services.live import SourceSpec, open_source
+
     if not headless:
-        capture.check_display()
-    with open_source(camera, source, **settings) as frames:
+        window.check_display()
+    with open_source(SourceSpec(camera=camera, path=source), capture, warn=ui.warn, info=ui.info) as frames:
         enrolment.placed = frames.live  # a person in front of a camera can move into the guide; a file cannot
         enrolment.smooth = not frames.photos
         if headless and frames.live and not auto and max_frames is None:
@@ -137,10 +142,10 @@ def _from_camera(name, camera, source, det, embedder, *, enrolment, auto, headle
                                              mirror=mirror, on_guidance=on_guidance)
     for problem in frames.unreadable:
         ui.warn(f"{problem}; skipped")
-    if loop.reason == capture.ABORTED:
+    if loop.reason == window.ABORTED:
         ui.warn(f"{name}: cancelled; nothing saved")
         raise typer.Exit(130 if loop.interrupted else 1)
-    if loop.reason == capture.STOPPED:
+    if loop.reason == window.STOPPED:
         ui.warn(f"{frames.name} stopped delivering frames after {loop.frames}")
         if samples and sys.stdin.isatty() and not typer.confirm(f"save the {len(samples)} sample(s) captured?", default=True):
             raise typer.Exit(1)
@@ -153,10 +158,10 @@ def _from_camera(name, camera, source, det, embedder, *, enrolment, auto, headle
     return {name: samples}, []
 
 
-def _save(path, embedder, enrolled, skipped, json_out, **rules):
-    from .. import enrol
+def _save(path, embedder, enrolled, skipped, json_out, *, threshold, **rules):
+    from ..services import People
 
-    counts = enrol.save(path, embedder, enrolled, warn=ui.warn, **rules) if enrolled else {}
+    counts = People(path, embedder, threshold=threshold).enrol(enrolled, warn=ui.warn, **rules) if enrolled else {}
     summary = {"registry": str(path), "model": embedder.name,
                "enrolled": {p: {"added": len(v), "total": counts[p]} for p, v in enrolled.items()},
                "skipped": skipped}

@@ -8,9 +8,11 @@ from typing import Annotated, Optional
 import typer
 
 from .. import config, ui
-from .app import app, eval_app
 from .options import (DetectorOpt, DeviceOpt, JsonOpt, MaxSizeOpt, ModelOpt, RegistryOpt, build_detector,
                       embedder_for, progress, registry_path)
+
+app = typer.Typer()
+eval_app = typer.Typer(help="Measure accuracy on your own labelled data.", no_args_is_help=True)
 
 
 def _models(device: str, model: str | None):

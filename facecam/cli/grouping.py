@@ -9,9 +9,10 @@ from typing import Annotated, Optional
 import typer
 
 from .. import config, ui
-from .app import app
 from .history import SinceOpt, UntilOpt, local_iso, parse_period
 from .options import DeviceOpt, HistoryOpt, ModelOpt, RegistryOpt, build_detector, progress
+
+app = typer.Typer()
 
 MergeOpt = Annotated[Optional[float], typer.Option(
     "--merge", min=0.0, max=1.0,
@@ -79,7 +80,6 @@ def cluster(
 
 unknowns_app = typer.Typer(help="The faces nobody enrolled, grouped by person: list them, name a group, forget them.",
                            invoke_without_command=True)
-app.add_typer(unknowns_app, name="unknowns")
 
 
 def _clusters(history, registry, model, device, merge):
@@ -151,13 +151,13 @@ def unknowns_enrol(
 ) -> None:
     """Enrol a group of unknown faces under a name: its sharpest face in each head direction (up to
     8 samples); its sightings then carry the name."""
-    from ..history.naming import enrol_cluster
     from ..history.unknowns import find
-    from .options import registry_path
+    from ..services.sightings import enrol_group
+    from .options import people_of
 
     store, embedder, clusters, _ = _clusters(history, registry, model, device, merge)
     try:
-        done = enrol_cluster(store, registry_path(registry), embedder, find(clusters, group), name, add=add, force=force)
+        done = enrol_group(people_of(registry, embedder=embedder), store, find(clusters, group), name, add=add, force=force)
     finally:
         store.close()
     ui.info(f"{done['name']}: enrolled from {done['added']} face(s) ({done['total']} sample(s) in all); "

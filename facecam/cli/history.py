@@ -8,15 +8,12 @@ from typing import Annotated, Optional
 import typer
 
 from .. import ui
-from .app import app
-from .options import (DeviceOpt, HistoryOpt, JsonOpt, ModelOpt, RegistryOpt, build_detector, embedder_for, history_target,
-                      open_history, registry_path)
+from .options import (DeviceOpt, HistoryOpt, JsonOpt, ModelOpt, RegistryOpt, build_detector, embedder_for, open_history,
+                      people_of, registry_path)
 
 history_app = typer.Typer(help="Who was seen when: list sightings, prune them, export one person's.",
                           invoke_without_command=True)
 report_app = typer.Typer(help="Reports over the history.", no_args_is_help=True)
-app.add_typer(history_app, name="history")
-app.add_typer(report_app, name="report")
 
 SinceOpt = Annotated[Optional[str], typer.Option(help="From this time: 2026-12-01, 2026-12-01T08:00, 2h, 3d, today, yesterday.")]
 UntilOpt = Annotated[Optional[str], typer.Option(help="Up to this time (same forms).")]
@@ -119,11 +116,11 @@ def history_export(
 ) -> None:
     """Everything facecam holds about one person, in one .zip (a subject-access request): their
     sightings (JSON and CSV), each sighting's face, their enrolment samples and face crops."""
-    from ..history.export import export_person
+    from ..services.sightings import export_person
 
     if output.suffix.lower() != ".zip":
         raise typer.BadParameter("the export is written as .zip", param_hint="--output")
-    counts = export_person(name, output, history=history_target(history, registry), registry=registry_path(registry))
+    counts = export_person(people_of(registry, history), name, output)
     ui.info(f"{name}: {counts['sightings']} sighting(s), {counts['faces']} face(s), {counts['samples']} enrolment "
             f"sample(s) written to {output}")
 
@@ -196,14 +193,14 @@ def history_correct(
     named (a face nearer it than any of theirs is not given their name again) and makes it
     unknown; --name NAME adds its face to NAME's samples (and to the wrongly named person's
     negative samples) and renames it."""
-    from ..history.naming import correct
+    from ..services.sightings import correct
 
     if not_name == (name is not None):
         raise typer.BadParameter("say --not-name or --name NAME", param_hint="--not-name")
     store = open_history(history, registry)
     try:
-        path = registry_path(registry)
-        done = correct(store, path, embedder_for(path, model, device), sighting, name=name, force=force)
+        people = people_of(registry, embedder=embedder_for(registry_path(registry), model, device))
+        done = correct(people, store, sighting, name=name, force=force)
     finally:
         store.close()
     was = "unknown" if done["was"] is None else ui.safe(done["was"])
@@ -227,21 +224,21 @@ def history_search(
     PHOTO, best first, with their scores (the calibrated scale: 0.8 is the default threshold)."""
     from .. import config
     from ..history import public
-    from ..history.unknowns import nearest, photo_vector
+    from ..services.sightings import search
 
     store = open_history(history, registry)
     try:
-        embedder = embedder_for(registry_path(registry), model, device)
+        people = people_of(registry, embedder=embedder_for(registry_path(registry), model, device))
         detector = build_detector(None, None, device, config.DETECT_THRESHOLD, config.DETECT_MAX_SIZE)
-        found = nearest(store, photo_vector(photo, detector, embedder), embedder, top=top)
+        found = search(people, store, photo, detector, top=top)
     finally:
         store.close()
     if json_out:
-        for row, cosine in found:
-            ui.json_line({**public(row), "score": embedder.score(cosine)})
+        for row, score in found:
+            ui.json_line({**public(row), "score": score})
         return
     ui.table(None, ["id", "start (local)", "source", "name", "score"],
-             [[r["id"], _local(r["started_at"]), r["source"], r["name"] or "unknown", f"{embedder.score(c):.3f}"]
-              for r, c in found])
+             [[r["id"], _local(r["started_at"]), r["source"], r["name"] or "unknown", f"{score:.3f}"]
+              for r, score in found])
     if not found:
         ui.info("the history holds no faces")

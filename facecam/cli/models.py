@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from .. import ui
-from .app import models_app
+
+models_app = typer.Typer(help="The weight files facecam knows: list, verify and import them.", no_args_is_help=True)
 
 
 @models_app.command("list")

@@ -1,4 +1,5 @@
-"""Option declarations shared by the commands, and the few helpers every command group uses."""
+"""Option declarations shared by the commands (those of a recognising process declared once, for
+`recognize` and `serve`), and the few helpers every command group uses."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import ui
+from .. import config, ui
 from ..errors import FacecamError, worded
 
 DeviceOpt = Annotated[str, typer.Option(help="Compute device: auto, cpu, cuda or cuda:N.")]
@@ -72,20 +73,10 @@ RetentionOpt = Annotated[
 UnknownRetentionOpt = Annotated[
     float, typer.Option(min=0.01, help="Delete the sightings of unknown faces older than this many days.")
 ]
-# acting on what is seen (facecam.notify)
-MqttOpt = Annotated[Optional[str], typer.Option(
-    "--mqtt", envvar="FACECAM_MQTT", show_envvar=False,
-    help="Publish events, presence and Home Assistant discovery to this broker: "
-         "mqtt://[user:password@]host[:port][/prefix] (mqtts:// for TLS) [env: FACECAM_MQTT].")]
-MqttCaOpt = Annotated[Optional[Path], typer.Option(
-    "--mqtt-ca", exists=True, dir_okay=False, help="CA certificate(s) to check an mqtts:// broker with [default: the system's].")]
+# acting on what is seen (facecam.notify; the sinks' own options derive from notify.sinks)
 SnapshotsOpt = Annotated[bool, typer.Option(
     "--snapshots", "--mqtt-snapshots",
     help="Events carry the face (base64 JPEG, MQTT and webhooks); Home Assistant gets each source's last unknown face.")]
-MqttDiscoveryOpt = Annotated[str, typer.Option(
-    "--mqtt-discovery", help="Home Assistant's discovery prefix; 'none' announces nothing.")]
-WebhookOpt = Annotated[Optional[list[str]], typer.Option(
-    "--webhook", help="POST every event as JSON to this URL (repeat for several); signed when FACECAM_WEBHOOK_SECRET is set.")]
 AwayAfterOpt = Annotated[float, typer.Option(
     "--away-after", min=1, help="Seconds without being seen after which someone has left.")]
 UnknownEveryOpt = Annotated[float, typer.Option(
@@ -94,12 +85,9 @@ UnknownEveryOpt = Annotated[float, typer.Option(
 
 def build_detector(weights, backbone, device, threshold, max_size):
     from ..device import describe
-    from ..models import retinaface
+    from ..services.live import load_detector
 
-    if not 0.0 <= threshold <= 1.0:
-        raise typer.BadParameter("must be between 0 and 1", param_hint="--threshold")
-    det = retinaface.load(weights, backbone=str(backbone) if backbone else None, device=device,
-                          threshold=threshold, max_size=max_size or None)
+    det = load_detector(weights, backbone, device, threshold, max_size)
     if device == "auto":
         ui.info(f"device: {describe(det.device)}")
     return det
@@ -111,111 +99,31 @@ def registry_path(path: Path | None) -> Path:
     return path if path is not None else default_path()
 
 
-def source_list(cameras: list[int] | None, sources: list[str] | None) -> list[tuple[str | None, int | None, str | None]]:
-    """(name or None, camera, source) for each --camera and --source; camera 0 when there is none.
-    `door=rtsp://...` names a source: a word before the first "=" (no "/" or ":" in it)."""
-    import re
+def embedder_for(registry: Path, model: str | None, device: str):
+    """The embedder to use with this registry: --model, else the registry's own, else the default."""
+    from ..services.live import load_embedder
 
-    out: list[tuple[str | None, int | None, str | None]] = [(None, c, None) for c in cameras or []]
-    for text in sources or []:
-        named = re.fullmatch(r"([\w-]{1,40})=(.+)", text)
-        out.append((named.group(1), None, named.group(2)) if named else (None, None, text))
-    names = [label for label, _, _ in out if label]
-    if len(names) != len(set(names)):
-        raise typer.BadParameter("two sources have the same name", param_hint="--source")
-    return out or [(None, 0, None)]
+    return load_embedder(registry, model, device)
 
 
-def open_source(camera: int, source: str | None, *, reconnect: str = "3", realtime: bool = False,
-                rtsp_transport: str = "tcp", camera_size: str | None = None, camera_fps: float | None = None,
-                fourcc: str | None = None, name: str | None = None):
-    """The FrameSource the options describe; for a camera, what it accepted of the settings asked
-    is said (a warning when it differs)."""
-    import re
-
-    from ..sources import CameraSettings, FrameSource
-
-    if rtsp_transport not in ("tcp", "udp"):
-        raise typer.BadParameter("tcp or udp", param_hint="--rtsp-transport")
-    if reconnect.strip().lower() == "forever":
-        attempts = None
-    elif reconnect.strip().isdigit():
-        attempts = int(reconnect)
-    else:
-        raise typer.BadParameter("a number of attempts or 'forever'", param_hint="--reconnect")
-    size = None
-    if camera_size is not None:
-        if not (found := re.fullmatch(r"\s*(\d{2,5})\s*[xX]\s*(\d{2,5})\s*", camera_size)):
-            raise typer.BadParameter("WIDTHxHEIGHT, e.g. 1280x720", param_hint="--camera-size")
-        size = (int(found.group(1)), int(found.group(2)))
-    if fourcc is not None and not re.fullmatch(r"[A-Za-z0-9 ]{4}", fourcc):
-        raise typer.BadParameter("four letters or digits, e.g. MJPG or YUYV", param_hint="--fourcc")
-    settings = CameraSettings(size=size, fps=camera_fps, fourcc=fourcc.upper() if fourcc else None)
-    frames = FrameSource(camera=camera, source=source, realtime=realtime, reconnect=attempts, camera_settings=settings,
-                         rtsp_transport=rtsp_transport, on_status=ui.warn, name=name)
-    if frames.accepted is not None and (size or camera_fps or fourcc):
-        got = frames.accepted
-        said = f"{frames.name}: {got['size'][0]}x{got['size'][1]} at {got['fps']:g} fps ({got['fourcc'] or 'format unknown'})"
-        refused = [what for what, differs in (("size", size and tuple(got["size"]) != size),
-                                              ("frame rate", camera_fps and abs(got["fps"] - camera_fps) >= 0.5),
-                                              ("format", settings.fourcc and got["fourcc"] != settings.fourcc)) if differs]
-        (ui.warn if refused else ui.info)(said + (f"; it did not take the {', '.join(refused)} asked" if refused else ""))
-    return frames
-
-
-def history_target(history: str | None, registry: Path | None) -> str:
+def history_place(history: str | None, registry: Path | None):
     """--history, else $FACECAM_HISTORY, else history.sqlite in the registry folder."""
-    import os
+    from ..history import Place
 
-    from ..history import FILE_NAME
-
-    return history or os.environ.get("FACECAM_HISTORY") or str(registry_path(registry) / FILE_NAME)
+    return Place.of(history, registry_path(registry))
 
 
 def open_history(history: str | None, registry: Path | None):
     """The history to read or change (it must exist)."""
-    from ..history import History
-
-    return History.open(history_target(history, registry))
+    return history_place(history, registry).open()
 
 
-def history_to_write(history: str | None, registry: Path | None):
-    """The history a recognising command writes, made if needed (the registry folder too, when it
-    lives there by default)."""
-    from ..history import FILE_NAME, History
+def people_of(registry: Path | None, history: str | None = None, embedder=None, threshold: float | None = None):
+    """The services.People of the options: the registry, the history where it is kept (opened
+    for each use), the embedder when the command needs one."""
+    from ..services import People
 
-    target = history_target(history, registry)
-    if target == str(registry_path(registry) / FILE_NAME):
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-    return History.open(target, create=True)
-
-
-def history_writer(history: str | None, registry: Path, *, retention: float | None, unknown_retention: float,
-                   on_stored=None):
-    """The background writer of a recognising command, on a history opened (or made) now; its
-    warnings go to stderr."""
-    from ..history import Writer
-    from ..registry import EnrolledNames
-
-    store = history_to_write(history, registry)
-    return Writer(store, enrolled=EnrolledNames(registry), on_stored=on_stored, warn=ui.warn, retention=retention,
-                  unknown_retention=unknown_retention)
-
-
-def embedder_for(registry: Path, model: str | None, device: str):
-    """The embedder to use with this registry: --model, else the registry's own, else the default."""
-    from ..models import load_embedder
-    from ..registry import stored_model
-
-    if model is None and (stored := stored_model(registry)) is not None:
-        model = stored["name"]
-    return load_embedder(model, device=device)
-
-
-def check_threshold(threshold: float | None, embedder) -> None:
-    low = 0.0 if embedder.scale.calibrated else -1.0
-    if threshold is not None and not low <= threshold <= 1.0:
-        raise typer.BadParameter(f"must be between {low:g} and 1", param_hint="--threshold")
+    return People(registry_path(registry), embedder, threshold=threshold, history=history_place(history, registry))
 
 
 def progress(enabled: bool, what: str):
@@ -269,34 +177,115 @@ class Images:
             ui.json_line({"image": str(path), "error": said})
 
 
-def notifier_for(*, mqtt: str | None, mqtt_ca: Path | None, snapshots: bool, mqtt_discovery: str,
-                 webhooks: list[str] | None, away_after: float, unknown_every: float, embedder, registry: Path,
-                 writer=None, sinks: tuple = ()):
-    """The notify.Notifier of a recognising command, or None when nothing listens; the MQTT
-    broker and webhook URLs are checked now (a bad one is a usage error), reached in the background."""
-    import os
 
-    from .. import notify
-    from ..quality import same_face_cosine
-    from ..notify.mqtt import MqttSink, parse_url
-    from ..notify.webhook import SECRET_ENV, WebhookSink, check_url
-    from ..registry import EnrolledNames
 
-    if mqtt is not None:
-        parse_url(mqtt)
-    for url in webhooks or ():
-        check_url(url)
-    if mqtt_ca is not None and mqtt is None:
-        raise typer.BadParameter("needs --mqtt", param_hint="--mqtt-ca")
-    chosen = list(sinks)
-    if mqtt is not None:
-        chosen.append(MqttSink(mqtt, ca=str(mqtt_ca) if mqtt_ca else None, snapshots=snapshots,
-                               discovery=None if mqtt_discovery.lower() == "none" else mqtt_discovery.strip("/"),
-                               warn=ui.warn))
-    secret = os.environ.get(SECRET_ENV) or None
-    chosen += [WebhookSink(url, secret=secret, warn=ui.warn) for url in webhooks or ()]
-    if not chosen:
-        return None
-    return notify.Notifier(chosen, away_after=away_after, unknown_every=unknown_every,
-                           same_face_cosine=same_face_cosine(embedder), snapshots=snapshots,
-                           enrolled=EnrolledNames(registry), sighting_id=writer.row_id if writer is not None else None)
+# --- the options of a recognising process, declared once for `recognize` and `serve`
+
+def _sink_option(setting):
+    """A notify.sinks setting as a Typer option."""
+    flag = "--" + setting.name.replace("_", "-")
+    if setting.many:
+        kind = Optional[list[str]]
+    elif setting.kind is Path:
+        kind = Optional[Path]
+    else:
+        kind = str if setting.default is not None else Optional[str]
+    extra = {"exists": True, "dir_okay": False} if setting.kind is Path else {}
+    if setting.envvar:
+        extra.update(envvar=setting.envvar, show_envvar=False)
+    return setting.name, Annotated[kind, typer.Option(flag, help=setting.help, **extra)], setting.default
+
+
+def _live_options(reconnect: str, camera_help: str, source_help: str) -> list[tuple[str, object, object]]:
+    """(name, annotation, default) of every shared option, in the order --help lists them."""
+    from ..notify.sinks import SETTINGS
+
+    return [
+        ("camera", Annotated[Optional[list[int]], typer.Option("--camera", min=0, max=63, help=camera_help)], None),
+        ("source", Annotated[Optional[list[str]], typer.Option("--source", help=source_help)], None),
+        ("threshold", ThresholdOpt, None),
+        ("realtime", RealtimeOpt, False),
+        ("reconnect", ReconnectOpt, reconnect),
+        ("rtsp_transport", RtspTransportOpt, "tcp"),
+        ("camera_size", CameraSizeOpt, None),
+        ("camera_fps", CameraFpsOpt, None),
+        ("fourcc", FourccOpt, None),
+        ("registry", RegistryOpt, None),
+        ("history", HistoryOpt, None),
+        ("no_history", NoHistoryOpt, False),
+        ("retention", RetentionOpt, None),
+        ("retention_unknown", UnknownRetentionOpt, config.UNKNOWN_RETENTION_DAYS),
+        *(_sink_option(setting) for setting in SETTINGS),
+        ("snapshots", SnapshotsOpt, False),
+        ("away_after", AwayAfterOpt, config.AWAY_AFTER),
+        ("unknown_every", UnknownEveryOpt, config.UNKNOWN_EVERY),
+        ("model", ModelOpt, None),
+        ("detect_threshold", DetectThresholdOpt, config.DETECT_THRESHOLD),
+        ("max_size", MaxSizeOpt, config.DETECT_MAX_SIZE),
+        ("detector", DetectorOpt, None),
+        ("detector_backbone", BackboneOpt, None),
+        ("device", DeviceOpt, "auto"),
+    ]
+
+
+def live_settings(values: dict, *, default_camera: bool):
+    """The services.live.LiveSettings of the shared options' values."""
+    from ..notify.sinks import SETTINGS
+    from ..services.live import Capture, LiveSettings, parse_reconnect, parse_size, parse_sources
+
+    capture = Capture(reconnect=parse_reconnect(values["reconnect"]), realtime=values["realtime"],
+                      rtsp_transport=values["rtsp_transport"], camera_size=parse_size(values["camera_size"]),
+                      camera_fps=values["camera_fps"], fourcc=values["fourcc"])
+    return LiveSettings(
+        sources=parse_sources(values["camera"], values["source"], default_camera=default_camera),
+        registry=registry_path(values["registry"]), threshold=values["threshold"], model=values["model"],
+        detector=values["detector"], detector_backbone=values["detector_backbone"],
+        detect_threshold=values["detect_threshold"], max_size=values["max_size"], device=values["device"],
+        capture=capture, history=values["history"], keep_history=not values["no_history"],
+        retention=values["retention"], retention_unknown=values["retention_unknown"],
+        sinks={s.name: values[s.name] for s in SETTINGS}, snapshots=values["snapshots"],
+        away_after=values["away_after"], unknown_every=values["unknown_every"])
+
+
+def live_options(*, reconnect: str, default_camera: bool, camera_help: str, source_help: str):
+    """Give a command every option of a recognising process (sources and how they are read, the
+    registry, models, history, notifications), declared here once: the command's own parameter
+    `settings` receives them as one LiveSettings, checked."""
+    return gathered(_live_options(reconnect, camera_help, source_help), "settings",
+                    lambda values: live_settings(values, default_camera=default_camera))
+
+
+def sink_options():
+    """Give a command the notification sinks' options (notify.sinks): its parameter `sinks`
+    receives them as {setting: value}."""
+    from ..notify.sinks import SETTINGS
+
+    return gathered([_sink_option(setting) for setting in SETTINGS], "sinks", dict)
+
+
+def gathered(options: list[tuple[str, object, object]], into: str, build):
+    """A decorator that adds `options` ((name, annotation, default), declared once for several
+    commands) to a Typer command, and hands the command build({name: value}) as its parameter
+    `into` instead."""
+    import functools
+    import inspect
+    import typing
+
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+              for name, annotation, default in options]
+
+    def decorate(command):
+        hints = typing.get_type_hints(command, include_extras=True)  # the module's names, resolved
+        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints[p.name])
+               for p in inspect.signature(command).parameters.values() if p.name != into]
+
+        @functools.wraps(command)
+        def run(**values):
+            return command(**{into: build({p.name: values.pop(p.name) for p in shared})}, **values)
+
+        run.__signature__ = inspect.Signature(own + shared)
+        run.__annotations__ = {p.name: p.annotation for p in own + shared}
+        del run.__wrapped__  # Typer reads the signature above, not the command's own
+        return run
+
+    return decorate

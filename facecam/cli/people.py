@@ -10,8 +10,10 @@ from typing import Annotated
 import typer
 
 from .. import ui
-from .app import app, registry_app
-from .options import DeviceOpt, HistoryOpt, RegistryOpt, history_target, registry_path
+from .options import DeviceOpt, HistoryOpt, RegistryOpt, people_of, registry_path
+
+app = typer.Typer()
+registry_app = typer.Typer(help="Check, restore, re-embed, export and import the registry.", no_args_is_help=True)
 
 
 @app.command("list")
@@ -43,31 +45,13 @@ def delete(
 ) -> None:
     """Erase a person: their samples, vectors and face crops (from the registry and its backup),
     and their sightings and faces in the history."""
-    from ..errors import NotFoundError
-    from ..registry import Registry, transaction
-
-    path = registry_path(registry)
-    store = _existing_history(history, registry)
-    try:
-        sightings = store.count(name=name) if store is not None else 0
-        try:
-            count = Registry.open(path).count(name)
-        except NotFoundError:
-            if not sightings:
-                raise
-            count = None  # not enrolled (any more), but still in the history
-        what = f"{count} sample(s) and {sightings} sighting(s)" if count is not None else f"{sightings} sighting(s)"
-        if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete {ui.safe(name)}: {what}?"):
-            raise typer.Abort()
-        erased = store.erase(name) if store is not None else 0  # the history first: a failure leaves the enrolment
-        removed = 0
-        if count is not None:
-            with transaction(path) as reg:
-                removed = reg.remove(name)
-    finally:
-        if store is not None:
-            store.close()
-    ui.info(f"deleted {name} ({removed} samples, {erased} sightings)")
+    people = people_of(registry, history)
+    count, sightings = people.erasure(name)
+    what = f"{count} sample(s) and {sightings} sighting(s)" if count is not None else f"{sightings} sighting(s)"
+    if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete {ui.safe(name)}: {what}?"):
+        raise typer.Abort()
+    erased = people.delete(name)
+    ui.info(f"deleted {name} ({erased.samples} samples, {erased.sightings} sightings)")
 
 
 @app.command()
@@ -78,25 +62,9 @@ def rename(
     history: HistoryOpt = None,
 ) -> None:
     """Rename an enrolled person (their sightings follow)."""
-    from ..registry import transaction
-
-    store = _existing_history(history, registry)
-    try:
-        with transaction(registry_path(registry)) as reg:
-            reg.rename(old, new)
-        moved = store.rename(old, new) if store is not None and old != new else 0
-    finally:
-        if store is not None:
-            store.close()
+    moved = people_of(registry, history).rename(old, new)
     ui.info((f"renamed {old} to {new}" + (f" ({moved} sightings)" if moved else "")) if old != new
             else f"{old}: the name is unchanged")
-
-
-def _existing_history(history: str | None, registry):
-    """The history, or None when none was ever kept where it is looked for by default."""
-    from ..history import open_existing
-
-    return open_existing(history_target(history, registry), chosen=history is not None)
 
 
 @registry_app.command("check")

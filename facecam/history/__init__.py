@@ -2,8 +2,8 @@
 
 from .attendance import DEFAULT_GAP, attendance
 from .recorder import Recorder, Writer
-from .store import FILE_NAME, Face, History, Record, open_existing, public
+from .store import FILE_NAME, Face, History, Place, Record, public
 from .times import BadTime, duration, from_iso, iso, local_midnight, local_time, parse_day, parse_time
 
 __all__ = ["BadTime", "DEFAULT_GAP", "FILE_NAME", "Face", "History", "Record", "Recorder", "Writer", "attendance",
-           "duration", "from_iso", "iso", "local_midnight", "local_time", "open_existing", "parse_day", "parse_time", "public"]
+           "duration", "from_iso", "iso", "local_midnight", "local_time", "Place", "parse_day", "parse_time", "public"]

@@ -17,7 +17,6 @@ import numpy as np
 from ..errors import HistoryError
 from ..quality import detection_quality, face_measures
 from .store import Face, History, Record, public
-from .times import iso
 
 DAY = 86400.0
 
@@ -50,45 +49,37 @@ class _Open:
 
 
 class Recorder:
-    """Sightings of one source. Call update() after every frame, close() at the end.
+    """Sightings of one source: an observe.Observer, updated after every frame, closed at the end.
 
     source: its name (stored with every sighting); live: times in the video are not recorded;
-    model: the embedder's name (stored with each embedding); on_event(kind, dict): "started" when a
-    track appears (the writer reports "ended" once a sighting is stored)."""
+    model: the embedder's name (stored with each embedding)."""
 
     UPDATE_SECONDS = 30.0  # a sighting still going is written this often, so a crash keeps it
 
-    def __init__(self, writer: "Writer", *, source: str, live: bool, model: str, on_event=None):
+    def __init__(self, writer: "Writer", *, source: str, live: bool, model: str):
         self.writer, self.source, self.live, self.model = writer, source, live, model
-        self.on_event = on_event
         self.open: dict[int, _Open] = {}
 
-    def update(self, frame, tracks, matched, alive) -> None:
-        """frame: sources.Frame; tracks: visible this frame; matched: those embedded this frame;
-        alive: every track the tracker still follows (one missing from it has ended)."""
-        from ..align import canonical_crop
-
-        now, position = time.time(), None if self.live else frame.time
-        embedded = {t.id for t in matched}
+    def update(self, seen) -> None:
+        now, position = time.time(), None if self.live else seen.frame.time
+        embedded = {t.id for t in seen.matched}
         new = []
-        for track in tracks:
+        for track in seen.tracks:
             sighting = self.open.get(track.id)
             if sighting is None:
                 new.append(track.id)
                 sighting = self.open[track.id] = _Open(uuid.uuid4().hex, track.id, now, position,
                                                        written=time.monotonic())
-                self._event("started", {"source": self.source, "track_id": track.id, "name": track.name,
-                                        "start": iso(now), "start_s": None if position is None else round(position, 3)})
             sighting.ended_at, sighting.end_s, sighting.frames = now, position, sighting.frames + 1
             sighting.names[track.name] += 1
             sighting.best[track.name] = max(sighting.best.get(track.name, 0.0), track.score or 0.0)
             quality = detection_quality(track.face)
             if track.id in embedded and track.vector is not None and quality > sighting.face_quality:
-                crop, landmarks = canonical_crop(frame.image, track.face.landmarks)
+                crop, landmarks = seen.crop(track)
                 sighting.face, sighting.face_quality, sighting.face_changed = (crop, landmarks, track.vector.copy()), quality, True
         for track_id in new:  # stored at once: its id exists from the start (events name it), a crash keeps it
             self._hand_over(self.open[track_id], closed=False)
-        alive_ids = {t.id for t in alive}
+        alive_ids = {t.id for t in seen.alive}
         for track_id in [i for i in self.open if i not in alive_ids]:
             self._hand_over(self.open.pop(track_id), closed=True)
         due = time.monotonic() - self.UPDATE_SECONDS
@@ -117,10 +108,6 @@ class Recorder:
                                frames=s.frames, best_score=round(float(s.best.get(name, 0.0)), 4),
                                closed=closed, face=face))
         s.written = time.monotonic()
-
-    def _event(self, kind: str, payload: dict) -> None:
-        if self.on_event is not None:
-            self.on_event(kind, payload)
 
 
 class Writer:

@@ -292,12 +292,41 @@ class History:
         return self._run(lambda conn: conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar())
 
 
-def open_existing(target: str | os.PathLike, *, chosen: bool) -> History | None:
-    """The history at `target`; None when it is a default place (not `chosen` by the user) where no
-    history was ever kept: there is nothing in it to read or erase."""
-    if not chosen and "://" not in str(target) and not Path(target).exists():
-        return None
-    return History.open(target)
+@dataclass(frozen=True)
+class Place:
+    """Where a history is, before it is opened: a SQLite file or a postgresql:// URL. chosen:
+    named by the user; else it is the default place, where none may ever have been kept."""
+
+    target: str
+    chosen: bool
+    default: bool = False  # the file in the registry folder (whose folder a writer may make)
+
+    @classmethod
+    def of(cls, history: str | os.PathLike | None, registry: str | os.PathLike) -> "Place":
+        """`history` when given, else $FACECAM_HISTORY, else history.sqlite in the registry folder."""
+        if history is not None:
+            return cls(str(history), chosen=True)
+        if os.environ.get("FACECAM_HISTORY"):
+            return cls(os.environ["FACECAM_HISTORY"], chosen=False)
+        return cls(str(Path(registry) / FILE_NAME), chosen=False, default=True)
+
+    def open(self) -> History:
+        """The history, which must exist."""
+        return History.open(self.target)
+
+    def existing(self) -> History | None:
+        """The history; None when this is a default place where no history was ever kept: there
+        is nothing in it to read or erase."""
+        if not self.chosen and "://" not in self.target and not Path(self.target).exists():
+            return None
+        return History.open(self.target)
+
+    def for_writing(self) -> History:
+        """The history a recognising process writes, made if needed (with the registry folder,
+        when it lives there by default)."""
+        if self.default:
+            Path(self.target).parent.mkdir(parents=True, exist_ok=True)
+        return History.open(self.target, create=True)
 
 
 def _filters(since, until, name, unknown, source) -> list:

@@ -15,7 +15,6 @@ import numpy as np
 
 from ..errors import NotFoundError, Remedy
 from ..quality import face_measures
-from ..types import Sample
 from .store import History
 from .times import iso
 
@@ -24,7 +23,6 @@ from .times import iso
 # clip's audience the faces below are dark smudges; the faces one can recognise measure 9-350.
 UNCLEAR = 6.0
 SHEET_FACES = 8  # crops per cluster on the contact sheet
-ENROL_FACES = 8  # samples at most from one cluster
 
 
 @dataclass
@@ -55,12 +53,12 @@ def face_vectors(store: History, rows: list[dict], embedder) -> np.ndarray:
         else:
             again.append(k)
     if again:
-        crops = [embedder.crop(*_decoded(store, rows[k]["id"])) for k in again]
+        crops = [embedder.crop(*decoded_face(store, rows[k]["id"])) for k in again]
         out[again] = embedder.embed_crops(np.stack(crops))
     return out
 
 
-def _decoded(store: History, sighting_id: int) -> tuple[np.ndarray, np.ndarray]:
+def decoded_face(store: History, sighting_id: int) -> tuple[np.ndarray, np.ndarray]:
     """(the kept face crop, BGR uint8 224x224, its landmarks (5, 2))."""
     import cv2
 
@@ -102,7 +100,7 @@ def going_on(row: dict) -> bool:
 def sharpness(store: History, row: dict) -> float:
     """The face's sharpness: as stored, else measured on its crop (faces kept by facecam < 0.2)."""
     if row.get("sharpness") is None:
-        row["sharpness"] = face_measures(*_decoded(store, row["id"]))[0]
+        row["sharpness"] = face_measures(*decoded_face(store, row["id"]))[0]
     return row["sharpness"]
 
 
@@ -123,34 +121,6 @@ def touching(clusters: list[Cluster], *, since: float | None, until: float | Non
     return [c for c in clusters if any(inside(r) for r in c.rows)]
 
 
-def enrolment_samples(store: History, cluster: Cluster, *, limit: int = ENROL_FACES) -> list[Sample]:
-    """The cluster's faces worth enrolling: the sharpest in each head direction (the directions of
-    guided enrolment), then the sharpest of the rest, up to `limit`."""
-    from ..guide import Directions, head_pose
-
-    directions = Directions()
-    candidates = []
-    for k, row in enumerate(cluster.rows):
-        crop, landmarks = _decoded(store, row["id"])
-        yaw, pitch = head_pose(landmarks)
-        sharpness = face_measures(crop, landmarks)[0]
-        candidates.append((k, directions.of(yaw, pitch), yaw, pitch, sharpness, crop, landmarks))
-    candidates.sort(key=lambda c: -c[4])
-    chosen, poses = [], set()
-    for c in candidates:  # one per direction first: varied faces
-        if c[1] is not None and c[1] not in poses:
-            chosen.append(c)
-            poses.add(c[1])
-    chosen += [c for c in candidates if c not in chosen]
-    samples = []
-    for k, pose, yaw, pitch, sharpness, crop, landmarks in chosen[:limit]:
-        metadata = {"source": f"history sighting {cluster.rows[k]['id']}", "yaw": round(float(yaw), 1),
-                    "pitch": round(float(pitch), 1), "sharpness": round(float(sharpness), 1),
-                    "landmarks": np.round(landmarks, 2).tolist(), **({"pose": pose} if pose else {})}
-        samples.append(Sample(cluster.vectors[k], metadata, crop))
-    return samples
-
-
 def contact_sheet(store: History, clusters: list[Cluster], *, per_row: int = SHEET_FACES) -> np.ndarray:
     """A BGR image: one row per cluster, its label on the left, its most typical faces beside it."""
     from ..draw import sheet
@@ -160,7 +130,7 @@ def contact_sheet(store: History, clusters: list[Cluster], *, per_row: int = SHE
         s = c.summary()
         label = [f"group {c.id}", f"{s['sightings']} sighting(s)", f"{s['first_seen'][:16].replace('T', ' ')} to",
                  f"{s['last_seen'][:16].replace('T', ' ')} UTC"]
-        rows.append((label, [_decoded(store, c.rows[k]["id"])[0] for k in c.typical_first()[:per_row]]))
+        rows.append((label, [decoded_face(store, c.rows[k]["id"])[0] for k in c.typical_first()[:per_row]]))
     return sheet(rows, per_row=per_row)
 
 
@@ -172,17 +142,3 @@ def nearest(store: History, vector: np.ndarray, embedder, *, top: int) -> list[t
     cosines = face_vectors(store, rows, embedder) @ np.asarray(vector, np.float32)
     order = np.argsort(-cosines, kind="stable")[:top]
     return [(rows[k], float(cosines[k])) for k in order]
-
-
-def photo_vector(photo, detector, embedder, *, origin: str | None = None) -> np.ndarray:
-    """The vector of a photo's (a file, or a BGR image from `origin`) main face; UsageError when it
-    has no face or no clear main one."""
-    from ..enrol import main_face
-    from ..errors import UsageError
-    from ..images import read_image
-
-    image = photo if isinstance(photo, np.ndarray) else read_image(photo)
-    face, problem = main_face(detector.detect(image))
-    if face is None:
-        raise UsageError(f"{origin or photo}: {problem}; give a photo of one face")
-    return embedder.embed(image, [face])[0]

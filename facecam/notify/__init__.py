@@ -13,7 +13,7 @@ with snapshots an event about a face also carries it, "snapshot": base64 JPEG (2
 from __future__ import annotations
 
 from .notifier import Notifier, Sink, Watch
-from .presence import Event, Observation, Presence, Seen
+from .presence import Event, Observation, Presence, TrackSeen
 
 
 
@@ -33,5 +33,5 @@ class JsonLines:
         pass
 
 
-__all__ = ["Event", "JsonLines", "Notifier", "Observation", "Presence", "Seen",
+__all__ = ["Event", "JsonLines", "Notifier", "Observation", "Presence", "TrackSeen",
            "Sink", "Watch"]

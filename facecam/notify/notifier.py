@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Callable, Protocol
 
-from .presence import Event, Observation, Presence, Seen
+from .presence import Event, Observation, Presence, TrackSeen
 
 
 class Sink(Protocol):
@@ -25,8 +25,7 @@ class Sink(Protocol):
 
 
 class Notifier:
-    """One per process, for every source: watch(source) gives the object a frame loop updates
-    after each frame (with the Recorder's signature). sinks: where the events go; snapshots:
+    """One per process, for every source: watch(source) gives the source's observe.Observer. sinks: where the events go; snapshots:
     whether they carry the face as base64 JPEG ("snapshot"); enrolled(): the names enrolled now
     (sinks hear of changes within RELOAD seconds); sighting_id(key, timeout): the history's id of a
     sighting (history.Writer.row_id), or None without a history."""
@@ -110,8 +109,8 @@ class Notifier:
 
 
 class Watch:
-    """Follows one source's tracks for the Notifier: update() after every frame, as a
-    history.Recorder's."""
+    """Follows one source's tracks for the Notifier: an observe.Observer. recorder: the source's
+    history.Recorder, whose sightings the events name."""
 
     def __init__(self, notifier: Notifier, source: str, live: bool, recorder=None):
         self.notifier, self.source, self.live, self.recorder = notifier, source, live, recorder
@@ -119,21 +118,19 @@ class Watch:
         if live:
             notifier.live.add(source)
 
-    def update(self, frame, tracks, matched, alive) -> None:
-        from ..align import canonical_crop
-
-        embedded = {t.id for t in matched if t.vector is not None}
+    def update(self, seen) -> None:
+        embedded = {t.id for t in seen.matched if t.vector is not None}
         keys = self.recorder.keys() if self.recorder is not None else {}
-        seen = []
-        for t in tracks:
+        faces = []
+        for t in seen.tracks:
             # the face is cut out only where an event may come of it: a name not on screen in the
             # previous frame (an arrival), a stranger's face just embedded
             wanted = t.name not in self._names if t.name is not None else t.id in embedded
-            seen.append(Seen(t.id, t.name, float(t.score or 0.0), t.vector.copy() if t.id in embedded else None,
-                             keys.get(t.id), canonical_crop(frame.image, t.face.landmarks)[0] if wanted else None))
-        self._names = {t.name for t in tracks}
-        clock = time.monotonic() if self.live else frame.time
-        self.notifier._put(("seen", Observation(self.source, clock, time.time(), seen)))
+            faces.append(TrackSeen(t.id, t.name, float(t.score or 0.0), t.vector.copy() if t.id in embedded else None,
+                              keys.get(t.id), seen.crop(t)[0] if wanted else None))
+        self._names = {t.name for t in seen.tracks}
+        clock = time.monotonic() if self.live else seen.frame.time
+        self.notifier._put(("seen", Observation(self.source, clock, time.time(), faces)))
 
     def close(self) -> None:
         self.notifier.ended(self.source)

@@ -25,7 +25,7 @@ GROUP_VECTORS = 8  # faces kept per group of strangers to compare new ones with
 
 
 @dataclass
-class Seen:
+class TrackSeen:
     """One track in one frame, as the frame loop saw it (copied: the tracker changes its tracks)."""
 
     track_id: int
@@ -43,7 +43,7 @@ class Observation:
     source: str
     clock: float  # seconds: the video's position, or time.monotonic() for a live source
     wall: float  # time.time()
-    seen: list[Seen]
+    seen: list[TrackSeen]
 
 
 @dataclass

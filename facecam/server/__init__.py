@@ -1,6 +1,7 @@
 """`facecam serve`: the recognition pipeline and the registry behind an HTTP API (FastAPI)."""
 
 from .app import Service, create_app
+from .history import Events
 from .stream import LiveStream
 
-__all__ = ["LiveStream", "Service", "create_app"]
+__all__ = ["Events", "LiveStream", "Service", "create_app"]

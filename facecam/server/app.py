@@ -10,7 +10,6 @@ sightings, the streams) needs it too; /health, the page itself and its login sta
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Optional
 
@@ -20,9 +19,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from .. import enrol
 from ..errors import ConflictError, FacecamError, InputError, NotFoundError, UsageError
-from ..registry import Registry, transaction
+from ..registry import Registry
+from ..services import People
 from ..images import ImageTooLarge, decode_image
 from ..validate import person_name
 from ..version import __version__
@@ -30,6 +29,7 @@ from . import history, sessions, web
 from .guard import Guard, HTTPProblem
 
 MAX_FILES = 20  # images per enrolment request
+UPLOAD = "upload:"  # the source an uploaded photo's sample records: upload:<file name>
 READ_ONLY_POSTS = {"/recognize", "/search"}  # every other POST, and every PATCH or DELETE, changes the registry
 # open to anyone: the page itself (it asks for the token), logging in and out, health, the API docs
 PUBLIC = ("/health", "/login", "/logout", "/session", "/app/", "/docs", "/openapi.json")
@@ -123,41 +123,23 @@ PROBLEMS = {code: {"model": Problem} for code in (400, 401, 403, 404, 409, 413, 
 
 
 class Service:
-    """What the endpoints share: the models, the registry (re-read when another process changed
-    it), the token, the limits."""
+    """What the endpoints share: the models, the people (services.People: the registry, re-read
+    when another process changed it, and the history), the token, the limits."""
 
     def __init__(self, *, registry_path: Path, detector, embedder, token: str | None, threshold: float | None,
-                 max_upload_bytes: int, history=None):
+                 max_upload_bytes: int, history=None, events=None):
         from .history import Events
 
-        self.path, self.detector, self.embedder = Path(registry_path), detector, embedder
+        self.detector, self.embedder = detector, embedder
         self.history = history  # a history.History, or None with --no-history
-        self.writer = None  # the history.Writer of the live source's sightings
-        self.notifier = None  # the notify.Notifier of the live sources' presence and alerts
-        self.events = Events()
+        self.people = People(registry_path, embedder, threshold=threshold, history=history)
+        self.events = events or Events()  # the live sources' sightings and presence, for /events
         self.token, self.max_upload_bytes = token, max_upload_bytes
-        self.threshold = embedder.default_threshold if threshold is None else threshold
-        self.model = embedder.model_info
-        self._registry = Registry.open(self.path, model=self.model, create=True)
-        self._lock = threading.Lock()
+        self.threshold = self.people.threshold
+        self.people.registry()  # another model's registry is refused at start
 
     def registry(self) -> Registry:
-        with self._lock:
-            self._registry = self._registry.reload()
-            return self._registry
-
-    def recorder_for(self, source):
-        """The live stream's history.Recorder for a source just opened (None without a writer)."""
-        from ..history import Recorder
-
-        if self.writer is None:
-            return None
-        return Recorder(self.writer, source=source.name, live=source.live, model=self.embedder.name,
-                        on_event=self.events.started)
-
-    def watch_for(self, source, recorder):
-        """The live stream's notify.Watch for a source just opened (None without a notifier)."""
-        return None if self.notifier is None else self.notifier.watch(source.name, live=source.live, recorder=recorder)
+        return self.people.registry()
 
     def body_limit(self, path: str) -> int:
         """The largest request body for `path`: its images at the upload limit, plus room for the
@@ -180,14 +162,11 @@ class Service:
             raise HTTPProblem(415, f"{name}: not a readable image") from None
 
     def recognise(self, image: np.ndarray) -> Recognition:
-        faces = self.detector.detect(image)
-        vectors = self.embedder.embed(image, faces)
-        matches = self.registry().match(vectors, self.embedder.min_cosine(self.threshold)) if faces else []
         return Recognition(width=image.shape[1], height=image.shape[0], threshold=self.threshold, faces=[
-            Face(box=[round(float(v), 2) for v in f.box], detection_score=round(float(f.score), 4),
-                 landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in f.landmarks], name=m.name,
-                 score=self.embedder.score(m.cosine), best_name=m.best_name)
-            for f, m in zip(faces, matches)])
+            Face(box=[round(float(v), 2) for v in who.face.box], detection_score=round(float(who.face.score), 4),
+                 landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in who.face.landmarks], name=who.name,
+                 score=who.score, best_name=who.best_name)
+            for who in self.people.recognise(image, self.detector)])
 
 
 def create_app(service: Service, streams: list | None = None) -> FastAPI:
@@ -275,17 +254,7 @@ def _people(app: FastAPI, service: Service):
 
     @app.get("/identities", response_model=list[Person], responses=PROBLEMS)
     def identities() -> list[Person]:
-        return people()
-
-    def people() -> list[Person]:
-        from ..history import iso
-
-        seen = service.history.seen() if service.history is not None else None
-        out = []
-        for p in service.registry().people():
-            count, last = (seen or {}).get(p["name"], (0, None))
-            out.append(Person(**p, sightings=None if seen is None else count, last_seen=None if last is None else iso(last)))
-        return out
+        return [Person(**p) for p in service.people.listing()]
 
     @app.post("/identities/{name:path}/samples", response_model=Enrolled, status_code=201, responses=PROBLEMS,
               dependencies=[Depends(writer)])
@@ -294,25 +263,22 @@ def _people(app: FastAPI, service: Service):
         name = person_name(name)
         if len(images) > MAX_FILES:
             raise HTTPProblem(413, f"at most {MAX_FILES} images per request")
-        decoded = [(upload.filename or f"image {k + 1}", await service.read_image(upload)) for k, upload in enumerate(images)]
-        return await _in_thread(_enrol, service, name, decoded, force)
+        decoded = [(f"{UPLOAD}{upload.filename or f'image {k + 1}'}", await service.read_image(upload))
+                   for k, upload in enumerate(images)]
+        done = await _in_thread(lambda: service.people.enrol_photos(name, decoded, service.detector, force=force))
+        return Enrolled(name=done.name, added=done.added, total=done.total,
+                        skipped=[Skipped(file=s["image"].removeprefix(UPLOAD), reason=s["reason"]) for s in done.skipped])
 
     @app.delete("/identities/{name:path}", response_model=Deleted, responses=PROBLEMS, dependencies=[Depends(writer)])
     def delete(name: str) -> Deleted:
-        service.registry().index_of(name)  # 404 before touching the files
-        erased = service.history.erase(name) if service.history is not None else 0  # first: a failure keeps the enrolment
-        with transaction(service.path, model=service.model) as reg:
-            return Deleted(name=name, samples=reg.remove(name), sightings=erased)
+        erased = service.people.delete(name)
+        return Deleted(name=erased.name, samples=erased.samples, sightings=erased.sightings)
 
     @app.patch("/identities/{name:path}", response_model=Person, responses=PROBLEMS, dependencies=[Depends(writer)])
     def rename(name: str, body: Rename) -> Person:
-        service.registry().index_of(name)
         new = person_name(body.name)
-        with transaction(service.path, model=service.model) as reg:
-            reg.rename(name, new)
-        if service.history is not None and new != name:
-            service.history.rename(name, new)
-        return next(p for p in people() if p.name == new)
+        service.people.rename(name, new)
+        return next(Person(**p) for p in service.people.listing() if p["name"] == new)
 
     return writer
 
@@ -322,21 +288,6 @@ async def _in_thread(function, *args):
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(function, *args)
-
-
-def _enrol(service: Service, name: str, decoded: list, force: bool) -> Enrolled:
-    samples, skipped = [], []
-    for filename, image in decoded:
-        one, reason = enrol.photo_sample(image, service.detector, service.embedder, f"upload:{filename}", True)
-        if one is None:
-            skipped.append(Skipped(file=filename, reason=reason))
-        else:
-            samples.append(one)
-    if not samples:
-        raise HTTPProblem(422, "no image with a clear main face: " + "; ".join(f"{s.file}: {s.reason}" for s in skipped))
-    counts = enrol.save(service.path, service.embedder, {name: samples}, add=True, force=force,
-                        threshold=service.threshold)
-    return Enrolled(name=name, added=len(samples), total=counts[name], skipped=skipped)
 
 
 def _docs(app: FastAPI) -> None:

@@ -61,8 +61,7 @@ class BrowserEnrolments:
             samples = enrolment.kept()
             if not samples:
                 raise HTTPProblem(422, "no sample yet: nothing saved")
-            counts = enrol.save(self.service.path, self.service.embedder, {name: samples}, add=add, force=force,
-                                threshold=self.service.threshold, can_replace=False)
+            counts = self.service.people.enrol({name: samples}, add=add, force=force, can_replace=False)
         self.cancel(key)
         return {"name": name, "added": len(samples), "total": counts[name],
                 "poses": [s.metadata["pose"] for s in samples]}

@@ -7,6 +7,7 @@ import io
 import json
 import queue
 import threading
+import time
 from typing import Optional
 
 from fastapi import Depends, FastAPI, File, Query, Response, UploadFile
@@ -107,9 +108,9 @@ class Events:
                 except queue.Full:
                     pass
 
-    def started(self, kind: str, payload: dict) -> None:
-        """A Recorder's on_event."""
-        self.publish(f"sighting_{kind}", payload)
+    def starts(self, source: str, *, live: bool) -> "SightingStarts":
+        """The observer that announces a source's sightings as they start."""
+        return SightingStarts(self, source, live)
 
     def ended(self, rows: list[dict]) -> None:
         """A Writer's on_stored."""
@@ -153,6 +154,27 @@ class Events:
         finally:
             with self._lock:
                 self._clients.remove(client)
+
+
+class SightingStarts:
+    """An observe.Observer: `sighting_started` on /events when a track first shows on the source."""
+
+    def __init__(self, events: Events, source: str, live: bool):
+        self.events, self.source, self.live = events, source, live
+        self._known: set[int] = set()
+
+    def update(self, seen) -> None:
+        from ..history import iso
+
+        for track in seen.tracks:
+            if track.id not in self._known:
+                start_s = None if self.live else round(seen.frame.time, 3)
+                self.events.publish("sighting_started", {"source": self.source, "track_id": track.id, "name": track.name,
+                                                         "start": iso(time.time()), "start_s": start_s})
+        self._known = {t.id for t in seen.alive}
+
+    def close(self) -> None:
+        self._known.clear()
 
 
 def _time(value: str | None, what: str) -> float | None:
@@ -243,11 +265,11 @@ def routes(app: FastAPI, service, stream, problems: dict, writer) -> None:
     @app.post("/unknowns/{cluster}/enrol", response_model=GroupEnrolled, status_code=201, responses=problems,
               dependencies=[Depends(writer)])
     def enrol_group(cluster: int, body: GroupEnrolment) -> GroupEnrolled:
-        from ..history.naming import enrol_cluster
         from ..history.unknowns import find
+        from ..services.sightings import enrol_group
 
-        done = enrol_cluster(history(), service.path, service.embedder, find(clusters(), cluster), body.name,
-                             add=body.add, force=body.force, threshold=service.threshold)
+        done = enrol_group(service.people, history(), find(clusters(), cluster), body.name, add=body.add,
+                           force=body.force)
         return GroupEnrolled(**done)
 
     @app.delete("/unknowns/{cluster}", response_model=Forgotten, responses=problems, dependencies=[Depends(writer)])
@@ -262,23 +284,22 @@ def routes(app: FastAPI, service, stream, problems: dict, writer) -> None:
               dependencies=[Depends(writer)])
     def correct_sighting(sighting_id: int, body: Correction) -> Corrected:
         """name null: it was not the person it names; else it was `name` (as `facecam history correct`)."""
-        from ..history.naming import correct
+        from ..services.sightings import correct
 
-        return Corrected(**correct(history(), service.path, service.embedder, sighting_id, name=body.name,
-                                   threshold=service.threshold))
+        return Corrected(**correct(service.people, history(), sighting_id, name=body.name))
 
     @app.post("/search", response_model=list[Found], responses=problems)
     async def search(image: UploadFile = File(description="a photo of one face"),
                      top: int = Query(10, ge=1, le=1000)) -> list[Found]:
         """The sightings whose faces are nearest the photo's face, best first."""
-        from ..history.unknowns import nearest, photo_vector
+        from ..services.sightings import search as search_history
 
         decoded = await service.read_image(image)
 
         def work():
-            vector = photo_vector(decoded, service.detector, service.embedder, origin=image.filename or "upload")
-            return [Found(**public(row), score=service.embedder.score(cosine))
-                    for row, cosine in nearest(history(), vector, service.embedder, top=top)]
+            return [Found(**public(row), score=score) for row, score in
+                    search_history(service.people, history(), decoded, service.detector, top=top,
+                                   origin=image.filename or "upload")]
 
         from starlette.concurrency import run_in_threadpool
 

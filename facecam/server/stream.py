@@ -9,18 +9,18 @@ import threading
 from .. import draw
 from ..capture import Loop
 from ..errors import FacecamError
+from ..observe import Seen
 from ..pipeline import Recognizer
 from ..sources import Frame, FrameSource
 
 
 class LiveStream:
-    """recorder_for(source) -> a history.Recorder for that source, or None (no history);
-    watch_for(source, recorder) -> a notify.Watch, or None."""
+    """observers_for(source) -> the observe.Observers of a source just opened (its sightings,
+    presence and events), closed when it ends."""
 
-    def __init__(self, open_source, recognizer: Recognizer, recorder_for=None, watch_for=None):
-        self.open_source, self.recognizer, self.recorder_for = open_source, recognizer, recorder_for
-        self.watch_for = watch_for
-        self.recorder = self.watch = None
+    def __init__(self, open_source, recognizer: Recognizer, observers_for=None):
+        self.open_source, self.recognizer, self.observers_for = open_source, recognizer, observers_for
+        self.observers: list = []
         self.source: FrameSource | None = None  # the one being read
         self.name: str | None = None
         self.frames_done = 0
@@ -32,13 +32,12 @@ class LiveStream:
         self._thread = threading.Thread(target=self._run, name="facecam-stream", daemon=True)  # one per source
 
     @classmethod
-    def open(cls, opener, service) -> "LiveStream":
+    def open(cls, opener, recognizer: Recognizer, observers_for) -> "LiveStream":
         """Started on the source opener() opens (a FrameSource), which must open now (else the
         one-line error, before serving)."""
         first = opener()
         first.close()
-        recognizer = Recognizer(service.detector, service.embedder, service.registry(), service.threshold)
-        stream = cls(opener, recognizer, service.recorder_for, service.watch_for)
+        stream = cls(opener, recognizer, observers_for)
         stream.name = first.name
         return stream.start()
 
@@ -58,9 +57,9 @@ class LiveStream:
         import cv2
 
         tracks, matched = self.recognizer.process(frame.image, frame.index)
-        for follower in (self.recorder, self.watch):
-            if follower is not None:
-                follower.update(frame, tracks, matched, self.recognizer.tracker.tracks)
+        seen = Seen(frame, tracks, matched, self.recognizer.tracker.tracks)
+        for observer in self.observers:
+            observer.update(seen)
         ok, jpeg = cv2.imencode(".jpg", draw.tracks(frame.image.copy(), tracks), [cv2.IMWRITE_JPEG_QUALITY, 80])
         self.frames_done += 1
         with self._changed:
@@ -73,14 +72,12 @@ class LiveStream:
             while not self._stop.is_set():
                 with self.open_source() as source:
                     self.source = source
-                    self.recorder = self.recorder_for(source) if self.recorder_for is not None else None
-                    self.watch = self.watch_for(source, self.recorder) if self.watch_for is not None else None
+                    self.observers = self.observers_for(source) if self.observers_for is not None else []
                     try:
                         Loop(source, self._step, title="facecam serve", headless=True, stop=self._stop).run()
                     finally:
-                        for follower in (self.recorder, self.watch):  # the sightings, presence end with the source
-                            if follower is not None:
-                                follower.close()
+                        for observer in self.observers:  # the sightings, presence end with the source
+                            observer.close()
                 if source.live and not self._stop.is_set():
                     self.error = source.failure or f"{source.name} stopped delivering frames"
                     return

@@ -8,7 +8,7 @@ import hmac
 from pathlib import Path
 from typing import Optional
 
-from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
