@@ -224,13 +224,16 @@ class Subscriber:
 
 class Receiver:
     """An HTTP server in a thread that keeps every POST (headers, body) and answers `status`
-    (settable), or holds the request `hang` seconds first; on a free localhost port at url."""
+    (settable), or holds the request `hang` seconds first; on a free localhost port at url.
+    login: (user, password) it asks for with basic authentication (401 without them)."""
 
-    def __init__(self, status: int = 204):
+    def __init__(self, status: int = 204, login: tuple[str, str] | None = None):
+        import base64
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.status, self.hang = status, 0.0
+        wanted = None if login is None else "Basic " + base64.b64encode(":".join(login).encode()).decode()
         self.requests: list[tuple[dict, bytes]] = []
         self.changed = threading.Condition()
         receiver = self
@@ -245,7 +248,7 @@ class Receiver:
                 with receiver.changed:
                     receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
                     receiver.changed.notify_all()
-                self.send_response(receiver.status)
+                self.send_response(401 if wanted and self.headers.get("Authorization") != wanted else receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

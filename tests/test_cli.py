@@ -33,7 +33,7 @@ def assert_one_line_error(result, code, text):
 
 
 def test_cli_import_is_light():
-    code = "import sys, facecam.cli; print(sorted(m for m in ('torch', 'cv2', 'numpy') if m in sys.modules))"
+    code = "import sys, facecam.cli; print(sorted(m for m in ('torch', 'cv2', 'numpy', 'sqlalchemy', 'fastapi') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -337,6 +337,20 @@ def test_notify_test_says_whether_the_event_arrived(broker):
     finally:
         sub.close()
         receiver.close()
+    # credentials in a webhook URL (Node-RED, Home Assistant behind a proxy) are sent as basic
+    # authentication, and the URL is shown with its password hidden
+    guarded = Receiver(login=("hook", "pa:ss@1"))
+    try:
+        port = guarded.server.server_port
+        result = facecam("notify", "test", "--webhook", f"http://hook:pa%3Ass%401@127.0.0.1:{port}/hook")
+        assert result.returncode == 0, result.stderr
+        assert f"webhook http://hook:***@127.0.0.1:{port}/hook: the test event was taken (answered 204" in result.stderr
+        assert "pa%3Ass" not in result.stderr + result.stdout
+        assert [json.loads(body)["event"] for _, body in guarded.requests] == ["test"]
+        assert_one_line_error(facecam("notify", "test", "--webhook", f"http://hook:wrong@127.0.0.1:{port}/hook"), 1,
+                              f"webhook http://hook:***@127.0.0.1:{port}/hook: answered 401")
+    finally:
+        guarded.close()
     assert_one_line_error(facecam("notify", "test", "--mqtt", f"mqtt://127.0.0.1:{free_port()}"), 1, "cannot connect")
     assert_one_line_error(facecam("notify", "test", "--webhook", f"http://127.0.0.1:{free_port()}/x"), 1, "cannot reach it")
     assert_one_line_error(facecam("notify", "test"), 2, "say where to send it")

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import ui
+from ..models import ARCHITECTURES
 
 models_app = typer.Typer(help="The weight files facecam knows: list, verify and import them.", no_args_is_help=True)
 
@@ -61,7 +62,7 @@ def models_verify() -> None:
 @models_app.command("import")
 def models_import(
     file: Annotated[Path, typer.Argument(help="The embedder's weights: a .pth state dict (ir50, iresnet50) or an .onnx graph (onnx).")],
-    arch: Annotated[str, typer.Option(help="ir50 (face.evoLVe layout), iresnet50 (insightface arcface_torch) or onnx (any ONNX embedder, run by onnxruntime).")],
+    arch: Annotated[str, typer.Option(help="; ".join(f"{a.name}: {a.about}" for a in ARCHITECTURES if a.importable) + ".")],
     name: Annotated[Optional[str], typer.Option(help="The name to use with --model [default: the file name].")] = None,
     threshold: Annotated[float, typer.Option(min=-1.0, max=1.0, help="Default cosine threshold for this model.")] = 0.4,
     replace: Annotated[bool, typer.Option(help="Replace an imported model of the same name.")] = False,

@@ -10,33 +10,59 @@ database at once migrate it once. A database from a newer facecam is refused, ne
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from sqlalchemy import (BigInteger, Boolean, Column, Double, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
                         Table, inspect, select, text)
 
 from ..errors import HistoryError
+from .times import iso
 
 metadata = MetaData()
 ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite's rowid alias must be INTEGER
 
 version_table = Table("facecam_schema", metadata, Column("version", Integer, nullable=False))
 
-# One track's continuous appearance on one source. Times: UTC seconds since the epoch (a number is
-# what both databases compare and index fastest); start_s/end_s: seconds into a video file, NULL
-# for a live source. closed: false while the track is still being seen (a long sighting is written
-# before it ends, so a killed process leaves it with the end it had reached).
+@dataclass(frozen=True)
+class Field:
+    """One field of a sighting: its column (and history.Record attribute), and how the public
+    JSON (`facecam history --json`, the HTTP API, events, exports) names and shows it."""
+
+    name: str
+    column: object  # its SQLAlchemy type
+    nullable: bool
+    public: str
+    kind: type  # of the public value
+    shown: Callable = lambda value: value
+    about: str = ""
+
+
+def _seconds(value: float) -> float:
+    return round(value, 3)
+
+
+# One track's continuous appearance on one source: every field, declared once (the table, the
+# Record, the public JSON and the API's model derive from it). Times: UTC seconds since the epoch
+# (a number is what both databases compare and index fastest), shown as ISO 8601.
+SIGHTING = (
+    Field("source", String(1000), False, "source", str, about="the camera, file or stream, by its name"),
+    Field("track_id", Integer, False, "track_id", int, about="the track's number on its source"),
+    Field("name", String(100), True, "name", str, about="the enrolled person, or null for unknown"),
+    Field("started_at", Double, False, "start", str, iso, "ISO 8601 UTC"),
+    Field("ended_at", Double, False, "end", str, iso, "ISO 8601 UTC"),
+    Field("start_s", Double, True, "start_s", float, _seconds, "seconds into a video file; null for a live source"),
+    Field("end_s", Double, True, "end_s", float, _seconds, "seconds into a video file; null for a live source"),
+    Field("frames", Integer, False, "frames", int, about="frames the track was seen in"),
+    Field("best_score", Double, False, "best_score", float, about="its best score for the name it carries"),
+    # a long sighting is written before it ends, so a killed process leaves it with the end it had reached
+    Field("closed", Boolean, False, "closed", bool, bool, "false while the track is still being seen"),
+)
+
 sightings = Table(
     "sightings", metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
-    Column("source", String(1000), nullable=False),
-    Column("track_id", Integer, nullable=False),
-    Column("name", String(100)),  # NULL: nobody enrolled
-    Column("started_at", Double, nullable=False),
-    Column("ended_at", Double, nullable=False),
-    Column("start_s", Double),
-    Column("end_s", Double),
-    Column("frames", Integer, nullable=False),
-    Column("best_score", Double, nullable=False),
-    Column("closed", Boolean, nullable=False),
+    *(Column(f.name, f.column, nullable=f.nullable) for f in SIGHTING),
     Index("sightings_name_started", "name", "started_at"),
     Index("sightings_started", "started_at"),
     Index("sightings_ended", "ended_at"),  # a recent period is found from its end: few rows end after it

@@ -9,7 +9,7 @@ sighting), and secure_delete (erased rows are overwritten, not left in free page
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from ..errors import HistoryError, Remedy
 from . import schema
-from .schema import faces, sightings
+from .schema import SIGHTING, faces, sightings
 
 FILE_NAME = "history.sqlite"  # the default history, inside the registry folder
 BUSY_SECONDS = 30  # how long a SQLite writer waits for another process's write to finish
@@ -38,42 +38,21 @@ class Face:
     sharpness: float | None = None  # quality.face_measures' sharpness of the crop; None: not measured
 
 
-@dataclass
-class Record:
-    """One sighting as the recorder hands it to the database. key: the recorder's own id for it
-    (the database's id is known once the first write commits). face: None when it did not change
-    since the last write."""
+def _row(self) -> dict:
+    """The record's fields as the table's columns."""
+    return {f.name: getattr(self, f.name) for f in SIGHTING}
 
-    key: str
-    source: str
-    track_id: int
-    name: str | None
-    started_at: float
-    ended_at: float
-    start_s: float | None
-    end_s: float | None
-    frames: int
-    best_score: float
-    closed: bool
-    face: Face | None = None
 
-    def row(self) -> dict:
-        return {c: getattr(self, c) for c in ("source", "track_id", "name", "started_at", "ended_at", "start_s",
-                                               "end_s", "frames", "best_score", "closed")}
+# One sighting as the recorder hands it to the database: its key (the recorder's own id for it;
+# the database's id is known once the first write commits), every field of schema.SIGHTING, and
+# its best face (None when it did not change since the last write).
+Record = make_dataclass("Record", [("key", str), *((f.name, object) for f in SIGHTING), ("face", "Face | None", None)],
+                        namespace={"row": _row, "__module__": __name__})
 
 
 def public(row: dict) -> dict:
     """A sighting as `history --json`, the server and the event stream show it."""
-    from .times import iso
-
-    return {"id": row["id"], "source": row["source"], "track_id": row["track_id"], "name": row["name"],
-            "start": iso(row["started_at"]), "end": iso(row["ended_at"]),
-            "start_s": _rounded(row["start_s"]), "end_s": _rounded(row["end_s"]), "frames": row["frames"],
-            "best_score": row["best_score"], "closed": bool(row["closed"])}
-
-
-def _rounded(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds, 3)
+    return {"id": row["id"], **{f.public: None if row[f.name] is None else f.shown(row[f.name]) for f in SIGHTING}}
 
 
 def reason(err: BaseException) -> str:

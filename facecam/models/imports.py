@@ -9,18 +9,16 @@ from ..errors import UsageError
 from ..storage import sha256_file
 from .catalog import Entry, add_imported
 
-TORCH_ARCHS = ("ir50", "iresnet50")
-ARCHS = (*TORCH_ARCHS, "onnx")
 
 
 def import_model(path: Path, *, arch: str, name: str, threshold: float, replace: bool = False, **onnx_options) -> Entry:
     """Check a user's embedder against `arch`, keep a copy, list it by `name`: a .pth state dict
     of ir50 or iresnet50, or with arch "onnx" any ONNX embedder graph (onnx_options: input_size,
     layout, rgb, mean, std, as onnx_embedder.inspect takes them)."""
-    from . import irse
+    from . import IMPORTABLE, irse
 
-    if arch not in ARCHS:
-        raise UsageError(f"unknown architecture {arch!r}: use {', '.join(ARCHS)}")
+    if arch not in IMPORTABLE:
+        raise UsageError(f"unknown architecture {arch!r}: use {', '.join(IMPORTABLE)}")
     if not Path(path).is_file():
         raise UsageError(f"{path}: no such weight file")
     if arch == "onnx":

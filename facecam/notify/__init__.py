@@ -12,9 +12,6 @@ with snapshots an event about a face also carries it, "snapshot": base64 JPEG (2
 
 from __future__ import annotations
 
-from .notifier import Notifier, Sink, Watch
-from .presence import Event, Observation, Presence, TrackSeen
-
 
 
 class JsonLines:
@@ -33,5 +30,18 @@ class JsonLines:
         pass
 
 
-__all__ = ["Event", "JsonLines", "Notifier", "Observation", "Presence", "TrackSeen",
-           "Sink", "Watch"]
+def __getattr__(name: str):
+    """The notifier and presence on first use: the command line reads the sinks' table
+    (notify.sinks) without loading NumPy or the history."""
+    if name in ("Notifier", "Sink", "Watch"):
+        from . import notifier
+
+        return getattr(notifier, name)
+    if name in ("Event", "Observation", "Presence", "TrackSeen"):
+        from . import presence
+
+        return getattr(presence, name)
+    raise AttributeError(f"module 'facecam.notify' has no attribute {name!r}")
+
+
+__all__ = ["Event", "JsonLines", "Notifier", "Observation", "Presence", "TrackSeen", "Sink", "Watch"]

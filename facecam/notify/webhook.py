@@ -10,6 +10,7 @@ a warning: sending it again would not change the answer.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -18,9 +19,10 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import NotifyError, UsageError
+from ..validate import hide_password
 from ..version import __version__
 
 SECRET_ENV = "FACECAM_WEBHOOK_SECRET"
@@ -38,18 +40,20 @@ def check_url(url: str) -> str:
 
 
 def shown(url: str) -> str:
-    """The URL without its query (where receivers often keep a token) or credentials."""
+    """The URL as it may be shown: without its query (where receivers often keep a token), its
+    password as ***."""
+    return hide_password(urlunsplit(urlsplit(url)._replace(query="", fragment="")))
+
+
+def _credentials(url: str) -> tuple[str, dict[str, str]]:
+    """(the URL without user and password, the Authorization header they make): urllib takes
+    user:password@host for a host name, so basic authentication goes in a header."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if _port(parts) else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def _port(parts) -> int | None:
-    try:
-        return parts.port
-    except ValueError:
-        return None
+    if parts.username is None:
+        return url, {}
+    login = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    bare = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+    return urlunsplit(bare), {"Authorization": "Basic " + base64.b64encode(login.encode()).decode()}
 
 
 def signature(body: bytes, secret: str) -> str:
@@ -58,7 +62,9 @@ def signature(body: bytes, secret: str) -> str:
 
 def post(url: str, body: bytes, kind: str, secret: str | None, timeout: float) -> int:
     """POST the body; the HTTP status (raises OSError when there was no answer)."""
-    headers = {"Content-Type": "application/json", "User-Agent": f"facecam/{__version__}", "X-Facecam-Event": kind}
+    url, login = _credentials(url)
+    headers = {"Content-Type": "application/json", "User-Agent": f"facecam/{__version__}", "X-Facecam-Event": kind,
+               **login}
     if secret:
         headers["X-Facecam-Signature"] = signature(body, secret)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")

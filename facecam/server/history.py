@@ -12,23 +12,14 @@ from typing import Optional
 
 from fastapi import Depends, FastAPI, File, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from ..history import DEFAULT_GAP, BadTime, attendance, local_midnight, parse_day, parse_time
+from ..history.schema import SIGHTING
 from .guard import HTTPProblem
 
-class Sighting(BaseModel):
-    id: int
-    source: str
-    track_id: int
-    name: Optional[str] = Field(description="the enrolled person, or null for unknown")
-    start: str = Field(description="ISO 8601 UTC")
-    end: str
-    start_s: Optional[float] = Field(description="seconds into a video file; null for a live source")
-    end_s: Optional[float]
-    frames: int
-    best_score: float
-    closed: bool = Field(description="false while the track is still being seen")
+Sighting = create_model("Sighting", id=(int, ...), **{
+    f.public: (Optional[f.kind] if f.nullable else f.kind, Field(description=f.about)) for f in SIGHTING})
 
 
 class SightingPage(BaseModel):
