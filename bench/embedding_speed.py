@@ -39,9 +39,6 @@ def main():
     from facecam.models import irse, load_embedder, retinaface
     from facecam.images import read_image
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from test_irse import ir50_layout, iresnet50_layout, random_state
-
     detector = retinaface.load(device="cpu")
     paths = sorted((data_dir() / "recognition" / "lfw").glob("*/*_0001.jpg"))[:FACES]
     images, faces = [], []
@@ -64,9 +61,9 @@ def main():
         os.environ["FACECAM_MODELS"] = tmp
         from facecam.models.imports import import_model
 
-        for arch, layout in (("ir50", ir50_layout), ("iresnet50", iresnet50_layout)):
+        for arch in ("ir50", "iresnet50"):
             path = Path(tmp) / f"{arch}-random.pth"
-            torch.save(random_state(layout()), path)
+            torch.save(irse.ARCHITECTURES[arch][0]().state_dict(), path)  # the layout, freshly initialised
             import_model(path, arch=arch, name=f"{arch}-random", threshold=0.4)
             embedders[f"{arch} (random weights)"] = irse.load(f"{arch}-random", device="cpu")
 

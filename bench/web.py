@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))
 from common import data_dir, git_commit, machine  # noqa: E402
-from test_web import camera_file, chromium  # noqa: E402 (the fake camera and browser the tests use)
+from services import camera_file, chromium  # noqa: E402 (the fake camera and browser the tests use)
 
 CLIP = "face_recognition_examples/examples/short_hamilton_clip.mp4"
 TOKEN = "bench"
@@ -71,7 +71,7 @@ def main():
     data = data_dir()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        y4m = camera_file(data, tmp / "camera.y4m")
+        y4m = camera_file(data / CLIP, tmp / "camera.y4m")
         with __import__("socket").socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -118,7 +118,7 @@ def main():
 
     print(f"Machine: {machine()}; commit {git_commit()}. Chromium {_chromium()}, headless, on the same 2 cores as the "
           f"server (a 640x480 fake camera from the Hamilton clip; the clip as the live source).\n")
-    print(f"| measure | value |\n|---|---|")
+    print("| measure | value |\n|---|---|")
     print(f"| the page itself (HTML, script, style, icon) | {page_bytes / 1000:.1f} KB |")
     print(f"| first load, logged in, to the first stream frame (page + API answers, stream excluded) | {first_load / 1000:.1f} KB |")
     print(f"| time to the first stream frame, median of {LOADS} loads | {statistics.median(firsts):.0f} ms |")

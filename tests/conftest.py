@@ -1,4 +1,6 @@
-"""Fixtures: the shared data set (FACECAM_TEST_DATA), bundled samples, a fresh weight cache."""
+"""Fixtures: the shared data set (FACECAM_TEST_DATA), a fresh weight cache, the models, the real
+services and displays the tests start, and what many tests share, made once per run: the
+enrolled people of the Hamilton example and the history of its clip. (Shared helpers: helpers.py.)"""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "tests" / "data" / "samples"
+from helpers import CLIP, REPO, copy_registry, enrol_people, facecam, missing, need_tools
+
+os.environ["COLUMNS"] = "200"  # tables as wide as the tests read them, in this process and those it starts
 
 
 def _data_dir() -> Path:
@@ -94,38 +97,12 @@ def sface_onnx() -> Path:
 
 
 
-def _missing(message: str):
-    """A real service the tests need is not installed: a failure under CI, a skip elsewhere."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def need_tools(tools: dict[str, str]) -> None:
-    """{program: the Debian package that has it}: fail (CI) or skip unless all are installed."""
-    import shutil
-
-    missing = {tool: package for tool, package in tools.items() if shutil.which(tool) is None}
-    if missing:
-        _missing(f"{' and '.join(missing)} not installed (apt-get install {' '.join(missing.values())}; "
-                 ".ci/setup test does it)")
-
-
 @pytest.fixture(scope="module")
 def browser():
     """Debian's chromium, headless, driven through chromium-driver (selenium), 1100x1000 pixels."""
-    import shutil
+    from helpers import chromium
 
-    need_tools({"chromium": "chromium", "chromedriver": "chromium-driver"})
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-                "--force-device-scale-factor=1", "--window-size=1100,1000"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver = chromium(size=(1100, 1000))
     yield driver
     driver.quit()
 
@@ -137,7 +114,43 @@ def postgres():
     from services import Postgres
 
     if not Postgres.installed():
-        _missing("PostgreSQL is not installed (apt-get install postgresql; .ci/setup test does it)")
+        missing("PostgreSQL is not installed (apt-get install postgresql; .ci/setup test does it)")
     server = Postgres()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def enrolled(data, tmp_path_factory) -> Path:
+    """Lin-Manuel Miranda and Alex Lacamoire enrolled from face_recognition's example photos,
+    once per run (people_registry gives each module its own copy)."""
+    return enrol_people(data, tmp_path_factory.mktemp("enrolled"))
+
+
+@pytest.fixture(scope="module")
+def people_registry(enrolled, tmp_path_factory) -> Path:
+    """A copy of the enrolled registry for the module's tests, which may write histories into it."""
+    return copy_registry(enrolled, tmp_path_factory.mktemp("people") / "registry")
+
+
+@pytest.fixture(scope="session")
+def clip_seen(data, enrolled, tmp_path_factory) -> Path:
+    """The enrolled registry after the whole Hamilton clip was recognised in it, once per run: its
+    history.sqlite holds the clip's 28 sightings, Lin-Manuel Miranda's 2 and 26 unknown."""
+    import json
+    import time
+
+    registry = copy_registry(enrolled, tmp_path_factory.mktemp("seen") / "registry")
+    before = time.time()
+    result = facecam("recognize", "--source", data / CLIP, "--registry", registry, "--headless", "--json")
+    assert result.returncode == 0, result.stderr
+    # what it printed, and when it ran, for the tests of the run itself
+    (registry.parent / "recognize.jsonl").write_text(result.stdout)
+    (registry.parent / "when.json").write_text(json.dumps({"before": before, "after": time.time()}))
+    return registry
+
+
+@pytest.fixture(scope="module")
+def seen(clip_seen, tmp_path_factory) -> Path:
+    """A copy of the clip's registry and history for the module's tests to change."""
+    return copy_registry(clip_seen, tmp_path_factory.mktemp("seen") / "registry")

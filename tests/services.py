@@ -1,6 +1,6 @@
 """Real services started for the tests and benchmarks, on free localhost ports in temporary
 folders: a throw-away PostgreSQL server (Debian's postgresql package), GStreamer's RTSP server, a
-Mosquitto MQTT broker, and an HTTP receiver for webhooks."""
+Mosquitto MQTT broker, an HTTP receiver for webhooks, and Debian's Chromium with a fake camera."""
 
 from __future__ import annotations
 
@@ -68,6 +68,14 @@ class Postgres:
         self._count += 1
         name = f"history{self._count}"
         self._run("createdb", "-h", str(self.sockets), "-p", str(self.port), "-U", "facecam", name, user=False)
+        return f"postgresql://facecam:{self.PASSWORD}@127.0.0.1:{self.port}/{name}"
+
+    def copy_database(self, url: str) -> str:
+        """A new database holding what the database at `url` holds (which nobody may be using)."""
+        self._count += 1
+        name = f"history{self._count}"
+        self._run("createdb", "-h", str(self.sockets), "-p", str(self.port), "-U", "facecam", "-T", url.rsplit("/", 1)[1],
+                  name, user=False)
         return f"postgresql://facecam:{self.PASSWORD}@127.0.0.1:{self.port}/{name}"
 
     def close(self) -> None:
@@ -285,3 +293,45 @@ def video_frames(video: Path, folder: Path, *, limit: int | None = None) -> int:
         count += 1
     capture.release()
     return count
+
+
+def chromium(y4m: Path | None = None, *, camera_allowed: bool = True, size=(1280, 900)):
+    """Debian's chromium, headless, through chromium-driver (selenium); with y4m, a fake camera
+    that plays it, allowed without asking unless not camera_allowed (as a person saying no)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+                "--force-device-scale-factor=1", f"--window-size={size[0]},{size[1]}"):
+        options.add_argument(arg)
+    if y4m is not None:
+        options.add_argument("--use-fake-device-for-media-stream")
+        options.add_argument(f"--use-file-for-fake-video-capture={y4m}")
+        if camera_allowed:
+            options.add_argument("--use-fake-ui-for-media-stream")
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver.set_script_timeout(30)
+    return driver
+
+
+def camera_file(clip: Path, path: Path) -> Path:
+    """The frames of the Hamilton clip that hold Lin-Manuel Miranda alone (85 to 210), cropped
+    to him and sized 640x480, as the .y4m file Chromium plays as its fake camera (on a loop)."""
+    import cv2
+
+    video = cv2.VideoCapture(str(clip))
+    with open(path, "wb") as out:
+        out.write(b"YUV4MPEG2 W640 H480 F25:1 Ip A1:1 C420jpeg\n")
+        index = 0
+        while True:
+            ok, frame = video.read()
+            if not ok or index > 210:
+                break
+            if index >= 85:
+                image = cv2.resize(frame[:, 20:500], (640, 480), interpolation=cv2.INTER_AREA)
+                out.write(b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).tobytes())
+            index += 1
+    video.release()
+    return path

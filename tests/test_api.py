@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import SAMPLES
+from helpers import SAMPLES
 
 
 def test_facecam_enrols_from_photos_and_names_the_faces_of_an_image(data, tmp_path):

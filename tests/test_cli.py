@@ -1,9 +1,9 @@
-"""The `facecam` command as a user runs it: a real process, real files, exit codes, stderr."""
+"""The `facecam` command as a user runs it: real files, exit codes, stderr; in this process (the
+models loaded once), and as a real process where the process itself is what is tested."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -12,24 +12,12 @@ from pathlib import Path
 import cv2
 import pytest
 
-from conftest import SAMPLES
 from facecam.calibration import ScoreScale
 from facecam.models import catalog
+from helpers import SAMPLES, assert_one_line_error, facecam, facecam_process
 
 SAMPLE_FACES = {"kit_with_rose.jpg": (501, 700, 2), "obama-240p.jpg": (427, 240, 1),
                 "obama_and_biden.jpg": (2000, 1428, 3), "obama_small.jpg": (320, 240, 1)}
-
-
-def facecam(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "facecam", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env={**os.environ, "COLUMNS": "200"}, timeout=300)
-
-
-def assert_one_line_error(result, code, text):
-    assert result.returncode == code, result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and text in errors[0], result.stderr
-    assert "Traceback" not in result.stderr
 
 
 def test_cli_import_is_light():
@@ -39,9 +27,17 @@ def test_cli_import_is_light():
 
 
 def test_help_lists_the_commands():
-    result = facecam("--help")
+    result = facecam_process("--help")
     assert result.returncode == 0
     assert "detect" in result.stdout and "Find faces" in result.stdout
+
+
+def test_the_process_exits_2_for_usage_and_1_for_failures_with_one_line(tmp_path):
+    """The console entry point's own exit codes and one-line errors, as a shell sees them."""
+    assert_one_line_error(facecam_process("detect", SAMPLES, "--bogus"), 2, "--bogus")
+    assert_one_line_error(facecam_process("register", "--name", "x", "--from-dir", SAMPLES, "--registry", tmp_path / "r",
+                                          "--model", "nonesuch"), 2, "unknown model 'nonesuch'")
+    assert_one_line_error(facecam_process("detect", tmp_path / "missing.png"), 1, "missing.png: no such file or folder")
 
 
 def test_detect_json_on_the_bundled_samples():
@@ -88,7 +84,8 @@ def test_save_dir_writes_annotated_images_and_wider_results(tmp_path):
 
 
 def test_usage_errors_exit_2_with_one_line():
-    assert_one_line_error(facecam("detect", SAMPLES, "--threshold", "1.5"), 2, "--threshold")
+    # detect's face confidence is --detect-threshold (--threshold too, as it has no other)
+    assert_one_line_error(facecam("detect", SAMPLES, "--threshold", "1.5"), 2, "--detect-threshold: must be between 0 and 1")
     assert_one_line_error(facecam("detect", SAMPLES, "--bogus"), 2, "--bogus")
     assert_one_line_error(facecam("detct"), 2, "detct")
     assert_one_line_error(facecam("detect", SAMPLES, "--device", "tpu"), 2, "unknown device 'tpu'")
@@ -151,9 +148,7 @@ def test_models_list_and_verify(tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "mobilenet0.25_Final.pth").write_bytes(b"not the weights")
-    env_cache = {**os.environ, "FACECAM_CACHE": str(cache), "COLUMNS": "200"}
-    verify = subprocess.run([sys.executable, "-m", "facecam", "models", "verify"], capture_output=True,
-                            text=True, env=env_cache, timeout=120)
+    verify = facecam("models", "verify", env={"FACECAM_CACHE": cache})
     assert verify.returncode == 1
     assert_one_line_error(verify, 1, f"retinaface-mnet025-biubug6: {cache / 'mobilenet0.25_Final.pth'} is corrupt")
     assert "sface: ok" in verify.stderr
@@ -251,7 +246,8 @@ def test_eval_pairs_counts_unscored_pairs_as_errors(data, tmp_path):
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert (out["pairs"], out["same"], out["different"]) == (41, 21, 20)
-    assert out["skipped"] == [{"pair": 41, "reason": f"{data / 'recognition/lfw/Nobody_Here/Nobody_Here_0001.jpg'}: cannot read (No such file or directory)"}]
+    assert out["skipped"] == [{"pair": 41, "reason": f"{data / 'recognition/lfw/Nobody_Here/Nobody_Here_0001.jpg'}: cannot read (No such "
+        "file or directory)"}]
     # every scored pair is right at the model threshold; the unscored one is an error
     assert out["accuracy_at_threshold"] == round(40 / 41, 5)
     assert out["tar_at_far_1e-2"] == round(20 / 21, 5)  # the unscored same-person pair is a reject

@@ -6,13 +6,12 @@ preview and the review at 640x480 and 1280x720 go to out/screenshots/."""
 from __future__ import annotations
 
 import json
-import time
 
 import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO
+from helpers import REPO, facecam, finish, screenshot, start_in_window, wait_for_window, wait_until, xdotool
 from facecam.enrol import Enrolment
 from facecam.guide import Directions, Smoother, head_pose
 from facecam.types import Detection
@@ -133,8 +132,6 @@ def test_the_preview_is_a_mirror_and_the_samples_are_not(detector, data):
 
 
 def shoot(display, window, name):
-    from test_live import screenshot
-
     return screenshot(display, window, SHOTS / name)
 
 
@@ -142,18 +139,16 @@ def shoot(display, window, name):
 def test_a_folder_of_directions_fills_the_ring_and_the_review_decides(display, data, tmp_path, answer):
     """Hugo Chavez's 11 LFW photos hold five head directions: the review shows them; Enter saves
     one sample per direction, Esc saves nothing."""
-    from test_live import facecam, finish, start_in_window, wait_for_window, xdotool
-
     registry = tmp_path / "registry"
     proc, out, err = start_in_window(display, tmp_path, "register", "--name", "Hugo", "--source",
                                      data / "recognition/lfw/Hugo_Chavez", "--registry", registry, "--json")
-    wait_for_window(display, "facecam register Hugo", proc)
-    deadline = time.monotonic() + 120
-    while sum(1 for line in open(out.name) if '"guidance"' in line) < 11:  # every photo seen: the review is next
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.2)
-    time.sleep(1.5)
-    window = xdotool(display, "search", "--name", "facecam register Hugo").stdout.split()[-1]
+    preview = wait_for_window(display, "facecam register Hugo", proc)
+
+    def reviewing():  # every photo seen, and the review shown: the window that follows the preview
+        seen = sum(1 for line in open(out.name) if '"guidance"' in line)
+        return wait_for_window(display, "facecam register Hugo", proc, old=preview) if seen == 11 else None
+
+    window = wait_until(reviewing, 120, "the review", every=0.2)
     pixels = shoot(display, window, f"review-250x250-{answer.lower()}.png")
     assert pixels.shape[:2] == (250, 250) and pixels.mean() < 80  # the review: dark, with the faces
     xdotool(display, "key", "--window", window, answer)
@@ -195,8 +190,6 @@ def sized_videos(data, tmp_path_factory):
 
 @pytest.mark.parametrize("size", [(640, 480), (1280, 720)])
 def test_preview_and_review_screenshots(display, sized_videos, tmp_path, size):
-    from test_live import finish, start_in_window, wait_for_new_window, wait_for_window, xdotool
-
     width, height = size
     proc, out, err = start_in_window(display, tmp_path, "register", "--name", "Speaker", "--source", sized_videos[size],
                                      "--registry", tmp_path / "registry")
@@ -204,17 +197,16 @@ def test_preview_and_review_screenshots(display, sized_videos, tmp_path, size):
     # the guide: the oval in green (the face is placed, large, lit, sharp) or orange, the ring around it
     guide_pixels = lambda shot: (np.all(shot == (60, 200, 80), axis=2).sum()  # noqa: E731
                                  + np.all(shot == (255, 170, 0), axis=2).sum())
-    deadline = time.monotonic() + 20
-    time.sleep(2)
-    preview = shoot(display, window, f"register-preview-{width}x{height}.png")
-    while guide_pixels(preview) == 0 and time.monotonic() < deadline:  # not painted yet
-        time.sleep(0.5)
+    def painted():
         window = xdotool(display, "search", "--onlyvisible", "--name", "facecam register Speaker").stdout.split()[-1]
-        preview = shoot(display, window, f"register-preview-{width}x{height}.png")
+        shot = shoot(display, window, f"register-preview-{width}x{height}.png")
+        return (window, shot) if shot.shape[:2] == (height, width) and guide_pixels(shot) > 2 * height else None
+
+    window, preview = wait_until(painted, 30, "the preview with its guide", every=0.3)
     assert preview.shape[:2] == (height, width)
     assert guide_pixels(preview) > 2 * height
     xdotool(display, "key", "--window", window, "q")
-    review = wait_for_new_window(display, "facecam register Speaker", proc, window)
+    review = wait_for_window(display, "facecam register Speaker", proc, old=window)
     shot = shoot(display, review, f"register-review-{width}x{height}.png")
     assert shot.shape[:2] == (height, width)
     xdotool(display, "key", "--window", review, "Escape")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -18,11 +19,7 @@ import numpy as np
 import pytest
 
 from facecam.history import Face, History, Record, Writer, attendance, parse_time
-from test_cli import assert_one_line_error, facecam
-from test_live import people_registry  # noqa: F401 (a fixture)
-
-CLIP = "face_recognition_examples/examples/short_hamilton_clip.mp4"
-LIN = "Lin-Manuel Miranda"
+from helpers import CLIP, LIN, assert_one_line_error, copy_registry, facecam
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -186,9 +183,8 @@ def test_attendance_days_are_local_days(tmp_path):
     store_all(str(target), [record("k1", "Alice", t, t + 600)])
     days = {}
     for zone in ("UTC", "Asia/Tokyo", "America/New_York"):
-        result = subprocess.run([sys.executable, "-m", "facecam", "report", "attendance", "--since", "2026-10-01",
-                                 "--until", "2026-12-01", "--history", str(target), "--json"],
-                                capture_output=True, text=True, env={**os.environ, "TZ": zone}, timeout=120)
+        result = facecam("report", "attendance", "--since", "2026-10-01", "--until", "2026-12-01", "--history", target,
+                         "--json", env={"TZ": zone})
         assert result.returncode == 0, result.stderr
         (row,) = [json.loads(line) for line in result.stdout.splitlines()]
         days[zone] = (row["day"], row["present_s"], row["first_seen"])
@@ -258,7 +254,7 @@ def test_a_newer_schema_is_refused_and_an_older_one_migrated(tmp_path, monkeypat
     assert_one_line_error(result, 1, f"written by a newer facecam (history schema {now + 1}; this one knows up to {now})")
 
 
-def test_bad_history_targets_are_one_line_errors(tmp_path, postgres, people_registry, clip):  # noqa: F811
+def test_bad_history_targets_are_one_line_errors(tmp_path, postgres, people_registry, clip):
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(os.urandom(8192))
     foreign = tmp_path / "foreign.sqlite"
@@ -328,18 +324,45 @@ def run_recognize(clip, registry, target, *extra):
     result = facecam("recognize", "--source", clip, "--registry", registry, "--headless", "--json",
                      "--history", target, *extra)
     assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    return printed(result.stdout)
+
+
+def printed(stdout: str):
+    """recognize --json: (the sightings it printed as they were stored, its summary)."""
+    lines = [json.loads(line) for line in stdout.splitlines()]
     return [line["sighting"] for line in lines if "sighting" in line], lines[-1]["summary"]
 
 
-def test_recognize_keeps_the_clips_sightings(clip, people_registry, target, detector):  # noqa: F811
+@pytest.fixture(scope="module")
+def clip_in_postgres(postgres, clip, people_registry):
+    """The clip recognised into a PostgreSQL database, once: (its URL, the sightings printed, the
+    summary, when it ran); clip_target copies it for each test."""
+    url = postgres.new_database()
+    before = time.time()
+    sightings, summary = run_recognize(clip, people_registry, url)
+    return url, sightings, summary, {"before": before, "after": time.time()}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def clip_target(request, tmp_path, clip_seen):
+    """A history of its own holding the whole clip's sightings, as recognize made it: (its target,
+    the sightings recognize printed, its summary, {"before", "after"}: when it ran). SQLite: a copy
+    of the file conftest's run kept; PostgreSQL: a copy of the database one run here made."""
+    if request.param == "sqlite":
+        for file in clip_seen.glob("history.sqlite*"):
+            shutil.copy(file, tmp_path / file.name)
+        sightings, summary = printed((clip_seen.parent / "recognize.jsonl").read_text())
+        return str(tmp_path / "history.sqlite"), sightings, summary, json.loads((clip_seen.parent / "when.json").read_text())
+    url, sightings, summary, when = request.getfixturevalue("clip_in_postgres")
+    return request.getfixturevalue("postgres").copy_database(url), sightings, summary, when
+
+
+def test_recognize_keeps_the_clips_sightings(clip, clip_target, people_registry, detector):
     """The clip (test_live checks its names frame by frame): Lin-Manuel Miranda is seen twice, on stage
     (frames 0-19, 20 frames) and close up (from 2.736 s to 7.007 s, 129 frames): the 149 frames the
     summary counts. Everyone else is unknown: 26 sightings, 9 of them in the audience (after 7 s).
     Every detection of the clip belongs to exactly one sighting: 713 in all."""
-    before = time.time()
-    printed, summary = run_recognize(clip, people_registry, target)
-    after = time.time()
+    target, printed, summary, when = clip_target
     assert summary["history"] == {"where": summary["history"]["where"], "sightings": 28, "unsaved": 0}
     history = History.open(target)
     rows = sorted(history.sightings(), key=lambda r: r["id"])
@@ -352,7 +375,7 @@ def test_recognize_keeps_the_clips_sightings(clip, people_registry, target, dete
     assert sum(r["frames"] for r in rows) == 713 and sum(f for _, f, _, _ in named) == 149
     assert len([r for r in rows if r["name"] is None]) == 26
     assert len([r for r in rows if r["name"] is None and r["start_s"] >= 7.0]) == 9
-    assert all(before <= r["started_at"] <= r["ended_at"] <= after for r in rows)
+    assert all(when["before"] <= r["started_at"] <= r["ended_at"] <= when["after"] for r in rows)
     assert all(r["source"] == str(clip) and r["best_score"] >= 0.8 for r in rows if r["name"])
     from facecam.models import load_embedder
     from facecam.registry import Registry
@@ -377,16 +400,15 @@ def printed_time(seconds: float) -> str:
     return iso(seconds)
 
 
-def test_export_then_delete_erases_a_persons_sightings_and_faces(clip, people_registry, tmp_path):  # noqa: F811
-    """The history in its default place (the registry folder): Lin-Manuel Miranda's data exported
-    (a subject-access request), then deleted, with no trace of him left in the database file."""
-    import shutil
+def test_export_then_delete_erases_a_persons_sightings_and_faces(clip_seen, tmp_path):
+    """The history in its default place (the registry folder, as the clip's run left it):
+    Lin-Manuel Miranda's data exported (a subject-access request), then deleted, with no trace of
+    him left in the database file."""
     import zipfile
 
-    registry = tmp_path / "registry"
-    shutil.copytree(people_registry, registry, ignore=shutil.ignore_patterns("history.sqlite*"))
-    printed, _ = run_recognize(clip, registry, registry / "history.sqlite")
-    lin = sorted(r["id"] for r in printed if r["name"] == LIN)
+    registry = copy_registry(clip_seen, tmp_path / "registry")
+    sightings, _ = printed((clip_seen.parent / "recognize.jsonl").read_text())
+    lin = sorted(r["id"] for r in sightings if r["name"] == LIN)
     result = facecam("history", "export", LIN, "--output", tmp_path / "lin.zip", "--registry", registry)
     assert result.returncode == 0, result.stderr
     assert f"{LIN}: 2 sighting(s), 2 face(s), 1 enrolment sample(s)" in result.stderr
@@ -414,12 +436,9 @@ def test_export_then_delete_erases_a_persons_sightings_and_faces(clip, people_re
     assert result.returncode == 0 and result.stdout == ""
 
 
-def test_delete_and_rename_follow_into_a_chosen_history(clip, people_registry, target, tmp_path):  # noqa: F811
-    import shutil
-
-    registry = tmp_path / "registry"
-    shutil.copytree(people_registry, registry, ignore=shutil.ignore_patterns("history.sqlite*"))
-    run_recognize(clip, registry, target)
+def test_delete_and_rename_follow_into_a_chosen_history(clip_target, people_registry, tmp_path):
+    target = clip_target[0]
+    registry = copy_registry(people_registry, tmp_path / "registry", history=False)
     result = facecam("rename", LIN, "Lin-Manuel", "--registry", registry, "--history", target)
     assert result.returncode == 0 and f"renamed {LIN} to Lin-Manuel (2 sightings)" in result.stderr, result.stderr
     result = facecam("delete", "Lin-Manuel", "--yes", "--registry", registry, "--history", target)
@@ -429,7 +448,7 @@ def test_delete_and_rename_follow_into_a_chosen_history(clip, people_registry, t
     history.close()
 
 
-def test_retention_prunes_old_sightings(clip, people_registry, target):  # noqa: F811
+def test_retention_prunes_old_sightings(clip, people_registry, target):
     now = time.time()
     store_all(target, [record("k1", None, now - 40 * 86400, now - 40 * 86400 + 5),
                        record("k2", None, now - 20 * 86400, now - 20 * 86400 + 5),
@@ -466,7 +485,7 @@ def recognize_until(clip, registry, target, sightings: int, sig):
     return process.returncode, stored
 
 
-def test_a_killed_recognize_leaves_a_readable_history(clip, people_registry, target):  # noqa: F811
+def test_a_killed_recognize_leaves_a_readable_history(clip, people_registry, target):
     """SIGKILL once five sightings were reported stored: all reported are in the history as they were
     reported, and a SQLite file passes its integrity check."""
     code, stored = recognize_until(clip, people_registry, target, 5, signal.SIGKILL)
@@ -480,7 +499,7 @@ def test_a_killed_recognize_leaves_a_readable_history(clip, people_registry, tar
     history.close()
 
 
-def test_ctrl_c_ends_and_stores_the_sightings_in_progress(clip, people_registry, target):  # noqa: F811
+def test_ctrl_c_ends_and_stores_the_sightings_in_progress(clip, people_registry, target):
     """Ctrl-C (SIGINT) after five sightings: exit 130, and every sighting, those still going when
     it came included, is stored closed and reported."""
     code, stored = recognize_until(clip, people_registry, target, 5, signal.SIGINT)
@@ -491,7 +510,7 @@ def test_ctrl_c_ends_and_stores_the_sightings_in_progress(clip, people_registry,
     history.close()
 
 
-def test_the_database_going_away_mid_run_loses_nothing(clip, people_registry, postgres):  # noqa: F811
+def test_the_database_going_away_mid_run_loses_nothing(clip, people_registry, postgres):
     """PostgreSQL stops a second into the run and comes back 3 s later: recognition goes on, the
     sightings wait in memory, and all 28 are stored in the end."""
     target = postgres.new_database()

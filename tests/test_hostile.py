@@ -22,11 +22,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SAMPLES
 from facecam.errors import UsageError
 from facecam.registry import Registry, RegistryError, transaction
 from facecam.validate import person_name
-from test_cli import assert_one_line_error, facecam
+from helpers import AUTH, SAMPLES, TOKEN, assert_one_line_error, facecam, facecam_process, start_server, stop
 
 MODEL = {"name": "test-model", "dim": 8, "sha256": "0" * 64}
 
@@ -171,8 +170,8 @@ def test_negative_camera_and_absurd_thread_counts_are_usage_errors(tmp_path):
 
     with pytest.raises(UsageError, match="invalid camera index '-1'"):
         FrameSource(camera=-1)
-    result = subprocess.run([sys.executable, "-m", "facecam", "detect", SAMPLES / "obama_small.jpg"], capture_output=True,
-                            text=True, env={**os.environ, "FACECAM_THREADS": "99999"}, timeout=120)
+    # a process of its own: were the check to fail, OpenMP would abort the process that tried
+    result = facecam_process("detect", SAMPLES / "obama_small.jpg", env={"FACECAM_THREADS": "99999"})
     assert_one_line_error(result, 2, "FACECAM_THREADS='99999': must be a whole number from 1 to")
 
 
@@ -227,8 +226,7 @@ def test_bombs_are_refused_from_the_header_and_the_batch_goes_on(bombs, tmp_path
     assert sorted((Path(s["image"]).name, s["reason"].split(";")[0]) for s in summary["skipped"]) == [
         ("claims_100000.png", "100000x100000 = 10000.0 megapixels"), ("zeros_30000.png", "30000x30000 = 900.0 megapixels")]
     # the limit is the user's to change
-    smaller = subprocess.run([sys.executable, "-m", "facecam", "detect", SAMPLES / "obama_small.jpg"], capture_output=True,
-                             text=True, env={**os.environ, "FACECAM_MAX_PIXELS": "1000"}, timeout=120)
+    smaller = facecam("detect", SAMPLES / "obama_small.jpg", env={"FACECAM_MAX_PIXELS": "1000"})
     assert_one_line_error(smaller, 1, "obama_small.jpg: 320x240 = 0.1 megapixels; the limit is 0.001")
 
 
@@ -549,7 +547,6 @@ def test_errors_never_surface_as_internal_errors_for_user_input(tmp_path):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from test_serve import start_server, stop
 
     tmp = tmp_path_factory.mktemp("hostile-serve")
     proc, url = start_server(tmp, "--registry", tmp / "registry")
@@ -583,7 +580,6 @@ def test_a_change_without_the_token_is_refused_before_its_body_is_read(server):
             f"Content-Length: {50_000_000}\r\n")
     status, body, took = raw_request(server, head)
     assert (status, body["detail"]) == (401, "log in first (or send the bearer token)") and took < 2
-    from test_serve import TOKEN
 
     over = head.replace("Host: x", f"Host: x\r\nAuthorization: Bearer {TOKEN}").replace("50000000", "500000000")
     status, body, took = raw_request(server, over)  # 20 images of 10 MB at most
@@ -597,7 +593,6 @@ def test_a_streamed_body_over_the_limit_is_cut_off(server):
     """Chunked, with no Content-Length: counted as it arrives, refused once over the limit."""
     import httpx
 
-    from test_serve import AUTH
 
     def body():
         yield b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n\r\n"
@@ -613,7 +608,6 @@ def test_a_streamed_body_over_the_limit_is_cut_off(server):
 def test_bombs_and_names_over_http(server, bombs):
     import httpx
 
-    from test_serve import AUTH
 
     for bomb in sorted(bombs.iterdir()):
         start = time.monotonic()

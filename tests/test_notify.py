@@ -13,20 +13,15 @@ import time
 import numpy as np
 import pytest
 
+from helpers import CLIP, LIN, assert_one_line_error, facecam, missing, start_server, stop, wait_until
 from services import Mosquitto, Receiver, Subscriber
-from test_cli import assert_one_line_error
-from test_live import facecam, people_registry  # noqa: F401 (a fixture)
 
-LIN = "Lin-Manuel Miranda"
-CLIP = "face_recognition_examples/examples/short_hamilton_clip.mp4"
 UNKNOWN_ALERTS = 6  # the strangers of the clip, one alert per group of faces alike (measured, and stable)
 
 
 def need_mosquitto() -> None:
-    from conftest import _missing
-
     if not Mosquitto.installed():
-        _missing("mosquitto is not installed (apt-get install mosquitto mosquitto-clients; .ci/setup test does it)")
+        missing("mosquitto is not installed (apt-get install mosquitto mosquitto-clients; .ci/setup test does it)")
 
 
 @pytest.fixture
@@ -138,7 +133,7 @@ def retained(broker, prefix="homeassistant/#", settle=1.5, **login) -> dict[str,
     return {t: p for t, p, r in sub.messages if r}
 
 
-def test_the_clip_over_mqtt_one_arrival_one_departure_discovery_and_snapshots(broker, data, people_registry, tmp_path):  # noqa: F811
+def test_the_clip_over_mqtt_one_arrival_one_departure_discovery_and_snapshots(broker, data, people_registry, tmp_path):
     """recognize on the Hamilton clip publishing to a real broker: exactly one "arrived" and one
     "left" for Lin-Manuel Miranda, the clip's strangers one alert per group, the same events as
     the JSON lines, each naming its stored sighting; retained presence; Home Assistant discovery
@@ -194,14 +189,12 @@ def test_the_clip_over_mqtt_one_arrival_one_departure_discovery_and_snapshots(br
     assert image["image_topic"] == "door-cam/unknown/" + str(data / CLIP).replace("/", "_")
 
 
-def test_discovery_follows_enrolment_and_deletion_and_the_broker_coming_back(broker, data, people_registry, tmp_path):  # noqa: F811
+def test_discovery_follows_enrolment_and_deletion_and_the_broker_coming_back(broker, data, people_registry, tmp_path):
     """serve watching the clip (it replays) with MQTT: a stale entity left by an earlier run is
     removed at start; deleting a person removes theirs, enrolling one adds one; the broker killed
     and started again (its retained messages lost): facecam reconnects, announces again, and
     the events after the restart arrive."""
     import shutil
-
-    from test_serve import start_server, stop
 
     registry = tmp_path / "registry"
     shutil.copytree(people_registry, registry)
@@ -216,9 +209,7 @@ def test_discovery_follows_enrolment_and_deletion_and_the_broker_coming_back(bro
         def sensors():
             return {t: p for t, p in retained(broker, settle=1.0).items() if t.startswith("homeassistant/binary_sensor/door/") and p}
 
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (ghost in sensors() or len(sensors()) != 2):
-            time.sleep(0.5)
+        wait_until(lambda: ghost not in sensors() and len(sensors()) == 2, 30, "the ghost's entity removed", every=0.5)
         assert {json.loads(p)["name"] for p in sensors().values()} == {LIN, "Alex Lacamoire"}
         assert b"home" != retained(broker, "door/presence/Ghost").get("door/presence/Ghost", b"")
         result = facecam("delete", "Alex Lacamoire", "--registry", registry)
@@ -227,10 +218,8 @@ def test_discovery_follows_enrolment_and_deletion_and_the_broker_coming_back(bro
         (tmp_path / "obama" / "obama.jpg").symlink_to(data / "face_recognition_examples/examples/obama.jpg")
         result = facecam("register", "--name", "Barack Obama", "--from-dir", tmp_path / "obama", "--registry", registry)
         assert result.returncode == 0, result.stderr
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and {json.loads(p)["name"] for p in sensors().values()} != {LIN, "Barack Obama"}:
-            time.sleep(0.5)
-        assert {json.loads(p)["name"] for p in sensors().values()} == {LIN, "Barack Obama"}
+        wait_until(lambda: {json.loads(p)["name"] for p in sensors().values()} == {LIN, "Barack Obama"}, 30,
+                   "the entities following the registry", every=0.5)
         assert retained(broker, "door/presence/#").keys() >= {f"door/presence/{LIN}", "door/presence/Barack Obama"}
         assert "door/presence/Alex Lacamoire" not in retained(broker, "door/presence/#")
 
@@ -249,7 +238,7 @@ def test_discovery_follows_enrolment_and_deletion_and_the_broker_coming_back(bro
     assert "connected again" in log and "Traceback" not in log
 
 
-def test_broker_trouble_is_a_warning_and_recognition_goes_on(data, people_registry, tmp_path):  # noqa: F811
+def test_broker_trouble_is_a_warning_and_recognition_goes_on(data, people_registry, tmp_path):
     """Wrong credentials, nothing listening: a warning that says what failed (no password shown),
     and the clip is recognised to its end; a bad URL: a one-line usage error."""
     need_mosquitto()
@@ -282,7 +271,7 @@ def test_broker_trouble_is_a_warning_and_recognition_goes_on(data, people_regist
 
 # --- webhooks ----------------------------------------------------------------------------------
 
-def test_webhooks_are_signed_and_a_receiver_down_does_not_stop_recognition(data, people_registry, tmp_path):  # noqa: F811
+def test_webhooks_are_signed_and_a_receiver_down_does_not_stop_recognition(data, people_registry, tmp_path):
     receiver = Receiver()
     secret = "s3cret-for-the-test"
     try:

@@ -5,23 +5,17 @@ sface's), and with an iresnet50 exported to ONNX from torch (its vectors are the
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import SAMPLES
 from facecam.models import irse
-from test_cli import assert_one_line_error
-from test_irse import iresnet50_layout, random_state
+from helpers import SAMPLES, assert_one_line_error, facecam, facecam_process, iresnet50_layout, random_state
 
 
 def run(env, *args):
-    return subprocess.run([sys.executable, "-m", "facecam", *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "200", **env}, timeout=600)
+    return facecam(*args, env=env)
 
 
 def vectors(result) -> np.ndarray:
@@ -149,6 +143,6 @@ def test_missing_onnxruntime_is_a_one_line_error(models_env, sface_onnx, tmp_pat
     blocker = tmp_path / "blocker"
     blocker.mkdir()
     (blocker / "onnxruntime.py").write_text("raise ImportError('blocked for this test')")
-    env = {**models_env, "PYTHONPATH": str(blocker)}
-    assert_one_line_error(run(env, "models", "import", sface_onnx, "--arch", "onnx", "--name", "x"), 2,
+    env = {**models_env, "PYTHONPATH": str(blocker)}  # a process of its own: this one has onnxruntime loaded
+    assert_one_line_error(facecam_process("models", "import", sface_onnx, "--arch", "onnx", "--name", "x", env=env), 2,
                           "ONNX embedders need onnxruntime: pip install 'facecam[onnx]'")

@@ -220,9 +220,9 @@ def test_reload_picks_up_what_another_process_saved(tmp_path):
     reader = Registry.open(tmp_path, model=MODEL)
     assert reader.reload() is reader  # nothing changed: no reload
     carol = unit(rng, 1)
-    code = ("import sys, numpy as np; sys.path.insert(0, 'tests'); from test_registry import MODEL, meta;"
-            "from facecam.registry import transaction\n"
-            f"with transaction({str(tmp_path)!r}, model=MODEL) as reg: reg.add('Carol', np.array({carol.tolist()}, np.float32), meta(1))")
+    code = ("import numpy as np; from facecam.registry import transaction\n"
+            f"with transaction({str(tmp_path)!r}, model={MODEL!r}) as reg:\n"
+            f"    reg.add('Carol', np.array({carol.tolist()}, np.float32), {meta(1)!r})")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
     fresh = reader.reload()
     assert fresh.names() == ["Alice", "Carol"] and fresh.generation == reader.generation + 1

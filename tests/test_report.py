@@ -14,7 +14,7 @@ import numpy as np
 
 from facecam.align import canonical_crop
 from facecam.history import Face, History, Record
-from test_cli import facecam
+from helpers import facecam
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "out" / "screenshots"
 PEOPLE = ("Abdoulaye_Wade", "Abdullah_Gul", "Abel_Pacheco")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -11,40 +10,8 @@ import time
 import httpx
 import pytest
 
+from helpers import AUTH, TOKEN, assert_one_line_error, facecam, start_server, stop
 from services import free_port
-
-TOKEN = "test-token-5b1d"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def start_server(tmp_path, *args, token=TOKEN, port=None):
-    port = port or free_port()
-    env = {**os.environ, "COLUMNS": "200"}
-    env.pop("FACECAM_TOKEN", None)
-    if token:
-        env["FACECAM_TOKEN"] = token
-    log = open(tmp_path / f"server-{port}.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "facecam", "serve", "--port", str(port), *map(str, args)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            raise AssertionError(f"server exited {proc.returncode}: {log.read()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("server did not come up")
-
-
-def stop(proc):
-    proc.terminate()
-    proc.wait(timeout=30)
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, data):
@@ -99,13 +66,11 @@ def test_enrol_recognise_list_rename_delete(server, data):
     assert r.status_code == 200 and r.json() == {"name": "Joseph Biden", "samples": 2, "sightings": 0}  # not in the clip
     assert httpx.delete(f"{url}/identities/Joseph Biden", headers=AUTH).status_code == 404
     # the CLI sees what the server wrote, and writes beside it: the server sees that at once
-    listing = subprocess.run([sys.executable, "-m", "facecam", "list", "--json", "--registry", registry],
-                             capture_output=True, text=True)
+    listing = facecam("list", "--json", "--registry", registry)
     assert '"name":"Barack Obama"' in listing.stdout and "Biden" not in listing.stdout
     assert httpx.get(f"{url}/health").json()["people"] == 1
     kit = data / "face_recognition_examples/examples/knn_examples/train/kit_harington"
-    enrolled = subprocess.run([sys.executable, "-m", "facecam", "register", "--name", "Kit Harington", "--from-dir", kit,
-                               "--registry", registry], capture_output=True, text=True)
+    enrolled = facecam("register", "--name", "Kit Harington", "--from-dir", kit, "--registry", registry)
     assert enrolled.returncode == 0, enrolled.stderr
     assert [p["name"] for p in httpx.get(f"{url}/identities", headers=AUTH).json()] == ["Barack Obama", "Kit Harington"]
     r = httpx.post(f"{url}/recognize", files={"image": photo(data, "test/kit_with_rose.jpg")}, headers=AUTH, timeout=60)
@@ -178,14 +143,8 @@ def test_requests_are_served_concurrently_by_one_model(server, data):
 
 
 def test_start_refusals(tmp_path):
-    def serve(*args, token=None):
-        env = {k: v for k, v in os.environ.items() if k != "FACECAM_TOKEN"}
-        if token:
-            env["FACECAM_TOKEN"] = token
-        return subprocess.run([sys.executable, "-m", "facecam", "serve", *args], capture_output=True, text=True,
-                              env=env, timeout=120)
-
-    from test_cli import assert_one_line_error
+    def serve(*args):
+        return facecam("serve", *args, env={"FACECAM_TOKEN": ""})
 
     assert_one_line_error(serve("--host", "0.0.0.0", "--registry", str(tmp_path)), 2, "needs FACECAM_TOKEN")
     with socket.socket() as busy:
@@ -229,8 +188,6 @@ def test_sightings_attendance_and_live_events(tmp_path, data):
 
     import cv2
     import numpy as np
-
-    from test_live import facecam
 
     lin = "Lin-Manuel Miranda"
     people = tmp_path / "people" / lin

@@ -13,12 +13,8 @@ import time
 import numpy as np
 import pytest
 
+from helpers import AUTH, CLIP, LIN, assert_one_line_error, facecam, missing, start_server, stop, wait_until
 from services import RtspServer, video_frames
-from test_cli import assert_one_line_error, facecam
-from test_live import people_registry  # noqa: F401 (a fixture)
-
-LIN = "Lin-Manuel Miranda"
-CLIP = "face_recognition_examples/examples/short_hamilton_clip.mp4"
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +25,8 @@ def clip_frames(data, tmp_path_factory):
 
 
 def need_rtsp() -> None:
-    from conftest import _missing
-
     if not RtspServer.installed():
-        _missing("GStreamer's RTSP server is not installed (apt-get install gir1.2-gst-rtsp-server-1.0 python3-gi "
+        missing("GStreamer's RTSP server is not installed (apt-get install gir1.2-gst-rtsp-server-1.0 python3-gi "
                  "gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly; .ci/setup test does it)")
 
 
@@ -91,7 +85,7 @@ def named(line) -> bool:
     return line.get("name") == LIN
 
 
-def test_recognize_over_rtsp_names_him_and_only_him(rtsp, people_registry):  # noqa: F811
+def test_recognize_over_rtsp_names_him_and_only_him(rtsp, people_registry):
     run = Run("--source", rtsp.url, "--registry", people_registry, "--max-frames", 150)
     code, summary = run.finish()
     assert code == 0, run.stderr
@@ -101,7 +95,7 @@ def test_recognize_over_rtsp_names_him_and_only_him(rtsp, people_registry):  # n
     assert summary["lag_ms"]["p95"] < 200  # frames are processed as they come, not queued
 
 
-def test_a_restarted_server_is_reconnected_and_he_is_named_again(rtsp, people_registry):  # noqa: F811
+def test_a_restarted_server_is_reconnected_and_he_is_named_again(rtsp, people_registry):
     """The server is killed once Lin-Manuel Miranda was named, and started again 2 s later: the
     run says it is reconnecting, gets the stream back, and names him again (each connection starts
     the clip from its first frame, where he is on stage)."""
@@ -119,7 +113,7 @@ def test_a_restarted_server_is_reconnected_and_he_is_named_again(rtsp, people_re
     assert again["frame"] > first["frame"]
 
 
-def test_a_source_that_never_comes_back_ends_with_one_error(rtsp, people_registry):  # noqa: F811
+def test_a_source_that_never_comes_back_ends_with_one_error(rtsp, people_registry):
     run = Run("--source", rtsp.url, "--registry", people_registry, "--reconnect", "2")
     run.wait_for(named)
     rtsp.stop()
@@ -132,7 +126,7 @@ def test_a_source_that_never_comes_back_ends_with_one_error(rtsp, people_registr
     assert time.monotonic() - started < 30  # 3 s without frames, then 1 s and 2 s between the attempts
 
 
-def test_a_slow_consumer_keeps_its_lag_bounded(clip_frames, people_registry, tmp_path):  # noqa: F811
+def test_a_slow_consumer_keeps_its_lag_bounded(clip_frames, people_registry, tmp_path):
     """The clip at 4x its frame rate (120 frames/s, faster than facecam processes it on 2 cores):
     the grabber drops what the loop cannot take, the lag stays bounded and does not grow."""
     need_rtsp()
@@ -147,7 +141,7 @@ def test_a_slow_consumer_keeps_its_lag_bounded(clip_frames, people_registry, tmp
     assert summary["lag_ms"]["p95"] < 150 and summary["lag_ms"]["max"] < 500
 
 
-def test_a_file_in_real_time_drops_what_it_cannot_process(data, people_registry):  # noqa: F811
+def test_a_file_in_real_time_drops_what_it_cannot_process(data, people_registry):
     """--realtime reads the 1080p street video (105 frames at 25 fps) at its own pace while every
     frame is detected at full size (--max-size 0, far slower than 25 frames/s): each frame is
     either processed or counted as dropped."""
@@ -159,11 +153,9 @@ def test_a_file_in_real_time_drops_what_it_cannot_process(data, people_registry)
     assert 105 / 25 - 0.5 < summary["seconds"] < 105 / 25 + 2
 
 
-def test_serves_mjpeg_stream_is_a_source(data, people_registry, tmp_path):  # noqa: F811
+def test_serves_mjpeg_stream_is_a_source(data, people_registry, tmp_path):
     """facecam serve's own /stream (annotated MJPEG over HTTP) as the source of another recognize
     (a server without a token: with one, the stream shows faces and needs it)."""
-    from test_serve import start_server, stop
-
     server, url = start_server(tmp_path, "--registry", people_registry, "--source", data / CLIP, "--no-history",
                                token=None)
     try:
@@ -179,7 +171,7 @@ def test_serves_mjpeg_stream_is_a_source(data, people_registry, tmp_path):  # no
     assert health["source"]["state"] == "running"
 
 
-def test_bad_stream_urls_are_one_line_errors(people_registry, tmp_path, clip_frames):  # noqa: F811
+def test_bad_stream_urls_are_one_line_errors(people_registry, tmp_path, clip_frames):
     from services import free_port
 
     port = free_port()
@@ -300,7 +292,7 @@ def test_the_grabber_reconnects_with_growing_pauses(monkeypatch):
 # --- several sources in one process
 
 
-def test_several_sources_in_one_process(rtsp, data, people_registry, tmp_path):  # noqa: F811
+def test_several_sources_in_one_process(rtsp, data, people_registry, tmp_path):
     """The clip over RTSP (named "stage") and the same clip as a file (named "file", read at its
     frame rate) in one recognize: one detector and embedder, a tracker per source, every event
     and sighting tagged with its source, Lin-Manuel Miranda named on both, the frames tiled side
@@ -337,21 +329,18 @@ def test_several_sources_in_one_process(rtsp, data, people_registry, tmp_path): 
                                   "--registry", people_registry, "--headless"), 2, "two sources have the same name")
 
 
-def test_serve_streams_several_sources(data, people_registry, tmp_path, rtsp):  # noqa: F811
+def test_serve_streams_several_sources(data, people_registry, tmp_path, rtsp):
     import cv2
     import httpx
-
-    from test_serve import AUTH, start_server, stop
 
     server, url = start_server(tmp_path, "--registry", people_registry, "--no-history", "--source", f"stage={rtsp.url}",
                                "--source", data / CLIP)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        def running():
             health = httpx.get(f"{url}/health").json()
-            if all(s["frames"] > 10 for s in health["sources"]):
-                break
-            time.sleep(0.5)
+            return health if all(s["frames"] > 10 for s in health["sources"]) else None
+
+        health = wait_until(running, 60, "10 frames from every source", every=0.5)
         assert [s["name"] for s in health["sources"]] == ["stage", str(data / CLIP)]
         assert health["source"]["name"] == "stage" and all(s["state"] == "running" for s in health["sources"])
         for path in ("/stream/stage", "/stream/1", "/stream"):

@@ -15,32 +15,11 @@ import httpx
 import numpy as np
 import pytest
 
-from test_serve import AUTH, TOKEN, start_server, stop
-from test_cli import assert_one_line_error, facecam
-from test_live import people_registry  # noqa: F401 (a fixture)
-from test_unknowns import CLIP, LIN, seen  # noqa: F401 (a fixture)
+from helpers import (AUTH, CLIP, LIN, TOKEN, assert_one_line_error, camera_file, chromium, facecam, start_server, stop,
+                     wait_until)
 
 SHOTS = Path(__file__).resolve().parents[1] / "out" / "screenshots"
 PHONE, DESKTOP = (360, 780), (1280, 900)
-
-
-def camera_file(data, path: Path) -> Path:
-    """The frames of the Hamilton clip that hold Lin-Manuel Miranda alone (85 to 210), cropped
-    to him and sized 640x480, as the .y4m file Chromium plays as its fake camera (on a loop)."""
-    video = cv2.VideoCapture(str(data / CLIP))
-    with open(path, "wb") as out:
-        out.write(b"YUV4MPEG2 W640 H480 F25:1 Ip A1:1 C420jpeg\n")
-        index = 0
-        while True:
-            ok, frame = video.read()
-            if not ok or index > 210:
-                break
-            if index >= 85:
-                image = cv2.resize(frame[:, 20:500], (640, 480), interpolation=cv2.INTER_AREA)
-                out.write(b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).tobytes())
-            index += 1
-    video.release()
-    return path
 
 
 class Site:
@@ -59,7 +38,7 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(seen, data, tmp_path_factory):  # noqa: F811
+def site(seen, data, tmp_path_factory):
     """Alex Lacamoire enrolled (Lin-Manuel Miranda is enrolled from the browser's camera by a
     test), the clip's history with its unknown faces."""
     tmp = tmp_path_factory.mktemp("web")
@@ -71,28 +50,6 @@ def site(seen, data, tmp_path_factory):  # noqa: F811
     server.stop()
 
 
-def chromium(y4m: Path, *, camera_allowed: bool = True):
-    """Headless Chromium whose camera plays y4m; without camera_allowed, the page's request for
-    it is refused (as a person saying no, or a browser set to block cameras)."""
-    from conftest import need_tools
-
-    need_tools({"chromium": "chromium", "chromedriver": "chromium-driver"})
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-                "--force-device-scale-factor=1", f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
-                "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={y4m}"):
-        options.add_argument(arg)
-    if camera_allowed:
-        options.add_argument("--use-fake-ui-for-media-stream")  # allowed without asking
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    driver.set_script_timeout(30)
-    return driver
-
-
 @pytest.fixture(scope="module")
 def camera(data, tmp_path_factory) -> Path:
     return camera_file(data, tmp_path_factory.mktemp("camera") / "lin.y4m")
@@ -101,7 +58,7 @@ def camera(data, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def page(camera):
     """Chromium with a fake camera playing the clip; the camera is allowed without asking."""
-    driver = chromium(camera)
+    driver = chromium(camera, size=DESKTOP)
     yield driver
     driver.quit()
 
@@ -143,7 +100,7 @@ def shoot(driver, name: str):
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width, height in (PHONE, DESKTOP):
         driver.set_window_size(width, height)
-        wait(driver, lambda d: d.execute_script("return window.innerWidth") == width, timeout=10, what="the resize")
+        wait(driver, lambda d: d.execute_script("return window.innerWidth") == width, timeout=10, what="the resize")  # noqa: B023
         # nothing may stick out sideways on a phone (measured once the layout has settled)
         deadline = time.monotonic() + 5
         while (overflow := driver.execute_script(
@@ -151,7 +108,8 @@ def shoot(driver, name: str):
             time.sleep(0.2)
         wide = driver.execute_script(
             "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right >"
-            " document.documentElement.clientWidth + 0.5).map(e => e.tagName + '#' + e.id + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().right))")
+            " document.documentElement.clientWidth + 0.5).map(e => e.tagName + '#' + e.id + '.' + e.className + ':' + "
+                "Math.round(e.getBoundingClientRect().right))")
         assert overflow == 0, f"{name} at {width} px is {overflow} px too wide: {wide}"
         driver.save_screenshot(str(SHOTS / f"web-{name}-{width}.png"))
     driver.set_window_size(*DESKTOP)
@@ -501,15 +459,15 @@ def test_https_with_a_certificate(tmp_path, data):
     import ssl
 
     trusted = ssl.create_default_context(cafile=str(cert))
+    def health():
+        assert proc.poll() is None, proc.communicate()
+        try:
+            return httpx.get(f"https://localhost:{port}/health", verify=trusted, timeout=1)
+        except httpx.TransportError:
+            return None
+
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                r = httpx.get(f"https://localhost:{port}/health", verify=trusted, timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, "the HTTPS server did not come up"
-                time.sleep(0.3)
+        r = wait_until(health, 120, "the HTTPS server", every=0.3)
         assert r.status_code == 200
         r = httpx.post(f"https://localhost:{port}/login", json={"token": TOKEN}, verify=trusted)
         assert "secure" in r.headers["set-cookie"].lower().split("; ")

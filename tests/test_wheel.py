@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-from conftest import REPO, SAMPLES
+from helpers import REPO, SAMPLES
 
 PEOPLE = REPO / "tests" / "data" / "people"
 

@@ -26,16 +26,19 @@ def register(
     camera_fps: CameraFpsOpt = None,
     fourcc: FourccOpt = None,
     auto: Annotated[bool, typer.Option(help="Save by itself once every head direction is covered (no review).")] = False,
-    mirror: Annotated[bool, typer.Option(help="Show the camera as a mirror (a selfie view); --no-mirror for a rear or IP camera. The samples are kept as the camera sees them.")] = True,
+    mirror: Annotated[bool, typer.Option(help="Show the camera as a mirror (a selfie view); --no-mirror for a rear or IP camera. The "
+        "samples are kept as the camera sees them.")] = True,
     directions: Annotated[int, typer.Option(help="Head directions around the centre to cover: 8 or 4.")] = 8,
     angle: Annotated[float, typer.Option(help="How far to turn for a ring direction, in degrees of yaw (8-45).")] = 20.0,
     poses: Annotated[str, typer.Option(help="ring (the centre and --directions around it) or five (frontal, left, right, up, down).")] = "ring",
     force: Annotated[bool, typer.Option(help="Enrol even if the face matches someone else already enrolled.")] = False,
     add: Annotated[bool, typer.Option(help="Add samples to a person already enrolled.")] = False,
     replace: Annotated[bool, typer.Option(help="Drop the person's existing samples first.")] = False,
-    from_dir: Annotated[Optional[Path], typer.Option(help="Enrol from a folder of photos instead: each photo's main face is a sample (with --by-folder, one sub-folder per person).")] = None,
+    from_dir: Annotated[Optional[Path], typer.Option(help="Enrol from a folder of photos instead: each photo's main face is a sample (with "
+        "--by-folder, one sub-folder per person).")] = None,
     by_folder: Annotated[bool, typer.Option(help="Enrol every sub-folder of --from-dir under the sub-folder's name.")] = False,
-    keep_crops: Annotated[bool, typer.Option(help="Keep each sample's aligned face crop beside the registry (personal data), so it can be re-embedded with another model.")] = True,
+    keep_crops: Annotated[bool, typer.Option(help="Keep each sample's aligned face crop beside the registry (personal data), so it can be "
+        "re-embedded with another model.")] = True,
     headless: HeadlessOpt = False,
     max_frames: MaxFramesOpt = None,
     min_face: Annotated[int, typer.Option(min=1, help="Smallest face side, in pixels, taken as a sample from the camera.")] = 80,

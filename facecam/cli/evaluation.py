@@ -64,7 +64,8 @@ def eval_pairs(
 @eval_app.command("identify")
 def eval_identify(
     root: Annotated[Path, typer.Option(help="A folder of identity sub-folders of photos.")],
-    gallery: Annotated[int, typer.Option(min=1, help="Photos enrolled per identity (the first K by name); identities with fewer than K+1 photos are strangers.")] = 1,
+    gallery: Annotated[int, typer.Option(min=1, help="Photos enrolled per identity (the first K by name); identities with fewer than K+1 "
+        "photos are strangers.")] = 1,
     model: ModelOpt = None,
     device: DeviceOpt = "auto",
     json_out: JsonOpt = False,
@@ -111,7 +112,8 @@ def eval_detection(
 @app.command()
 def calibrate(
     far: Annotated[float, typer.Option(help="Target false-accept rate for one comparison, e.g. 0.001.")] = 0.001,
-    folder: Annotated[Optional[Path], typer.Option(help="Also use labelled photos: one sub-folder per person (the face nearest each photo's centre).")] = None,
+    folder: Annotated[Optional[Path], typer.Option(help="Also use labelled photos: one sub-folder per person (the face nearest each photo's "
+        "centre).")] = None,
     registry: RegistryOpt = None,
     model: ModelOpt = None,
     device: DeviceOpt = "auto",
@@ -151,7 +153,8 @@ def calibrate(
 @eval_app.command("cluster")
 def eval_cluster(
     root: Annotated[Path, typer.Option(help="A folder of identity sub-folders of photos (the names are hidden from the clustering).")],
-    merge: Annotated[Optional[float], typer.Option("--merge", min=0.0, max=1.0, help="The merge score, as for facecam cluster [default: 0.7].")] = None,
+    merge: Annotated[Optional[float], typer.Option("--merge", min=0.0, max=1.0, help="The merge score, as for facecam cluster [default: "
+        "0.7].")] = None,
     model: ModelOpt = None,
     device: DeviceOpt = "auto",
     json_out: JsonOpt = False,

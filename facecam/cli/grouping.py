@@ -24,7 +24,8 @@ MergeOpt = Annotated[Optional[float], typer.Option(
 def cluster(
     photos: Annotated[list[Path], typer.Argument(help="Photos, or folders searched recursively for photos.")],
     out: Annotated[Path, typer.Option("--out", help="The folder to write: one sub-folder per person (must not exist, or be empty).")],
-    min_size: Annotated[int, typer.Option(min=1, help="Faces a group needs to get its own folder; the faces of smaller ones are listed as fitting no group.")] = 2,
+    min_size: Annotated[int, typer.Option(min=1, help="Faces a group needs to get its own folder; the faces of smaller ones are listed as "
+        "fitting no group.")] = 2,
     link: Annotated[bool, typer.Option("--link/--copy", help="Symbolic links to the photos instead of copies [default: copies].")] = False,
     merge: MergeOpt = None,
     model: ModelOpt = None,
@@ -51,7 +52,7 @@ def cluster(
     bar, report = progress(not json_out, "finding faces")
     with bar:
         faces, vectors, unreadable = photo_faces(files, detector, embedder, progress=report)
-    for photo, reason in unreadable:
+    for _, reason in unreadable:
         ui.warn(reason)
     score = MERGE_SCORE if merge is None else merge
     groups = sized_groups(group(vectors, embedder.min_cosine(score)), min_size)

@@ -56,7 +56,8 @@ def history(
     name: Annotated[Optional[str], typer.Option(help="Only this person's sightings.")] = None,
     unknown: Annotated[bool, typer.Option("--unknown", help="Only the sightings of faces nobody enrolled.")] = False,
     source: Annotated[Optional[str], typer.Option(help="Only this source's (a camera, file or URL, as listed).")] = None,
-    limit: Annotated[Optional[int], typer.Option(min=1, help=f"At most N, newest first [default: {TABLE_ROWS} in the table, all with --json/--csv].")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help=f"At most N, newest first [default: {TABLE_ROWS} in the table, all with "
+        "--json/--csv].")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per sighting on stdout.")] = False,
     csv_out: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
     history: HistoryOpt = None,

@@ -69,7 +69,8 @@ def models_import(
     input_size: Annotated[Optional[str], typer.Option(help="onnx: the crop size WxH, when the graph does not fix it.")] = None,
     layout: Annotated[Optional[str], typer.Option(help="onnx: nchw or nhwc [default: read from the graph].")] = None,
     colour: Annotated[str, typer.Option(help="onnx: the channel order the network takes, rgb or bgr.")] = "rgb",
-    mean: Annotated[Optional[float], typer.Option(help="onnx: subtracted from pixel values 0-255 [default: 0 when the graph normalises its input itself, else 127.5].")] = None,
+    mean: Annotated[Optional[float], typer.Option(help="onnx: subtracted from pixel values 0-255 [default: 0 when the graph normalises its "
+        "input itself, else 127.5].")] = None,
     std: Annotated[Optional[float], typer.Option(help="onnx: what the pixel values are then divided by [default: 1 or 127.5, likewise].")] = None,
 ) -> None:
     """Check a weight file against its architecture, keep a copy, and make it usable as --model NAME."""

@@ -34,7 +34,8 @@ RegistryOpt = Annotated[
 CameraOpt = Annotated[int, typer.Option(min=0, max=63, help="Camera index (not with --source).")]
 SourceOpt = Annotated[Optional[str], typer.Option(help="A video file, a stream URL or a folder of images instead of the camera.")]
 CamerasOpt = Annotated[
-    Optional[list[int]], typer.Option("--camera", min=0, max=63, help="Camera index; repeat for several cameras (with --source too) [default: 0 when there is no --source].")
+    Optional[list[int]], typer.Option("--camera", min=0, max=63, help="Camera index; repeat for several cameras (with --source too) "
+        "[default: 0 when there is no --source].")
 ]
 SourcesOpt = Annotated[
     Optional[list[str]],
@@ -44,7 +45,8 @@ HeadlessOpt = Annotated[bool, typer.Option(help="No window (for servers and scri
 MaxFramesOpt = Annotated[Optional[int], typer.Option(min=1, help="Stop after N frames.")]
 ThresholdOpt = Annotated[
     Optional[float],
-    typer.Option(help="Score (0-1, the same scale for every model; see README) at which a face is taken for an enrolled person [default: the model's, 0.8]."),
+    typer.Option(help="Score (0-1, the same scale for every model; see README) at which a face is taken for an enrolled person [default: "
+        "the model's, 0.8]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
 ReconnectOpt = Annotated[

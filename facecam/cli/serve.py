@@ -24,7 +24,8 @@ def serve(
     settings,
     host: Annotated[str, typer.Option(help="Interface to listen on; another than localhost needs FACECAM_TOKEN.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    tls_cert: Annotated[Optional[Path], typer.Option(help="Serve HTTPS with this certificate (PEM; the browser's camera needs HTTPS on another machine than localhost).")] = None,
+    tls_cert: Annotated[Optional[Path], typer.Option(help="Serve HTTPS with this certificate (PEM; the browser's camera needs HTTPS on "
+        "another machine than localhost).")] = None,
     tls_key: Annotated[Optional[Path], typer.Option(help="The certificate's private key (PEM).")] = None,
     max_upload_mb: Annotated[float, typer.Option(help="Largest image upload, in MB.")] = 10.0,
 ) -> None:

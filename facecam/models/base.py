@@ -4,6 +4,7 @@ strict state-dict loading and batch-norm folding every torch network uses."""
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 
 import numpy as np
@@ -108,6 +109,20 @@ class TorchEmbedder(Embedder):
         x = torch.from_numpy(batch).to(self.device)
         x = x.permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
         return self.net(x).cpu().numpy()
+
+
+_NETWORKS: dict = {}
+_NETWORKS_LOCK = threading.Lock()
+
+
+def shared_network(key: tuple, build) -> nn.Module:
+    """The network for `key` (what it is, the sha256 of its weights, the device), built by
+    build() once per process: every FaceCam, command and server request of a process shares it
+    (inference leaves it unchanged, and torch runs it from several threads at once)."""
+    with _NETWORKS_LOCK:
+        if key not in _NETWORKS:
+            _NETWORKS[key] = build()
+        return _NETWORKS[key]
 
 
 def fuse_batchnorms(module: nn.Module) -> nn.Module:

@@ -32,7 +32,7 @@ from ..device import resolve_device
 from ..errors import WeightsError
 from ..calibration import ScoreScale
 from . import catalog
-from .base import TorchEmbedder, load_strict
+from .base import TorchEmbedder, load_strict, shared_network
 
 # (in, out, stride) of the 15 residual blocks, input side first
 BLOCKS = (
@@ -122,10 +122,14 @@ def load(weights: str | None = None, *, device: str = "auto") -> TorchEmbedder:
     """The dlib ResNet embedder: a catalog name (default "dlib-resnet") or a path to the .dat file."""
     dev = resolve_device(device)
     path, entry, name, digest = catalog.resolve(weights, "dlib-resnet", ".dat")
-    net = DlibResNet()
-    load_strict(net, read_dat(path), path, "dlib face recognition ResNet")
+
+    def build():
+        net = DlibResNet()
+        load_strict(net, read_dat(path), path, "dlib face recognition ResNet")
+        return fold_affines(net).eval().to(dev)
+
     return TorchEmbedder(
-        net=fold_affines(net), device=dev, name=name, sha256=digest, dim=128, input_size=(150, 150),
+        net=shared_network(("dlib-resnet", digest, str(dev)), build), device=dev, name=name, sha256=digest, dim=128, input_size=(150, 150),
         template=DLIB_TEMPLATE_150, default_threshold=entry.threshold,
         scale=ScoreScale(entry.score_knots), rgb=True,
         landmark_weights=DLIB_LANDMARK_WEIGHTS,

@@ -19,7 +19,7 @@ from ..device import resolve_device
 from ..errors import WeightsError
 from ..calibration import ScoreScale
 from . import catalog
-from .base import TorchEmbedder, fuse_batchnorms, load_strict
+from .base import TorchEmbedder, fuse_batchnorms, load_strict, shared_network
 from .weights import read_checkpoint
 
 STAGES_50 = ((64, 64, 3), (64, 128, 4), (128, 256, 14), (256, 512, 3))  # in, out, units
@@ -120,9 +120,10 @@ def load(name: str, *, device: str = "auto") -> TorchEmbedder:
     dev = resolve_device(device)
     entry = catalog.get(name)
     path = catalog.locate(entry)
-    net, _ = read_state_dict(path, entry.arch)
+    net = shared_network((entry.arch, entry.sha256, str(dev)),
+                         lambda: fuse_batchnorms(read_state_dict(path, entry.arch)[0]).eval().to(dev))
     return TorchEmbedder(
-        net=fuse_batchnorms(net), device=dev, name=entry.name, sha256=entry.sha256, dim=512, input_size=(112, 112),
+        net=net, device=dev, name=entry.name, sha256=entry.sha256, dim=512, input_size=(112, 112),
         template=ARCFACE_112, default_threshold=entry.threshold,
         scale=ScoreScale(entry.score_knots), rgb=True,
     )

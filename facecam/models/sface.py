@@ -24,7 +24,7 @@ from ..calibration import ScoreScale
 from ..device import resolve_device
 from ..errors import WeightsError
 from . import catalog
-from .base import TorchEmbedder, fuse_batchnorms, load_strict
+from .base import TorchEmbedder, fuse_batchnorms, load_strict, shared_network
 from .weights import read_onnx
 
 # (in channels, out channels, depthwise stride) of blocks conv_2 ... conv_14
@@ -66,15 +66,19 @@ def load(weights: str | None = None, *, device: str = "auto") -> TorchEmbedder:
     path to the int8 ONNX file of the OpenCV model zoo."""
     dev = resolve_device(device)
     path, entry, name, digest = catalog.resolve(weights, "sface", ".onnx")
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as arrays:
-            tensors = unpack(dict(arrays))
-    else:
-        tensors = onnx_tensors(path.read_bytes(), origin=path)
-    net = SFaceNet()
-    load_strict(net, state_dict(tensors), path, "SFace")
+
+    def build():
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as arrays:
+                tensors = unpack(dict(arrays))
+        else:
+            tensors = onnx_tensors(path.read_bytes(), origin=path)
+        net = SFaceNet()
+        load_strict(net, state_dict(tensors), path, "SFace")
+        return fuse_batchnorms(net).eval().to(dev)
+
     return TorchEmbedder(
-        net=fuse_batchnorms(net), device=dev, name=name, sha256=digest, dim=128, input_size=(112, 112),
+        net=shared_network(("sface", digest, str(dev)), build), device=dev, name=name, sha256=digest, dim=128, input_size=(112, 112),
         template=ARCFACE_112, default_threshold=entry.threshold, scale=ScoreScale(entry.score_knots), rgb=True,
     )
 

@@ -33,7 +33,7 @@ def check_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"{shown(url)}: expected an http:// or https:// URL", param="webhook")
     try:
-        parts.port
+        parts.port  # noqa: B018 (reading it checks it)
     except ValueError:
         raise UsageError(f"{shown(url)}: the port is not a number from 0 to 65535", param="webhook") from None
     return url

@@ -98,7 +98,7 @@ class LiveStream:
         seen = -1
         while not self._stop.is_set():
             with self._changed:
-                self._changed.wait_for(lambda: self._count != seen or self.error or self._stop.is_set(), timeout=5)
+                self._changed.wait_for(lambda: self._count != seen or self.error or self._stop.is_set(), timeout=5)  # noqa: B023 (called here)
                 if self.error or self._jpeg is None:
                     if self.error:
                         return
