@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,14 +38,15 @@ class Result:
     stderr: str
 
 
-def facecam(*args, env: dict | None = None, cwd=None, input: str = "") -> Result:
+def facecam(*args, env: dict | None = None, cwd=None, input: str = "", stdout=None, stderr=None) -> Result:
     """`facecam ARGS` run in this process, as its console entry point runs it (stdout, stderr,
     exit code), with `env` added to the environment and `cwd` as the working directory for the
     run. Networks are built once per process (models.base.shared_network), so a run costs what
-    the command does, not an interpreter, torch and a model load."""
+    the command does, not an interpreter, torch and a model load. stdout, stderr: streams that
+    take what it writes as it writes it (else it is collected and returned)."""
     from facecam.cli import main
 
-    out, err = io.StringIO(), io.StringIO()
+    out, err = stdout or io.StringIO(), stderr or io.StringIO()
     saved, here, stdin = dict(os.environ), os.getcwd(), sys.stdin
     os.environ.update({key: str(value) for key, value in (env or {}).items()})
     time.tzset()  # TZ is read by the C library only when told
@@ -64,8 +66,9 @@ def facecam(*args, env: dict | None = None, cwd=None, input: str = "") -> Result
         os.environ.clear()
         os.environ.update(saved)
         time.tzset()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    return Result(code, out.getvalue(), err.getvalue())
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    return Result(code, "" if stdout else out.getvalue(), "" if stderr else err.getvalue())
 
 
 def facecam_process(*args, env: dict | None = None, cwd=None, timeout: float = 600, **popen) -> subprocess.CompletedProcess:

@@ -107,7 +107,7 @@ def test_a_hand_edited_name_is_named_like_a_damaged_array(tmp_path):
     index = registry / "registry.json"
     index.write_text(index.read_text().replace('"Alice"', '"Alicf"'))  # one flipped letter
     assert_one_line_error(facecam("registry", "check", "--registry", registry), 1,
-                          "damaged (its checksum does not match its content); run 'facecam registry restore'")
+                          "damaged (its checksum does not match its content) (run 'facecam registry restore'")
     assert facecam("registry", "restore", "--registry", registry).returncode == 0
     assert Registry.open(registry).names() == ["Alice", "Bob"]
 

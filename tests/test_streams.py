@@ -4,6 +4,7 @@ server killed and started again; one that never comes back; bad URLs."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -39,46 +40,71 @@ def rtsp(clip_frames):
 
 
 class Run:
-    """`facecam recognize --json` in the background; its lines collected as they come."""
+    """`facecam recognize --headless --json --no-history ARGS` going on while the test acts: in a
+    thread of this process (its models loaded once), or with process=True as a process of its own,
+    which a signal can reach. Its JSON lines and its stderr are collected as they come."""
 
-    def __init__(self, *args):
-        self.process = subprocess.Popen([sys.executable, "-m", "facecam", "recognize", "--headless", "--json",
-                                         "--no-history", *map(str, args)],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def __init__(self, *args, process: bool = False):
+        args = ["recognize", "--headless", "--json", "--no-history", *map(str, args)]
         self.lines: list[dict] = []
         self.stderr = ""
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self._errors = threading.Thread(target=self._read_errors, daemon=True)
-        self._errors.start()
+        self.code = None
+        if process:
+            self.process = subprocess.Popen([sys.executable, "-m", "facecam", *args], stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE, text=True)
+            readers = [threading.Thread(target=self._read, args=(self.process.stdout, self._line), daemon=True),
+                       threading.Thread(target=self._read, args=(self.process.stderr, self._error), daemon=True)]
+        else:
+            self.process = None
+            readers = [threading.Thread(target=self._in_this_process, args=(args,), daemon=True)]
+        self._threads = readers
+        for thread in readers:
+            thread.start()
 
-    def _read(self):
-        for line in self.process.stdout:
-            self.lines.append(json.loads(line))
+    def _line(self, text: str) -> None:
+        self.lines.append(json.loads(text))
 
-    def _read_errors(self):
-        for line in self.process.stderr:
-            self.stderr += line
+    def _error(self, text: str) -> None:
+        self.stderr += text
+
+    @staticmethod
+    def _read(stream, take):
+        for line in stream:
+            take(line)
+
+    def _in_this_process(self, args):
+        run = self
+
+        class Lines(io.TextIOBase):
+            def __init__(self, take):
+                self.take, self.partial = take, ""
+
+            def write(self, text):
+                *complete, self.partial = (self.partial + text).split("\n")
+                for line in complete:
+                    self.take(line + "\n")
+                return len(text)
+
+        self.code = facecam(*args, stdout=Lines(run._line), stderr=Lines(run._error)).returncode
+
+    def running(self) -> bool:
+        return self.process.poll() is None if self.process is not None else self._threads[0].is_alive()
 
     def wait_for(self, predicate, timeout=60.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = [line for line in list(self.lines) if predicate(line)]
-            if found:
-                return found[0]
-            if self.process.poll() is not None:
-                self._reader.join(5)
-                break
-            time.sleep(0.05)
-        found = [line for line in self.lines if predicate(line)]
-        assert found, f"not seen within {timeout} s; stderr: {self.stderr[-2000:]}"
-        return found[0]
+        def found():
+            lines = [line for line in list(self.lines) if predicate(line)]
+            assert lines or self.running(), f"ended without it; stderr: {self.stderr[-2000:]}"
+            return lines[0] if lines else None
+
+        return wait_until(found, timeout, f"a line; stderr: {self.stderr[-2000:]}", every=0.05)
 
     def finish(self, timeout=60.0):
-        self.process.wait(timeout=timeout)
-        self._reader.join(5)
-        self._errors.join(5)
-        return self.process.returncode, self.lines[-1].get("summary") if self.lines else None
+        if self.process is not None:
+            self.process.wait(timeout=timeout)
+            self.code = self.process.returncode
+        for thread in self._threads:
+            thread.join(timeout)
+        return self.code, self.lines[-1].get("summary") if self.lines else None
 
 
 def named(line) -> bool:
@@ -99,7 +125,7 @@ def test_a_restarted_server_is_reconnected_and_he_is_named_again(rtsp, people_re
     """The server is killed once Lin-Manuel Miranda was named, and started again 2 s later: the
     run says it is reconnecting, gets the stream back, and names him again (each connection starts
     the clip from its first frame, where he is on stage)."""
-    run = Run("--source", rtsp.url, "--registry", people_registry, "--reconnect", "5")
+    run = Run("--source", rtsp.url, "--registry", people_registry, "--reconnect", "5", process=True)  # Ctrl-C reaches it
     first = run.wait_for(named)
     rtsp.stop()
     time.sleep(2)
@@ -158,10 +184,15 @@ def test_serves_mjpeg_stream_is_a_source(data, people_registry, tmp_path):
     (a server without a token: with one, the stream shows faces and needs it)."""
     server, url = start_server(tmp_path, "--registry", people_registry, "--source", data / CLIP, "--no-history",
                                token=None)
+    import httpx
+
     try:
+        # start watching as the served clip reaches his close-up (frames 82-210 of 275, replayed)
+        wait_until(lambda: 85 <= httpx.get(f"{url}/health").json()["source"]["frames"] % 275 <= 120, 60,
+                   "the served clip at his close-up", every=0.05)
         run = Run("--source", f"{url}/stream", "--registry", people_registry, "--max-frames", 60)
         code, summary = run.finish(timeout=120)
-        health = __import__("httpx").get(f"{url}/health").json()
+        health = httpx.get(f"{url}/health").json()
     finally:
         stop(server)
     assert code == 0, run.stderr

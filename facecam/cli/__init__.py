@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import warnings
 
 import typer
@@ -20,7 +21,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors on stderr, exit 1 for failures, 2 for usage errors."""
     # A process started in the background (or by a runner) inherits SIGINT as ignored; Ctrl-C and
     # `kill -INT` must still stop facecam cleanly.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if threading.current_thread() is threading.main_thread():  # only it may set handlers (and receives signals)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # OpenCV's own logging (camera probing, FFmpeg) would bury the one-line error under its lines.
     os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")

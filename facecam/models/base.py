@@ -125,6 +125,13 @@ def shared_network(key: tuple, build) -> nn.Module:
         return _NETWORKS[key]
 
 
+def release_networks() -> None:
+    """Let go of the networks built so far (their memory; the next load builds them again from
+    their weight files, as a new process would)."""
+    with _NETWORKS_LOCK:
+        _NETWORKS.clear()
+
+
 def fuse_batchnorms(module: nn.Module) -> nn.Module:
     """Fold every Conv2d → BatchNorm2d pair into the convolution (inference only, in place)."""
     for child in module.children():

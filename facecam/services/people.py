@@ -141,6 +141,7 @@ class People:
     def rename(self, old: str, new: str) -> int:
         """Rename an enrolled person, then their sightings; returns how many sightings moved."""
         new = person_name(new)
+        self.registry().index_of(old)  # nobody by that name (or nobody enrolled yet): NotFoundError, before any lock
         with transaction(self.path, model=self.model) as reg:
             reg.rename(old, new)
         if new == old:
