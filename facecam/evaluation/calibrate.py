@@ -10,7 +10,7 @@ import numpy as np
 
 from ..calibration import fit_score_knots, rates, score_pools, threshold_for_far
 from ..errors import UsageError
-from .common import Progress, central_vector, no_progress
+from .common import Progress, central_vectors, no_progress
 
 
 @dataclass(frozen=True)
@@ -42,17 +42,15 @@ def folder_vectors(folder: str | Path, detector, embedder, warn=lambda message: 
     """(vectors, labels "folder:<person>") of the central face of each photo in folder/<person>/."""
     from ..images import list_images
 
+    photos = [(person.name, photo) for person in sorted(p for p in Path(folder).iterdir() if p.is_dir())
+              for photo in list_images([person])]
     vectors, labels = [], []
-    people = sorted(p for p in Path(folder).iterdir() if p.is_dir())
-    for done, person in enumerate(people, 1):
-        for photo in list_images([person]):
-            vector, problem = central_vector(photo, detector, embedder)
-            if vector is not None:
-                vectors.append(vector)
-                labels.append(f"folder:{person.name}")
-            else:
-                warn(problem)
-        progress(done, len(people))
+    for (person, _), (vector, problem) in zip(photos, central_vectors([p for _, p in photos], detector, embedder, progress)):
+        if vector is not None:
+            vectors.append(vector)
+            labels.append(f"folder:{person}")
+        else:
+            warn(problem)
     return vectors, labels
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
-from .common import Progress, central_vector, no_progress
+from .common import Progress, central_vectors, no_progress
 
 
 @dataclass(frozen=True)
@@ -66,14 +66,12 @@ def folder_vectors(root: Path, detector, embedder, progress: Progress = no_progr
     if not photos:
         raise UsageError(f"{root}: no identity sub-folders with photos")
     vectors, labels, no_face = [], [], 0
-    for done, (name, photo) in enumerate(photos, 1):
-        vector, _ = central_vector(photo, detector, embedder)
+    for (name, _), (vector, _) in zip(photos, central_vectors([p for _, p in photos], detector, embedder, progress)):
         if vector is None:
             no_face += 1
         else:
             vectors.append(vector)
             labels.append(name)
-        progress(done, len(photos))
     return np.stack(vectors) if vectors else np.zeros((0, embedder.dim), np.float32), labels, len(photos), no_face
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..calibration import threshold_for_far
 from ..errors import UsageError
-from .common import Progress, central_vector, no_progress
+from .common import Progress, central_vectors, no_progress
 
 
 @dataclass(frozen=True)
@@ -44,22 +44,24 @@ def _embed_folders(root: Path, gallery: int, detector, embedder, progress: Progr
     if not folders:
         raise UsageError(f"{root}: no identity sub-folders")
     enrolled, probes, strangers, no_face = {}, [], [], []
+    listed = {folder: list_images([folder]) for folder in folders}
+    every = [photo for photos in listed.values() for photo in photos]
+    found = dict(zip(every, central_vectors(every, detector, embedder, progress)))
 
     def vector(path):
-        v, problem = central_vector(path, detector, embedder)
+        v, problem = found[path]
         if v is None:
             no_face.append(problem)
         return v
 
-    for done, folder in enumerate(folders, 1):
-        photos = list_images([folder])
+    for folder in folders:
+        photos = listed[folder]
         gallery_vectors = [v for v in map(vector, photos[:gallery]) if v is not None] if len(photos) > gallery else []
         if gallery_vectors:
             enrolled[folder.name] = np.stack(gallery_vectors)
             probes += [(folder.name, vector(p)) for p in photos[gallery:]]
         else:
             strangers += [v for v in map(vector, photos) if v is not None]
-        progress(done, len(folders))
     return enrolled, probes, strangers, no_face
 
 

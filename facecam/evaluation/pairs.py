@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, UsageError
-from .common import Progress, central_vector, no_progress
+from .common import Progress, central_vectors, no_progress
 from .metrics import accuracy, kfold_accuracy, pair_folds, tar_at_far
 
 
@@ -80,13 +80,12 @@ def verify_pairs(pairs_file: str | Path, root: str | Path, detector, embedder,
         raise UsageError(f"{pairs_file}: no pairs")
     vectors, problems = {}, {}
     keys = sorted({k for a, b, _ in pair_list for k in (a, b)})
-    for done, key in enumerate(keys, 1):
-        vector, problem = central_vector(image_path(root, key), detector, embedder)
+    for key, (vector, problem) in zip(keys, central_vectors([image_path(root, k) for k in keys], detector, embedder,
+                                                          progress)):
         if vector is None:
             problems[key] = problem
         else:
             vectors[key] = vector
-        progress(done, len(keys))
     scores = np.array([float(vectors[a] @ vectors[b]) if a in vectors and b in vectors else np.nan
                        for a, b, _ in pair_list])
     same = np.array([s for _, _, s in pair_list])
