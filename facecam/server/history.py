@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI, File, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, create_model
 
-from ..history import DEFAULT_GAP, BadTime, attendance, local_midnight, parse_day, parse_time
+from ..history import DEFAULT_GAP, BadTime, attendance, iso, local_midnight, parse_day, parse_time
 from ..history.schema import SIGHTING
 from .guard import HTTPProblem
 
@@ -155,8 +155,6 @@ class SightingStarts:
         self._known: set[int] = set()
 
     def update(self, seen) -> None:
-        from ..history import iso
-
         for track in seen.tracks:
             if track.id not in self._known:
                 start_s = None if self.live else round(seen.frame.time, 3)
