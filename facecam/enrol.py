@@ -1,6 +1,7 @@
 """Guided enrolment: which frames make good samples (one face, in the guide, large, well lit,
-sharp, confidently detected, in a head direction not yet covered or better than its sample), the
-hint to show next, and the samples themselves (from frames and from photos)."""
+sharp, confidently detected, in a head direction not yet covered or better than its sample, and
+the same person as the samples kept), the hint to show next, and the samples themselves (from
+frames and from photos)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from .align import canonical_crop
 from .errors import ConflictError, Remedy
-from .quality import face_measures
+from .quality import face_measures, same_face_cosine
 from .guide import FRONTAL, SAY, Directions, Smoother, head_pose, inside_oval, pose_bin  # noqa: F401 (pose_bin: API)
 from .types import Detection, Sample
 from .validate import shorten
@@ -33,6 +34,13 @@ class Candidate:
     def quality(self) -> float:
         return float(self.face.score) * min(self.size, 200.0) * min(self.sharpness, 500.0)
 
+    def described(self) -> tuple[str, str]:
+        """The quality in words, for the review: overall, then what it is made of."""
+        overall = next(word for floor, word in ((6e4, "very good"), (3e4, "good"), (1e4, "fair"), (0, "weak"))
+                       if self.quality >= floor)
+        sharp = "sharp" if self.sharpness >= 200 else "soft" if self.sharpness >= 80 else "blurred"
+        return overall, f"{sharp}, {self.size:.0f} px, {'clear' if self.face.score >= 0.97 else 'unclear'}"
+
 
 class Enrolment:
     """The best sample per head direction, from the faces offered frame by frame, and what to tell
@@ -40,6 +48,7 @@ class Enrolment:
     web page)."""
 
     DARK, BRIGHT = 45.0, 215.0  # mean grey level of the face outside which it is too dark or too bright
+    SOMEONE_ELSE = "that is someone else"
 
     def __init__(self, *, detect_threshold: float = 0.9, min_face: int = 80, min_sharpness: float = 40.0,
                  directions: Directions | None = None, placed: bool = True):
@@ -51,6 +60,7 @@ class Enrolment:
         self.smoother = Smoother()
         self.last: Candidate | None = None
         self.hint = "look at the camera"
+        self.dropped: list[str] = []  # directions whose sample turned out to be someone else, last offer()
 
     @property
     def complete(self) -> bool:
@@ -112,15 +122,41 @@ class Enrolment:
     def offer(self, image: np.ndarray, faces: list[Detection], embedder, metadata: dict,
               keep_crop: bool = True) -> tuple[Candidate | None, str | None, bool]:
         """One frame of guided capture (the window's and the web page's): consider its faces and
-        keep the candidate as its direction's sample when it is wanted. metadata: what to record
-        with a sample (source, frame, ...). Returns (candidate, warning, whether it was kept)."""
+        keep the candidate as its direction's sample when it is wanted and the same person as the
+        samples kept. metadata: what to record with a sample (source, frame, ...). Returns
+        (candidate, warning, whether it was kept); `dropped` then lists the directions whose
+        samples a new frontal face showed to be someone else's."""
+        self.dropped = []
         candidate, warning = self.candidate(image, faces)
         if candidate is None or not self.wanted(candidate):
             return candidate, warning, False
         meta = {**metadata, "pose": candidate.pose, "yaw": round(candidate.yaw, 1), "pitch": round(candidate.pitch, 1),
                 "sharpness": round(candidate.sharpness, 1)}
-        self.keep(candidate, sample(image, candidate.face, embedder, meta, keep_crop))
+        new = sample(image, candidate.face, embedder, meta, keep_crop)
+        if not self._same_person(candidate.pose, new.vector, same_face_cosine(embedder)):
+            self.hint = self.SOMEONE_ELSE
+            return candidate, self.SOMEONE_ELSE, False
+        self.keep(candidate, new)
+        if self.dropped:
+            warning = f"{' and '.join(self.dropped)}: that sample was someone else; dropped"
         return candidate, warning, True
+
+    def _same_person(self, pose: str, vector: np.ndarray, cosine: float) -> bool:
+        """Whether a new sample for `pose` shows the person of the samples kept. The frontal face is
+        the reference: every other direction must match it, and a better frontal must match the one
+        it replaces. Before there is a frontal, a turned face must match one of the turned faces
+        kept; the first frontal then drops those it does not match (the face looking straight at
+        the camera is the person enrolling)."""
+        near = lambda held: float(np.dot(held[1].vector, vector)) >= cosine  # noqa: E731
+        frontal = self.samples.get(FRONTAL)
+        if frontal is not None:
+            return near(frontal)
+        if pose == FRONTAL:
+            self.dropped = [p for p, held in self.samples.items() if not near(held)]
+            for p in self.dropped:
+                del self.samples[p]
+            return True
+        return not self.samples or any(near(held) for held in self.samples.values())
 
     def kept(self) -> list[Sample]:
         """The samples kept by offer(), in the order of the directions."""
@@ -134,15 +170,19 @@ class Enrolment:
         """Forget the sample of lowest quality (a retake); returns its direction."""
         if not self.samples:
             return None
-        worst = min(self.samples, key=lambda p: self.samples[p][0].quality)
-        del self.samples[worst]
-        return worst
+        return self.drop(min(self.samples, key=lambda p: self.samples[p][0].quality))
+
+    def drop(self, direction: str) -> str:
+        """Forget one direction's sample (the person chose to retake it); returns the direction."""
+        del self.samples[direction]
+        return direction
 
     def guidance(self) -> dict:
-        """The enrolment's state as data: directions, which are filled, the current one, the hint."""
+        """The enrolment's state as data: directions, which are filled, the current one, the hint,
+        the directions whose samples this frame showed to be someone else's."""
         c = self.last
         return {"directions": list(self.directions.names), "filled": [p for p in self.directions.names if p in self.samples],
-                "current": None if c is None else c.pose, "hint": self.hint,
+                "current": None if c is None else c.pose, "hint": self.hint, "dropped": list(self.dropped),
                 "ok": c is not None and c.problem is None, "complete": self.complete,
                 "yaw": None if c is None else round(c.yaw, 1), "pitch": None if c is None else round(c.pitch, 1)}
 

@@ -24,6 +24,7 @@ class EnrolView:
         self.flashes: dict[str, float] = {}
         self.thumbnails: dict[str, np.ndarray] = {}
         self._scale = None
+        self.selected = 0  # the review's chosen sample (the arrows move it, Delete drops it)
 
     def _dimmer(self, height: int, width: int) -> np.ndarray:
         """Per-pixel scale (255: as is) that dims the image outside the guide; made once per size."""
@@ -95,36 +96,49 @@ class EnrolView:
 
         size = max(32, image.shape[0] // 10)
         y = image.shape[0] - size - int(unit * 1.6)
-        for k, name in enumerate(d for d in self.enrolment.directions.names if d in self.thumbnails):
+        kept = self.enrolment.samples  # a sample found to be someone else's is gone from the strip too
+        for k, name in enumerate(d for d in self.enrolment.directions.names if d in self.thumbnails and d in kept):
             x = 6 + k * (size + 4)
             if x + size > image.shape[1]:
                 break
             image[y:y + size, x:x + size] = cv2.resize(self.thumbnails[name], (size, size))
 
+    def reviewed(self) -> list[str]:
+        """The directions of the samples the review shows, in its order (number key k is the k-th)."""
+        return [d for d in self.enrolment.directions.names if d in self.enrolment.samples]
+
     def review(self, width: int, height: int) -> np.ndarray:
-        """The review screen: every kept sample with its direction and quality, and the keys."""
+        """The review screen: every kept sample numbered, with its direction and its quality in
+        words, the chosen one framed, and the keys."""
         import cv2
 
         shown = np.full((height, width, 3), 24, np.uint8)
         unit = max(14, height // 24)
-        text(shown, f"{self.name}: {len(self.enrolment.samples)} sample(s) to save", (width // 2, unit), unit,
-             anchor="mt", band=False)
-        names = [d for d in self.enrolment.directions.names if d in self.enrolment.samples]
-        columns = min(5, max(1, len(names)))
-        size = min((width - 20) // columns - 10, (height - 6 * unit) // max(1, -(-len(names) // columns)) - 2 * unit)
-        size = max(32, size)
+        names = self.reviewed()
+        self.selected = min(self.selected, max(0, len(names) - 1))
+        text(shown, f"{self.name}: {len(names)} sample{'s' if len(names) != 1 else ''} to save", (width // 2, unit),
+             unit, anchor="mt", band=False)
+        columns = max(1, min(5, len(names), (width - 20) // 150))  # room for each one's words
+        cell = (width - 20) // columns
+        size = max(32, min(cell - 10, (height - 8 * unit) // max(1, -(-len(names) // columns)) - 3 * unit))
         for k, name in enumerate(names):
             row, col = divmod(k, columns)
-            x = 10 + col * (size + 10) + (width - 20 - columns * (size + 10)) // 2
-            y = 3 * unit + row * (size + 2 * unit)
-            if y + size + unit > height:
+            x = 10 + col * cell + (cell - size) // 2
+            y = 3 * unit + row * (size + 3 * unit)
+            if y + size + 2 * unit > height:
                 break
             thumb = self.thumbnails.get(name)
             if thumb is not None:
                 shown[y:y + size, x:x + size] = cv2.resize(thumb, (size, size))
+            if k == self.selected:
+                cv2.rectangle(shown, (x - 3, y - 3), (x + size + 2, y + size + 2), FLASH, 2)
             candidate = self.enrolment.samples[name][0]
-            text(shown, f"{name}  {candidate.quality / 1e5:.1f}", (x + size // 2, y + size + 4),
-                 int(unit * 0.6), anchor="mt", band=False)
-        text(shown, "Enter or q: save    r: retake the weakest    Esc: cancel", (width // 2, height - unit),
-             int(unit * 0.75), anchor="mb", band=False)
+            small = int(unit * 0.55)
+            overall, details = candidate.described()
+            text(shown, f"{k + 1} {name}: {overall}", (x + size // 2, y + size + 4), small, anchor="mt", band=False)
+            text(shown, details, (x + size // 2, y + size + 6 + small), int(small * 0.85), anchor="mt", band=False)
+        text(shown, "quality: how sharp, how large and how clearly detected each face is", (width // 2, height - int(2.4 * unit)),
+             int(unit * 0.6), anchor="mb", band=False)
+        text(shown, "Enter/q: save   1-9 or arrows+Del: drop one   r: retake the weakest   Esc: cancel",
+             (width // 2, height - unit), int(unit * 0.6), anchor="mb", band=False)
         return shown

@@ -38,9 +38,10 @@ def capture_samples(source: FrameSource, detector, embedder, enrolment: Enrolmen
                     auto: bool, headless: bool, max_frames: int | None, keep_crops: bool, mirror: bool = True,
                     on_guidance=None) -> tuple[Loop, list]:
     """Run the enrolment loop, then (in a window, without auto) the review: Enter or q saves, r
-    retakes the weakest sample, Esc cancels (the loop's reason is then ABORTED). Returns (the
-    finished loop, the samples kept, one per direction). on_guidance(frame index, dict): the
-    enrolment's state after every frame."""
+    retakes the weakest sample, a number key (or the arrows and Delete) drops that sample (to take
+    it again in front of a camera; from a file the review goes on without it), Esc cancels (the
+    loop's reason is then ABORTED). Returns (the finished loop, the samples kept, one per
+    direction). on_guidance(frame index, dict): the enrolment's state after every frame."""
     view, fps = EnrolView(enrolment, name=name, mirror=mirror), Fps()
 
     def step(frame: Frame):
@@ -60,8 +61,14 @@ def capture_samples(source: FrameSource, detector, embedder, enrolment: Enrolmen
         if headless or auto or loop.reason == ABORTED or not enrolment.samples:
             break
         choice = review(title, view, loop.shape)
+        while choice in enrolment.samples and not source.live:  # a file would give the same sample back: review on
+            enrolment.drop(choice)
+            choice = review(title, view, loop.shape) if enrolment.samples else "cancel"
         if choice == "retake":
             enrolment.drop_worst()
+            continue
+        if choice in enrolment.samples:  # in front of a camera: take that direction again
+            enrolment.drop(choice)
             continue
         if choice == "cancel":
             loop.reason = ABORTED
@@ -69,24 +76,36 @@ def capture_samples(source: FrameSource, detector, embedder, enrolment: Enrolmen
     return loop, enrolment.kept()
 
 
+# cv2.waitKeyEx's codes of the arrow and delete keys (GTK and Windows)
+LEFT, RIGHT, DELETE, BACKSPACE = {65361, 2424832}, {65363, 2555904}, {65535, 3014656}, {8, 65288}
+
+
 def review(title: str, view: EnrolView, shape) -> str:
-    """Show the review screen until a key decides: "save", "retake" or "cancel"."""
+    """Show the review screen until a key decides: "save", "retake", "cancel", or the direction
+    of a sample to drop (its number key, or the arrows to choose it and Delete)."""
     import cv2
 
     height, width = shape[:2] if shape else (480, 640)
     open_window(title, (height, width))
-    screen = view.review(width, height)
     try:
         while True:
-            cv2.imshow(title, screen)
-            key = cv2.waitKey(50) & 0xFF
-            if key in (13, 10, ord("q"), ord("Q")):
+            directions = view.reviewed()
+            cv2.imshow(title, view.review(width, height))
+            code = cv2.waitKeyEx(50)
+            key = code & 0xFF if code >= 0 else -1
+            if code in LEFT or code in RIGHT:
+                view.selected = (view.selected + (1 if code in RIGHT else -1)) % max(1, len(directions))
+            elif code in DELETE or code in BACKSPACE or key in (ord("d"), ord("D")):
+                return directions[view.selected]
+            elif ord("1") <= key <= ord("9") and key - ord("1") < len(directions):
+                return directions[key - ord("1")]
+            elif key in (13, 10, ord("q"), ord("Q")):
                 return "save"
-            if key in (ord("r"), ord("R")):
+            elif key in (ord("r"), ord("R")):
                 return "retake"
-            if key == 27 or window_closed(title):
+            elif key == 27 or window_closed(title):
                 return "cancel"
-            if key in (ord("f"), ord("F")):
+            elif key in (ord("f"), ord("F")):
                 toggle_fullscreen(title)
     finally:
         close_window(title)
