@@ -51,17 +51,21 @@ class _Open:
 class Recorder:
     """Sightings of one source: an observe.Observer, updated after every frame, closed at the end.
 
-    source: its name (stored with every sighting); live: times in the video are not recorded;
-    model: the embedder's name (stored with each embedding)."""
+    source: its name (stored with every sighting); live: a camera or stream, whose sightings
+    happen when they are seen. A file keeps its own timeline: a sighting starts at the run's start
+    plus its position in the file, however fast the machine reads it (start_s/end_s are the
+    positions); model: the embedder's name (stored with each embedding)."""
 
     UPDATE_SECONDS = 30.0  # a sighting still going is written this often, so a crash keeps it
 
     def __init__(self, writer: "Writer", *, source: str, live: bool, model: str):
         self.writer, self.source, self.live, self.model = writer, source, live, model
         self.open: dict[int, _Open] = {}
+        self.origin = time.time()  # a file's position 0 s, as wall-clock time
 
     def update(self, seen) -> None:
-        now, position = time.time(), None if self.live else seen.frame.time
+        position = None if self.live else seen.frame.time
+        now = time.time() if self.live else self.origin + position
         embedded = {t.id for t in seen.matched}
         new = []
         for track in seen.tracks:
