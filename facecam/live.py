@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -120,6 +122,8 @@ class Recognition:
                  writer=None, source: FrameSource | None = None, annotate: bool | None = None):
         self.recognizer, self.headless, self.observers, self.writer = recognizer, headless, list(observers), writer
         self.annotate = (not headless or output is not None) if annotate is None else annotate  # draw the overlay
+        self.for_video = False  # keep `clean`, the frame as a video shows it, for a tiled video (Tiled sets it)
+        self.clean: np.ndarray | None = None
         self.source = source
         self.video = VideoOut(output, fps) if output is not None else None
         self.frames = 0
@@ -150,6 +154,13 @@ class Recognition:
         if not self.annotate:
             return None, False
         with timer("draw"):
+            if self.video is not None or self.for_video:  # faces and names only: no frame rate or keys in a file
+                self.clean = frame.image.copy()
+                draw.tracks(self.clean, tracks)
+                if self.video is not None:
+                    self.video.write(self.clean)
+            if self.headless:
+                return self.clean if self.for_video else None, False
             shown = frame.image.copy()
             dropped = f"   {self.source.dropped} dropped" if self.source is not None and self.source.dropped else ""
             lines = [f"{self.fps.label()}   {len(tracks)} face(s){dropped}   q quits"]
@@ -157,8 +168,6 @@ class Recognition:
                 lines.append(f"history unavailable: {self.writer.waiting} sighting(s) waiting")
             band = draw.status(shown, lines)
             draw.tracks(shown, tracks, top=band)  # labels below the status band, never under it
-        if self.video is not None:
-            self.video.write(shown)
         return shown, False
 
     def close(self) -> None:
@@ -180,16 +189,36 @@ class Recognition:
 
 
 class VideoOut:
-    """An .mp4 file written frame by frame, sized by its first frame."""
+    """An .mp4 file written frame by frame, sized by its first frame: H.264 where OpenCV's FFmpeg
+    has its encoder (browsers play it), else MPEG-4 Part 2 (`codec()` says which). Its folder is
+    made and the file checked when it is created, before any frame is processed."""
 
     def __init__(self, path, fps: float | None):
-        self.path, self.fps, self.writer = path, fps or 25.0, None
+        self.path, self.fps, self.writer = Path(path), fps or 25.0, None
+        self.check(self.path)
+
+    @staticmethod
+    def check(path) -> None:
+        """Make the video's folder and check that the file can be written (InputError otherwise)."""
+        path = Path(path)
+        existed = path.exists()
+        blocked = next((folder for folder in path.parents if folder.exists() and not folder.is_dir()), None)
+        if blocked is not None:
+            raise InputError(f"{path}: cannot write the video here ({blocked} is a file, not a folder)")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "ab"):
+                pass
+        except OSError as err:
+            raise InputError(f"{path}: cannot write the video here ({err.strerror or err})") from None
+        if not existed:
+            path.unlink()
 
     def write(self, image: np.ndarray) -> None:
         import cv2
 
         if self.writer is None:
-            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
+            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*codec()[0]), self.fps,
                                           (image.shape[1], image.shape[0]))
             if not self.writer.isOpened():
                 raise InputError(f"{self.path}: cannot write a video here")
@@ -199,6 +228,29 @@ class VideoOut:
         if self.writer is not None:
             self.writer.release()
             self.writer = None
+
+
+@functools.cache
+def codec() -> tuple[str, str | None]:
+    """(the fourcc annotated videos are written with, what to tell the user about it or None):
+    avc1 (H.264) when this OpenCV can encode it, else mp4v, which browsers do not play."""
+    import tempfile
+
+    import cv2
+
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # the probe's failure is not the user's error
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            test = cv2.VideoWriter(str(Path(folder) / "test.mp4"), cv2.VideoWriter_fourcc(*"avc1"), 25, (64, 64))
+            h264 = test.isOpened()
+            test.release()
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    if h264:
+        return "avc1", None
+    return "mp4v", ("MPEG-4 Part 2: this OpenCV has no H.264 encoder, so browsers will not play it; VLC and mpv do, "
+                    "and ffmpeg -i IN -c:v libx264 OUT converts it")
 
 
 class Tiled:
@@ -213,18 +265,22 @@ class Tiled:
         self.steps, self.names = steps, names
         self.tiles: list[np.ndarray | None] = [None] * len(steps)
         self.video = VideoOut(output, fps) if output is not None else None
+        self.clean_tiles: list[np.ndarray | None] = [None] * len(steps)
+        for step in steps:
+            step.for_video = self.video is not None
 
     def __call__(self, frames: list[Frame]):
         steps = [self.steps[f.source] for f in frames]
         recognized = process_together([s.recognizer for s in steps], [f.image for f in frames], [f.index for f in frames])
         shown = [step(frame, result)[0] for step, frame, result in zip(steps, frames, recognized)]
-        if shown[0] is None:  # headless, no video written
-            return None, False
-        for frame, image in zip(frames, shown):  # the video gets a grid per frame, as one source's would
-            self.tiles[frame.source] = image
-            grid = draw.tile(self.tiles, self.names, self.TILE)
+        grid = None
+        for frame, step, image in zip(frames, steps, shown):  # the video gets a grid per frame, as one source's would
             if self.video is not None:
-                self.video.write(grid)
+                self.clean_tiles[frame.source] = step.clean
+                self.video.write(draw.tile(self.clean_tiles, self.names, self.TILE))
+            if image is not None and not step.headless:
+                self.tiles[frame.source] = image
+                grid = draw.tile(self.tiles, self.names, self.TILE)
         return grid, False
 
     def close(self) -> None:

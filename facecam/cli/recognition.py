@@ -36,6 +36,8 @@ def recognize(
 
     if output is not None and output.suffix.lower() != ".mp4":
         raise typer.BadParameter("the annotated video is written as .mp4", param_hint="--output")
+    if output is not None:
+        live.VideoOut.check(output)  # before anything runs: a run that cannot write its video stores nothing
     if not headless:
         capture.check_display()
     if not (settings.registry / INDEX).is_file():
@@ -62,7 +64,8 @@ def recognize(
             ui.error(unsaved_message(session))
     _report(summary, frames, several, json_out)
     if output is not None:
-        ui.info(f"annotated video: {output}")
+        note = live.codec()[1]
+        ui.info(f"annotated video: {output}" + (f" ({note})" if note else ""))
     if writer is not None and not json_out:
         ui.info(f"history: {writer.stored} sighting(s) stored in {session.history.where}")
     if loop.reason == capture.STOPPED:
