@@ -205,7 +205,7 @@ def test_discovery_follows_enrolment_and_deletion_and_the_broker_coming_back(bro
     stale.client.publish(ghost, json.dumps({"name": "Ghost", "state_topic": "door/presence/Ghost"}), qos=1, retain=True).wait_for_publish(5)
     stale.client.publish("door/presence/Ghost", "home", qos=1, retain=True).wait_for_publish(5)
     stale.close()
-    server, url = start_server(tmp_path, "--registry", registry, "--no-history", "--source", data / CLIP,
+    server, url = start_server(tmp_path, "--registry", registry, "--no-history", "--loop", "--source", data / CLIP,
                                "--mqtt", broker.url("door"))
     try:
         def sensors():

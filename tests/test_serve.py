@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from helpers import AUTH, CLIP, TOKEN, assert_one_line_error, facecam, start_server, stop
+from helpers import AUTH, CLIP, TOKEN, assert_one_line_error, copy_registry, facecam, start_server, stop, wait_until
 from services import free_port
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def server(tmp_path_factory, data):
         writer.write(video.read()[1])
     writer.release()
     video.release()
-    proc, url = start_server(tmp, "--registry", tmp / "registry", "--source", clip, "--realtime")
+    proc, url = start_server(tmp, "--registry", tmp / "registry", "--source", clip, "--realtime", "--loop")
     yield url, tmp / "registry"
     stop(proc)
 
@@ -214,7 +214,7 @@ def test_sightings_attendance_and_live_events(tmp_path, data):
     registry = tmp_path / "registry"
     assert facecam("register", "--from-dir", tmp_path / "people", "--by-folder", "--registry", registry).returncode == 0
     clip = data / "face_recognition_examples/examples/short_hamilton_clip.mp4"
-    proc, url = start_server(tmp_path, "--registry", registry, "--source", clip)
+    proc, url = start_server(tmp_path, "--registry", registry, "--source", clip, "--loop")
     try:
         for path in ("/sightings", "/attendance", "/events", "/sightings/1/face"):
             assert httpx.get(f"{url}{path}").status_code == 401
@@ -268,3 +268,26 @@ def test_sightings_attendance_and_live_events(tmp_path, data):
     finally:
         stop(proc)
     shutil.rmtree(tmp_path / "people")
+
+
+def test_a_video_file_is_read_once_unless_looped(people_registry, data):
+    """Without --loop the clip plays once: its 28 sightings are stored (his two as recognize finds
+    them), /health says the source ended after its 275 frames, and nothing is added later; the
+    stream then sends the last frame and ends."""
+    registry = copy_registry(people_registry, people_registry.parent / "once")
+    proc, url = start_server(registry.parent, "--registry", registry, "--source", data / CLIP)
+    try:
+        source = lambda: httpx.get(f"{url}/health").json()["source"]  # noqa: E731
+        wait_until(lambda: source()["state"] == "ended", 120, "the clip played to its end", every=0.5)
+        rows = httpx.get(f"{url}/sightings", params={"limit": 1000}, headers=AUTH).json()["sightings"]
+        time.sleep(3)
+        assert source()["frames"] == 275 and len(rows) == 28
+        assert httpx.get(f"{url}/sightings", params={"limit": 1000}, headers=AUTH).json()["sightings"] == rows
+        his = sorted((r["frames"], r["start_s"], r["end_s"]) for r in rows if r["name"] == "Lin-Manuel Miranda")
+        assert his == [(20, 0.0, 0.634), (129, 2.736, 7.007)]
+        stream = httpx.get(f"{url}/stream", headers=AUTH, timeout=30)
+        assert stream.status_code == 200 and stream.content.count(b"--frame\r\n") == 1
+        assert [(r["name"], r["present_s"]) for r in httpx.get(f"{url}/attendance", headers=AUTH).json()] == [
+            ("Lin-Manuel Miranda", pytest.approx(7.007, abs=2e-3))]  # the file's own timeline
+    finally:
+        stop(proc)

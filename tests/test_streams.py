@@ -182,7 +182,7 @@ def test_a_file_in_real_time_drops_what_it_cannot_process(data, people_registry)
 def test_serves_mjpeg_stream_is_a_source(data, people_registry, tmp_path):
     """facecam serve's own /stream (annotated MJPEG over HTTP) as the source of another recognize
     (a server without a token: with one, the stream shows faces and needs it)."""
-    server, url = start_server(tmp_path, "--registry", people_registry, "--source", data / CLIP, "--no-history",
+    server, url = start_server(tmp_path, "--registry", people_registry, "--source", data / CLIP, "--no-history", "--loop",
                                token=None)
     import httpx
 

@@ -27,14 +27,14 @@ class Site:
 
     def __init__(self, tmp: Path, registry: Path, clip: Path):
         self.tmp, self.registry, self.clip = tmp, registry, clip
-        self.proc, self.url = start_server(tmp, "--registry", registry, "--source", clip)
+        self.proc, self.url = start_server(tmp, "--registry", registry, "--source", clip, "--loop")
         self.port = int(self.url.rsplit(":", 1)[1])
 
     def stop(self):
         stop(self.proc)
 
     def start(self):
-        self.proc, _ = start_server(self.tmp, "--registry", self.registry, "--source", self.clip, port=self.port)
+        self.proc, _ = start_server(self.tmp, "--registry", self.registry, "--source", self.clip, "--loop", port=self.port)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ app = typer.Typer()
 @app.command()
 @live_options(reconnect="forever", default_camera=False,
               camera_help="Recognise on this camera, streamed at GET /stream; repeat for several.",
-              source_help="Recognise on a video file (it replays), stream URL or folder of images; repeat for several, "
+              source_help="Recognise on a video file (read once; --loop replays it), stream URL or folder of images; repeat for several, "
                           "each optionally named (door=rtsp://...): GET /stream/{name}.")
 def serve(
     settings,
@@ -28,6 +28,8 @@ def serve(
         "another machine than localhost).")] = None,
     tls_key: Annotated[Optional[Path], typer.Option(help="The certificate's private key (PEM).")] = None,
     max_upload_mb: Annotated[float, typer.Option(help="Largest image upload, in MB.")] = 10.0,
+    loop: Annotated[bool, typer.Option(help="Play a video file --source again each time it ends (a demo): replays are streamed and "
+        "their presence announced, but not stored or announced as new sightings.")] = False,
 ) -> None:
     """The web page and HTTP API over the registry: recognise uploads, enrol (photos or the browser's
     camera), list, rename, delete; with a camera or source: an MJPEG stream, its sightings kept in
@@ -56,7 +58,9 @@ def serve(
             for spec in settings.sources:
                 streams.append(server.LiveStream.open(
                     lambda spec=spec: open_source(spec, settings.capture, warn=ui.warn, info=ui.info), session.recognizer(),
-                    lambda source: session.observers(source, events.starts(source.name, live=source.live))))
+                    lambda source, replay: session.observers(source, None if replay else events.starts(source.name, live=source.live),
+                                                             record=not replay),
+                    loop=loop))
             web = server.create_app(service, streams)
             ui.info(f"facecam serve: {url(host, port, tls=bool(tls))} (the page; API docs at /docs), registry {settings.registry}"
                     + ("" if token else "; read-only: set FACECAM_TOKEN to allow changes"))

@@ -1,6 +1,6 @@
 """GET /stream: recognition over a camera or video in a background thread, through the same
 capture loop and pipeline as `facecam recognize`; the latest annotated frame as JPEG for every
-client. A video file starts over when it ends."""
+client. A video file plays once (or, asked to loop, starts over when it ends)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,14 @@ from ..sources import Frame, FrameSource
 
 
 class LiveStream:
-    """observers_for(source) -> the observe.Observers of a source just opened (its sightings,
-    presence and events), closed when it ends."""
+    """observers_for(source, replay) -> the observe.Observers of a source just opened (its
+    sightings, presence and events), closed when it ends; replay: a looped file's second or later
+    pass, whose faces are no new sightings. loop: a file starts over when it ends (else the stream
+    ends with it, its last frame kept)."""
 
-    def __init__(self, open_source, recognizer: Recognizer, observers_for=None):
-        self.open_source, self.recognizer, self.observers_for = open_source, recognizer, observers_for
+    def __init__(self, open_source, recognizer: Recognizer, observers_for=None, *, loop: bool = False):
+        self.open_source, self.recognizer, self.observers_for, self.loop = open_source, recognizer, observers_for, loop
+        self.ended = False  # a file that played to its end, not looped
         self.observers: list = []
         self.source: FrameSource | None = None  # the one being read
         self.name: str | None = None
@@ -32,12 +35,12 @@ class LiveStream:
         self._thread = threading.Thread(target=self._run, name="facecam-stream", daemon=True)  # one per source
 
     @classmethod
-    def open(cls, opener, recognizer: Recognizer, observers_for) -> "LiveStream":
+    def open(cls, opener, recognizer: Recognizer, observers_for, *, loop: bool = False) -> "LiveStream":
         """Started on the source opener() opens (a FrameSource), which must open now (else the
         one-line error, before serving)."""
         first = opener()
         first.close()
-        stream = cls(opener, recognizer, observers_for)
+        stream = cls(opener, recognizer, observers_for, loop=loop)
         stream.name = first.name
         return stream.start()
 
@@ -68,19 +71,26 @@ class LiveStream:
         return None, False
 
     def _run(self) -> None:
+        replay = False
         try:
             while not self._stop.is_set():
                 with self.open_source() as source:
                     self.source = source
-                    self.observers = self.observers_for(source) if self.observers_for is not None else []
+                    self.observers = self.observers_for(source, replay) if self.observers_for is not None else []
                     try:
                         Loop(source, self._step, title="facecam serve", headless=True, stop=self._stop).run()
                     finally:
                         for observer in self.observers:  # the sightings, presence end with the source
                             observer.close()
-                if source.live and not self._stop.is_set():
+                if self._stop.is_set():
+                    return
+                if source.live:
                     self.error = source.failure or f"{source.name} stopped delivering frames"
                     return
+                if not self.loop:
+                    self.ended = True
+                    return
+                replay = True
                 self.recognizer.reset()  # the video starts over
         except FacecamError as err:
             self.error = str(err)
@@ -92,13 +102,16 @@ class LiveStream:
         source = self.source
         return {"name": source.name if source else None, "frames": self.frames_done,
                 "dropped": source.dropped if source else 0, "reconnects": source.reconnects if source else 0,
-                "state": self.error or (source.state if source else None) or "running"}
+                "state": self.error or ("ended" if self.ended else None) or (source.state if source else None) or "running"}
 
     def frames(self):
         seen = -1
         while not self._stop.is_set():
             with self._changed:
-                self._changed.wait_for(lambda: self._count != seen or self.error or self._stop.is_set(), timeout=5)  # noqa: B023 (called here)
+                self._changed.wait_for(lambda: self._count != seen or self.error or self.ended or self._stop.is_set(),  # noqa: B023 (called here)
+                                       timeout=5)
+                if self.ended and self._count == seen:  # the file's last frame was sent
+                    return
                 if self.error or self._jpeg is None:
                     if self.error:
                         return

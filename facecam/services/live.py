@@ -229,12 +229,13 @@ class Live:
 
         return Recognizer(self.detector, self.embedder, self.people.registry(), self.settings.threshold)
 
-    def observers(self, source, *extra) -> list:
+    def observers(self, source, *extra, record: bool = True) -> list:
         """A source's observers, in the order they are told of each frame: its sightings (with a
-        history), its presence and alerts (with sinks), then `extra` (None is left out)."""
+        history, unless not to record: a looped file's replay), its presence and alerts (with
+        sinks), then `extra` (None is left out)."""
         from ..history import Recorder
 
-        recorder = None if self.writer is None else Recorder(self.writer, source=source.name, live=source.live,
+        recorder = None if self.writer is None or not record else Recorder(self.writer, source=source.name, live=source.live,
                                                              model=self.embedder.name)
         watch = None if self.notifier is None else self.notifier.watch(source.name, live=source.live, recorder=recorder)
         return [o for o in (recorder, watch, *extra) if o is not None]
