@@ -28,8 +28,8 @@ def serve(
         "another machine than localhost).")] = None,
     tls_key: Annotated[Optional[Path], typer.Option(help="The certificate's private key (PEM).")] = None,
     max_upload_mb: Annotated[float, typer.Option(help="Largest image upload, in MB.")] = 10.0,
-    loop: Annotated[bool, typer.Option(help="Play a video file --source again each time it ends (a demo): replays are streamed and "
-        "their presence announced, but not stored or announced as new sightings.")] = False,
+    loop: Annotated[bool, typer.Option(help="Play a video file --source again each time it ends (a demo): a replay stores only the "
+        "people earlier passes did not (someone enrolled meanwhile), and no unknown face again.")] = False,
 ) -> None:
     """The web page and HTTP API over the registry: recognise uploads, enrol (photos or the browser's
     camera), list, rename, delete; with a camera or source: an MJPEG stream, its sightings kept in
@@ -58,8 +58,8 @@ def serve(
             for spec in settings.sources:
                 streams.append(server.LiveStream.open(
                     lambda spec=spec: open_source(spec, settings.capture, warn=ui.warn, info=ui.info), session.recognizer(),
-                    lambda source, replay: session.observers(source, None if replay else events.starts(source.name, live=source.live),
-                                                             record=not replay),
+                    lambda source, replays: session.observers(
+                        source, None if replays.replaying else events.starts(source.name, live=source.live), replays=replays),
                     loop=loop))
             web = server.create_app(service, streams)
             ui.info(f"facecam serve: {url(host, port, tls=bool(tls))} (the page; API docs at /docs), registry {settings.registry}"

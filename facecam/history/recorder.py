@@ -48,19 +48,34 @@ class _Open:
         return max(self.names, key=lambda n: (self.names[n], n is not None))
 
 
+class Replays:
+    """The passes of one video file that plays again and again (serve --loop): a replay stores
+    only the people earlier passes did not (someone enrolled meanwhile), no unknown faces again."""
+
+    def __init__(self):
+        self.passes = 0  # started so far; the stream counts them
+        self.names: set[str] = set()  # the people stored from this file
+
+    @property
+    def replaying(self) -> bool:
+        return self.passes > 1
+
+
 class Recorder:
     """Sightings of one source: an observe.Observer, updated after every frame, closed at the end.
 
     source: its name (stored with every sighting); live: a camera or stream, whose sightings
     happen when they are seen. A file keeps its own timeline: a sighting starts at the run's start
     plus its position in the file, however fast the machine reads it (start_s/end_s are the
-    positions); model: the embedder's name (stored with each embedding)."""
+    positions); model: the embedder's name (stored with each embedding); replays: a looped file's
+    Replays, whose replays store only the people not stored yet."""
 
     UPDATE_SECONDS = 30.0  # a sighting still going is written this often, so a crash keeps it
 
-    def __init__(self, writer: "Writer", *, source: str, live: bool, model: str):
-        self.writer, self.source, self.live, self.model = writer, source, live, model
+    def __init__(self, writer: "Writer", *, source: str, live: bool, model: str, replays: Replays | None = None):
+        self.writer, self.source, self.live, self.model, self.replays = writer, source, live, model, replays
         self.open: dict[int, _Open] = {}
+        self.handed: set[str] = set()  # with replays: the sightings handed to the writer (a replay withholds some)
         self.origin = time.time()  # a file's position 0 s, as wall-clock time
 
     def update(self, seen) -> None:
@@ -103,6 +118,12 @@ class Recorder:
 
     def _hand_over(self, s: _Open, *, closed: bool) -> None:
         name = s.name()
+        if self.replays is not None:
+            if self.replays.replaying and s.key not in self.handed and (name is None or name in self.replays.names):
+                return  # seen so in an earlier pass of the file
+            if name is not None:
+                self.replays.names.add(name)
+            self.handed.add(s.key)
         face = None
         if s.face_changed and s.face is not None:
             face = Face(crop=s.face[0], landmarks=s.face[1], embedding=s.face[2], model=self.model)

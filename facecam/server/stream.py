@@ -9,20 +9,22 @@ import threading
 from .. import draw
 from ..capture import Loop
 from ..errors import FacecamError
+from ..history.recorder import Replays
 from ..observe import Seen
 from ..pipeline import Recognizer
 from ..sources import Frame, FrameSource
 
 
 class LiveStream:
-    """observers_for(source, replay) -> the observe.Observers of a source just opened (its
-    sightings, presence and events), closed when it ends; replay: a looped file's second or later
-    pass, whose faces are no new sightings. loop: a file starts over when it ends (else the stream
+    """observers_for(source, replays) -> the observe.Observers of a source just opened (its
+    sightings, presence and events), closed when it ends; replays: the history.Replays of this
+    stream's file, counting its passes. loop: a file starts over when it ends (else the stream
     ends with it, its last frame kept)."""
 
     def __init__(self, open_source, recognizer: Recognizer, observers_for=None, *, loop: bool = False):
         self.open_source, self.recognizer, self.observers_for, self.loop = open_source, recognizer, observers_for, loop
         self.ended = False  # a file that played to its end, not looped
+        self.replays = Replays()
         self.observers: list = []
         self.source: FrameSource | None = None  # the one being read
         self.name: str | None = None
@@ -71,12 +73,12 @@ class LiveStream:
         return None, False
 
     def _run(self) -> None:
-        replay = False
         try:
             while not self._stop.is_set():
                 with self.open_source() as source:
                     self.source = source
-                    self.observers = self.observers_for(source, replay) if self.observers_for is not None else []
+                    self.replays.passes += 1
+                    self.observers = self.observers_for(source, self.replays) if self.observers_for is not None else []
                     try:
                         Loop(source, self._step, title="facecam serve", headless=True, stop=self._stop).run()
                     finally:
@@ -90,7 +92,6 @@ class LiveStream:
                 if not self.loop:
                     self.ended = True
                     return
-                replay = True
                 self.recognizer.reset()  # the video starts over
         except FacecamError as err:
             self.error = str(err)

@@ -229,14 +229,14 @@ class Live:
 
         return Recognizer(self.detector, self.embedder, self.people.registry(), self.settings.threshold)
 
-    def observers(self, source, *extra, record: bool = True) -> list:
+    def observers(self, source, *extra, replays=None) -> list:
         """A source's observers, in the order they are told of each frame: its sightings (with a
-        history, unless not to record: a looped file's replay), its presence and alerts (with
-        sinks), then `extra` (None is left out)."""
+        history; replays: a looped file's history.Replays), its presence and alerts (with sinks),
+        then `extra` (None is left out)."""
         from ..history import Recorder
 
-        recorder = None if self.writer is None or not record else Recorder(self.writer, source=source.name, live=source.live,
-                                                             model=self.embedder.name)
+        recorder = None if self.writer is None else Recorder(self.writer, source=source.name, live=source.live,
+                                                             model=self.embedder.name, replays=replays)
         watch = None if self.notifier is None else self.notifier.watch(source.name, live=source.live, recorder=recorder)
         return [o for o in (recorder, watch, *extra) if o is not None]
 
