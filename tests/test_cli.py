@@ -186,6 +186,10 @@ def test_register_list_rename_delete(data, tmp_path):
     assert_one_line_error(facecam("rename", "biden", "rose_leslie", "--registry", reg), 2, "'rose_leslie' is enrolled already")
     assert_one_line_error(facecam("delete", "nobody", "--yes", "--registry", reg), 2, "no one named 'nobody'")
     assert_one_line_error(facecam("register", "--name", " ", "--from-dir", group, "--registry", reg), 2, "invalid name")
+    # without a terminal to confirm on (a script) and without --yes, nothing is deleted
+    assert_one_line_error(facecam("delete", "biden", "--registry", reg), 2,
+                          "Delete biden: 2 sample(s) and 0 sighting(s): not done, as there is no terminal to confirm it on "
+                          "(--yes does it without asking)")
     assert facecam("delete", "biden", "--yes", "--registry", reg).returncode == 0
     people = {o["name"]: o for o in map(json.loads, facecam("list", "--json", "--registry", reg).stdout.splitlines())}
     assert {k: v["samples"] for k, v in people.items()} == {

@@ -214,7 +214,7 @@ def test_discovery_follows_enrolment_and_deletion_and_the_broker_coming_back(bro
         wait_until(lambda: ghost not in sensors() and len(sensors()) == 2, 30, "the ghost's entity removed", every=0.5)
         assert {json.loads(p)["name"] for p in sensors().values()} == {LIN, "Alex Lacamoire"}
         assert b"home" != retained(broker, "door/presence/Ghost").get("door/presence/Ghost", b"")
-        result = facecam("delete", "Alex Lacamoire", "--registry", registry)
+        result = facecam("delete", "Alex Lacamoire", "--yes", "--registry", registry)
         assert result.returncode == 0, result.stderr
         (tmp_path / "obama").mkdir()
         (tmp_path / "obama" / "obama.jpg").symlink_to(data / "face_recognition_examples/examples/obama.jpg")

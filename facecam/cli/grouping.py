@@ -10,7 +10,7 @@ import typer
 
 from .. import config, ui
 from .history import SinceOpt, UntilOpt, local_iso, parse_period
-from .options import DeviceOpt, HistoryOpt, ModelOpt, RegistryOpt, build_detector, progress
+from .options import DeviceOpt, HistoryOpt, ModelOpt, RegistryOpt, build_detector, confirm, progress
 
 app = typer.Typer()
 
@@ -177,7 +177,6 @@ def unknowns_forget(
     device: DeviceOpt = "auto",
 ) -> None:
     """Erase a group's sightings and their faces from the history (or every unknown one with --all)."""
-    import sys
 
     from ..history.unknowns import find
 
@@ -194,8 +193,7 @@ def unknowns_forget(
         ids = [r["id"] for r in find(clusters, group).rows]
         what = f"group {group}: {len(ids)} sighting(s)"
     try:
-        if not yes and sys.stdin.isatty() and not typer.confirm(f"Erase {what} and their faces?"):
-            raise typer.Abort()
+        confirm(f"Erase {what} and their faces?", yes)
         erased = store.erase_sightings(ids)
     finally:
         store.close()

@@ -291,3 +291,18 @@ def gathered(options: list[tuple[str, object, object]], into: str, build):
         return run
 
     return decorate
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Go on when --yes was given or the person at the terminal agrees; typer.Abort when they do
+    not. Without a terminal to ask (a script, a pipe) nothing is done: UsageError naming --yes."""
+    import sys
+
+    from ..errors import UsageError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question.rstrip('?')}: not done, as there is no terminal to confirm it on (--yes does it without asking)")
+    if not typer.confirm(question):
+        raise typer.Abort()

@@ -3,14 +3,13 @@ reembed | export | import`."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from .. import ui
-from .options import DeviceOpt, HistoryOpt, RegistryOpt, people_of, registry_path
+from .options import DeviceOpt, HistoryOpt, RegistryOpt, confirm, people_of, registry_path
 
 app = typer.Typer()
 registry_app = typer.Typer(help="Check, restore, re-embed, export and import the registry.", no_args_is_help=True)
@@ -48,8 +47,7 @@ def delete(
     people = people_of(registry, history)
     count, sightings = people.erasure(name)
     what = f"{count} sample(s) and {sightings} sighting(s)" if count is not None else f"{sightings} sighting(s)"
-    if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete {ui.safe(name)}: {what}?"):
-        raise typer.Abort()
+    confirm(f"Delete {ui.safe(name)}: {what}?", yes)
     erased = people.delete(name)
     ui.info(f"deleted {name} ({erased.samples} samples, {erased.sightings} sightings)")
 
