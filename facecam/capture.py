@@ -39,13 +39,16 @@ class Loop:
 
     headless: no window (no keys but Ctrl-C). max_frames: stop after that many frames. timer: a
     pipeline.StageTimer to count frame reading in, as "decode". stop: a threading.Event that ends
-    the loop from another thread (the server's stream).
+    the loop from another thread (the server's stream). on_frame: told the count of frames read
+    after each step (a progress bar).
     After run(): `reason` (one of the constants above), `frames` read, `seconds` spent.
     """
 
     def __init__(self, source: FrameSource, step: Callable[[Frame], tuple[np.ndarray | None, bool]],
-                 *, title: str, headless: bool = False, max_frames: int | None = None, timer=None, stop=None):
+                 *, title: str, headless: bool = False, max_frames: int | None = None, timer=None, stop=None,
+                 on_frame=None):
         self.source, self.step, self.title, self.timer, self.stop = source, step, title, timer, stop
+        self.on_frame = on_frame
         self.headless, self.max_frames = headless, max_frames
         self.reason: str | None = None
         self.frames = 0
@@ -81,6 +84,8 @@ class Loop:
                     frame = frame[:self.max_frames - self.frames]
                 shown, done = self.step(frame)
                 self.frames += len(frame) if isinstance(frame, list) else 1
+                if self.on_frame is not None:
+                    self.on_frame(self.frames)
                 if not self.headless and shown is not None:
                     if not window:
                         open_window(self.title, shown.shape)

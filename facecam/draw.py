@@ -17,9 +17,9 @@ def detections(image: np.ndarray, faces: list[Detection]) -> np.ndarray:
     """Boxes, scores and the 5 landmarks, scaled to the image size."""
     import cv2
 
-    thick = _thickness(image)
+    thick, placed = _thickness(image), []
     for face in faces:
-        label_box(image, face.box, f"{face.score:.2f}", BOX)
+        label_box(image, face.box, f"{face.score:.2f}", BOX, taken=placed)
         for (x, y), colour in zip(face.landmarks, LANDMARK_COLOURS):
             cv2.circle(image, (int(round(x)), int(round(y))), thick + 1, colour, -1, cv2.LINE_AA)
     return image
@@ -32,9 +32,11 @@ def _thickness(image: np.ndarray) -> int:
     return max(1, round(max(image.shape[:2]) / 500))
 
 
-def label_box(image: np.ndarray, box, label: str, colour, top: int = 0) -> None:
+def label_box(image: np.ndarray, box, label: str, colour, top: int = 0, taken: list | None = None) -> tuple:
     """A box with a filled label above it, inside the image and not above `top` (what is drawn
-    there already, e.g. the status band). The label is set in a real font sized to the image."""
+    there already, e.g. the status band). The label is set in a real font sized to the image.
+    taken: the labels drawn already, as (x1, y1, x2, y2): this one goes where it overlaps none
+    (above the box, else below it, else further up or down), and is added. Returns its place."""
     import cv2
 
     thick = _thickness(image)
@@ -43,10 +45,22 @@ def label_box(image: np.ndarray, box, label: str, colour, top: int = 0) -> None:
     size = _text_size(image)
     width = int(font(size).getlength(label)) + 6
     height = size + 6
-    label_top = max(top, y1 - height)
     left = max(0, min(x1, image.shape[1] - width))  # keep the label inside the image
-    cv2.rectangle(image, (left, label_top), (left + width, label_top + height), colour, -1)
-    text(image, label, (left + 3, label_top + 3), size, band=False)
+    above = max(top, y1 - height)
+    place = (left, above, left + width, above + height)
+    if taken:
+        tops = [above, y2 + thick] + [t for k in range(1, 8) for t in (y1 - height * (k + 1), y2 + thick + height * k)]
+        free = [(left, t, left + width, t + height) for t in tops if top <= t and t + height <= image.shape[0]]
+        place = next((p for p in free if not any(_overlap(p, other) for other in taken)), place)
+    cv2.rectangle(image, place[:2], place[2:], colour, -1)
+    text(image, label, (place[0] + 3, place[1] + 3), size, band=False)
+    if taken is not None:
+        taken.append(place)
+    return place
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _text_size(image: np.ndarray) -> int:
@@ -54,12 +68,15 @@ def _text_size(image: np.ndarray) -> int:
     return max(13, round(image.shape[0] / 30))
 
 
-def tracks(image: np.ndarray, visible, top: int = 0) -> np.ndarray:
-    """Each track's box with its id, name (or "unknown") and score; labels not above `top`."""
-    for track in visible:
+def tracks(image: np.ndarray, visible, top: int = 0, placed: list | None = None) -> np.ndarray:
+    """Each track's box with its id, name (or "unknown") and score; labels not above `top` and
+    never over one another (placed: gets where each went). The larger faces, nearer the camera,
+    are labelled first, so theirs stay right above them."""
+    placed = [] if placed is None else placed
+    for track in sorted(visible, key=lambda t: -(t.face.box[2] - t.face.box[0])):
         name = track.name or "unknown"
         score = "" if track.score is None else f" {track.score:.2f}"
-        label_box(image, track.face.box, f"#{track.id} {name}{score}", KNOWN if track.name else UNKNOWN, top)
+        label_box(image, track.face.box, f"#{track.id} {name}{score}", KNOWN if track.name else UNKNOWN, top, placed)
     return image
 
 

@@ -64,6 +64,9 @@ class FrameSource:
             self.name = name
         fps = self._capture.get(_cv2().CAP_PROP_FPS) if self._capture is not None else 0.0
         self.fps = fps if 1.0 <= fps <= 240.0 else None  # cameras and streams may report nonsense
+        # frames in a file or images in a folder (a progress bar's total); None for a live source
+        self.length = (len(self._images) if self._images is not None else None if self.live
+                       else int(self._capture.get(_cv2().CAP_PROP_FRAME_COUNT)) or None)
 
     @property
     def dropped(self) -> int:

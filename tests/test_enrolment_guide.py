@@ -226,6 +226,21 @@ def sized_videos(data, tmp_path_factory):
     return out
 
 
+def likeness(shot: np.ndarray, video) -> tuple[float, float]:
+    """How like the video's nearest frame a screenshot is (correlation of small grey copies), as
+    it is and mirrored."""
+    def small(image):
+        grey = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (64, 48), interpolation=cv2.INTER_AREA).astype(float)
+        return (grey - grey.mean()) / (grey.std() + 1e-6)
+
+    seen = small(shot[..., :3] if shot.shape[2] == 3 else shot)
+    capture, best = cv2.VideoCapture(str(video)), [-1.0, -1.0]
+    while (frame := capture.read())[0]:
+        for k, image in enumerate((frame[1], frame[1][:, ::-1])):
+            best[k] = max(best[k], float((small(image) * seen).mean()))
+    return best[0], best[1]
+
+
 @pytest.mark.parametrize("size", [(640, 480), (1280, 720)])
 def test_preview_and_review_screenshots(display, sized_videos, tmp_path, size):
     width, height = size
@@ -243,6 +258,9 @@ def test_preview_and_review_screenshots(display, sized_videos, tmp_path, size):
     window, preview = wait_until(painted, 30, "the preview with its guide", every=0.3)
     assert preview.shape[:2] == (height, width)
     assert guide_pixels(preview) > 2 * height
+    # a video is shown as it is, not as a mirror (that is for a camera in front of the person)
+    straight, mirrored = likeness(preview, sized_videos[size])
+    assert straight > 0.9 and straight - mirrored > 0.1, (straight, mirrored)
     xdotool(display, "key", "--window", window, "q")
     review = wait_for_window(display, "facecam register Speaker", proc, old=window)
     shot = shoot(display, review, f"register-review-{width}x{height}.png")

@@ -4,6 +4,7 @@ and in a real OpenCV window under Xvfb driven with xdotool."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 from pathlib import Path
 
@@ -74,6 +75,41 @@ def clip_frames(data):
         if not ok:
             return frames
         frames.append(image)
+
+
+def test_labels_never_cover_one_another(detector, clip_frames):
+    """Every 5th frame of the clip with its detected faces labelled as the window and the video
+    label them: where the labels right above the faces would collide (the crowded audience), they
+    are moved, and no two labels drawn overlap."""
+    from facecam import draw
+    from facecam.tracking import Track
+
+    def overlap(a, b):
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    crowded, checked = [], 0
+    for index in range(0, len(clip_frames), 5):
+        image = clip_frames[index].copy()
+        faces = detector.detect(image)
+        tracks = [Track(k + 1, f, index, index) for k, f in enumerate(faces)]
+        for t in tracks:
+            t.score = 0.42  # as recognize labels them: "#3 unknown 0.42"
+        placed = []
+        draw.tracks(image, tracks, placed=placed)
+        assert len(placed) == len(faces)
+        assert not any(overlap(a, b) for k, a in enumerate(placed) for b in placed[k + 1:]), index
+        # where each label would be right above its face
+        size = draw._text_size(image)
+        above = [(max(0, min(int(round(t.face.box[0])), image.shape[1] - int(draw.font(size).getlength(f"#{t.id} unknown 0.42")) - 6)),
+                  max(0, int(round(t.face.box[1])) - size - 6)) for t in tracks]
+        rects = [(x, y, x + int(draw.font(size).getlength(f"#{t.id} unknown 0.42")) + 6, y + size + 6) for (x, y), t in zip(above, tracks)]
+        if any(overlap(a, b) for k, a in enumerate(rects) for b in rects[k + 1:]):
+            crowded.append(index)
+        checked += 1
+    assert checked == 55 and crowded == CROWDED_FRAMES, crowded
+
+
+CROWDED_FRAMES = [220, 225]  # the audience: faces side by side
 
 
 def test_head_pose_on_real_faces(detector, clip_frames):
@@ -172,6 +208,39 @@ def test_recognize_writes_the_annotated_video(data, people_registry, tmp_path):
     assert np.abs(written.astype(int) - original).max() > 200  # the boxes and names are there
 
 
+def test_a_headless_run_on_a_file_shows_its_progress_on_a_terminal(data, people_registry):
+    """On a terminal (a real pseudo-terminal here) the bar counts the clip's 275 frames with the
+    rate and the time left, and is gone when the summary prints; piped, there is no bar."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    main, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "facecam", "recognize", "--source", str(data / CLIP), "--headless",
+                             "--no-history", "--max-frames", "60", "--registry", str(people_registry)],
+                            stdout=subprocess.PIPE, stderr=terminal, env={**os.environ, "COLUMNS": "100", "TERM": "xterm"})
+    os.close(terminal)
+    said = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the process closed the terminal
+            break
+        if not chunk:
+            break
+        said += chunk
+    assert proc.wait(timeout=120) == 0
+    os.close(main)
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", said.decode())
+    counts = [int(done) for done in re.findall(r"short_hamilton_clip\.mp4 \S+ +(\d+)/275 [\d.]+ frames/s", screen)]
+    assert counts and counts == sorted(counts) and counts[-1] <= 60 and counts[-1] >= 30, screen
+    assert re.search(r"60 frames in [\d.]+ s", screen)
+    piped = facecam("recognize", "--source", data / CLIP, "--headless", "--no-history", "--max-frames", "5",
+                    "--registry", people_registry)
+    assert "/275" not in piped.stderr
+
+
 def test_a_run_that_cannot_write_its_video_stores_nothing(data, people_registry, tmp_path):
     (tmp_path / "notes").write_text("a file where the folder would be")
     result = facecam("recognize", "--source", data / CLIP, "--registry", people_registry, "--headless",
@@ -231,7 +300,7 @@ def test_register_from_a_folder_of_photos_keeps_one_per_pose(data, tmp_path):
     result = facecam("register", "--name", "Hugo", "--source", data / "recognition/lfw/Hugo_Chavez",
                      "--registry", registry, "--headless")
     assert result.returncode == 0, result.stderr
-    assert "Hugo: 5 sample(s) from 11 frames; directions: frontal, right, up-left, left, down-left" in result.stderr
+    assert "Hugo: 5 samples from 11 frames; directions: frontal, right, up-left, left, down-left" in result.stderr
     person = json.loads(facecam("list", "--json", "--registry", registry).stdout)
     assert (person["samples"], person["poses"]) == (5, ["down-left", "frontal", "left", "right", "up-left"])
     from facecam.registry import Registry

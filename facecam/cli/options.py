@@ -128,9 +128,9 @@ def people_of(registry: Path | None, history: str | None = None, embedder=None, 
     return People(registry_path(registry), embedder, threshold=threshold, history=history_place(history, registry))
 
 
-def progress(enabled: bool, what: str):
+def progress(enabled: bool, what: str, unit: str | None = None):
     """A rich progress bar as the library's progress callback: (bar context, callback)."""
-    bar = ui.progress(enabled=enabled)
+    bar = ui.progress(enabled=enabled, unit=unit)
     task = bar.add_task(ui.safe(what), total=None)
     return bar, lambda done, total: bar.update(task, completed=done, total=total)
 
