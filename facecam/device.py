@@ -7,6 +7,7 @@ import sys
 
 from .config import cpu_threads
 from .errors import DeviceError, Remedy, UsageError
+from .words import counted
 
 _threads_set = False
 
@@ -38,7 +39,7 @@ def resolve_device(spec: str = "auto"):
     index = int(m.group(1) or 0)
     if index >= torch.cuda.device_count():
         raise DeviceError(
-            f"device {spec} requested but torch sees {torch.cuda.device_count()} CUDA device(s)"
+            f"device {spec} requested but torch sees {counted(torch.cuda.device_count(), 'CUDA device')}"
         )
     return torch.device("cuda", index)
 

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import FacecamError
+from .words import counted
 
 
 @dataclass
@@ -174,7 +175,7 @@ class Grabber:
             self._say(f"{self.name}: reconnected")
             return True
         self.stopped = True
-        self.failure = f"{self.name}: lost, and not back after {attempt} attempt(s) ({self.failure or 'no frames'})"
+        self.failure = f"{self.name}: lost, and not back after {counted(attempt, 'attempt')} ({self.failure or 'no frames'})"
         return False
 
     def _say(self, message: str) -> None:

@@ -16,6 +16,8 @@ from .errors import InputError
 from .observe import Seen
 from .pipeline import Recognizer, process_together
 from .sources import Frame, FrameSource
+from .words import counted
+
 
 class Fps:
     """Frames per second over the last two seconds or so, for the window."""
@@ -163,9 +165,9 @@ class Recognition:
                 return self.clean if self.for_video else None, False
             shown = frame.image.copy()
             dropped = f"   {self.source.dropped} dropped" if self.source is not None and self.source.dropped else ""
-            lines = [f"{self.fps.label()}   {len(tracks)} face(s){dropped}   q quits"]
+            lines = [f"{self.fps.label()}   {counted(len(tracks), 'face')}{dropped}   q quits"]
             if self.writer is not None and self.writer.error:
-                lines.append(f"history unavailable: {self.writer.waiting} sighting(s) waiting")
+                lines.append(f"history unavailable: {counted(self.writer.waiting, 'sighting')} waiting")
             band = draw.status(shown, lines)
             draw.tracks(shown, tracks, top=band)  # labels below the status band, never under it
         return shown, False
@@ -323,13 +325,13 @@ def _lag(lags: list[float]) -> dict | None:
 
 
 def recognize(source: FrameSource, recognizer: Recognizer, *, headless: bool, output, max_frames: int | None,
-              observers=(), writer=None) -> tuple[Loop, dict]:
+              observers=(), writer=None, on_frame=None) -> tuple[Loop, dict]:
     """Run the recognition loop; returns (the finished loop, the summary). observers: told of
-    every frame, closed with the loop (observe.Observer)."""
+    every frame, closed with the loop (observe.Observer). on_frame: told the frames read so far."""
     step = Recognition(recognizer, headless=headless, output=output, fps=source.fps, observers=observers,
                        writer=writer, source=source)
     loop = Loop(source, step, title="facecam recognize", headless=headless, max_frames=max_frames,
-                timer=recognizer.timer)
+                timer=recognizer.timer, on_frame=on_frame)
     try:
         loop.run()
     finally:

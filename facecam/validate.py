@@ -34,10 +34,11 @@ def person_name(name) -> str:
     """The rule for a person's name: a string of 1 to 100 characters after NFC normalisation, no
     leading or trailing space, no whitespace but the plain space, no control or invisible
     characters (so a name cannot rewrite the terminal it is printed on, or look exactly like
-    another). Returns the normalised name."""
+    another). Returns the normalised name, doubled spaces made single ("Ada  Lovelace" is
+    "Ada Lovelace")."""
     if not isinstance(name, str):
         raise UsageError(f"invalid name {shorten(name)}: a name is text")
-    name = unicodedata.normalize("NFC", name)
+    name = re.sub(" {2,}", " ", unicodedata.normalize("NFC", name))
     problem = None
     if not name or name.isspace():
         problem = "a name needs at least one character that is not a space"

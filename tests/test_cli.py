@@ -160,16 +160,19 @@ def test_register_list_rename_delete(data, tmp_path):
     result = facecam("register", "--from-dir", train, "--by-folder", "--registry", reg, "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
+    # folder names read as people write names
     assert {k: v["added"] for k, v in summary["enrolled"].items()} == {
-        "alex_lacamoire": 1, "biden": 2, "kit_harington": 2, "obama": 2, "rose_leslie": 2}
+        "Alex Lacamoire": 1, "Biden": 2, "Kit Harington": 2, "Obama": 2, "Rose Leslie": 2}
     assert summary["model"] == "sface" and summary["skipped"] == []
-    assert_one_line_error(facecam("register", "--name", "obama", "--from-dir", train / "obama", "--registry", reg), 2,
-                          "'obama' is enrolled already; nothing saved (--add adds samples, --replace starts over)")
-    again = facecam("register", "--name", "obama", "--from-dir", train / "obama", "--registry", reg, "--add", "--json")
-    assert json.loads(again.stdout)["enrolled"]["obama"] == {"added": 2, "total": 4}
-    replaced = facecam("register", "--name", "obama", "--from-dir", train / "obama", "--registry", reg,
-                       "--replace", "--json")
-    assert json.loads(replaced.stdout)["enrolled"]["obama"] == {"added": 2, "total": 2}
+    assert_one_line_error(facecam("register", "--name", "Obama", "--from-dir", train / "obama", "--registry", reg), 2,
+                          "'Obama' is enrolled already; nothing saved (--add adds samples, --replace starts over)")
+    again = facecam("register", "--name", "Obama", "--from-dir", train / "obama", "--registry", reg, "--add", "--json")
+    assert json.loads(again.stdout)["enrolled"]["Obama"] == {"added": 2, "total": 4}
+    # photos as arguments: one photo is enough
+    replaced = facecam("register", "--name", "Obama", train / "obama" / "obama.jpg", "--registry", reg, "--replace", "--json")
+    assert json.loads(replaced.stdout)["enrolled"]["Obama"] == {"added": 1, "total": 1}
+    assert_one_line_error(facecam("register", "--name", "Obama", train / "obama" / "nothing.jpg", "--registry", reg, "--add"), 1,
+                          "nothing.jpg: no such file or folder")
     # a photo with three faces, none clearly the largest, is skipped and reported
     group = tmp_path / "group"
     group.mkdir()
@@ -177,23 +180,24 @@ def test_register_list_rename_delete(data, tmp_path):
     shutil.copy(SAMPLES / "obama_small.jpg", group)
     # obama_small.jpg is obama, enrolled already: refused under another name unless --force
     assert_one_line_error(facecam("register", "--name", "Someone", "--from-dir", group, "--registry", reg), 2,
-                          "this face matches 'obama' (score 1.0), who is enrolled already; nothing saved")
+                          "this face matches 'Obama' (score 1.0), who is enrolled already; nothing saved")
     mixed = facecam("register", "--name", "Someone", "--from-dir", group, "--registry", reg, "--json", "--force")
     assert json.loads(mixed.stdout)["skipped"] == [{"image": str(group / "obama_and_biden.jpg"),
                                                     "reason": "3 faces, none clearly the largest"}]
 
-    assert facecam("rename", "Someone", "Barack Obama", "--registry", reg).returncode == 0
-    assert_one_line_error(facecam("rename", "biden", "rose_leslie", "--registry", reg), 2, "'rose_leslie' is enrolled already")
+    renamed = facecam("rename", "Someone", "Barack  Obama", "--registry", reg)  # a doubled space is one
+    assert renamed.returncode == 0 and renamed.stderr.strip() == "renamed Someone to Barack Obama", renamed.stderr
+    assert_one_line_error(facecam("rename", "Biden", "Rose Leslie", "--registry", reg), 2, "'Rose Leslie' is enrolled already")
     assert_one_line_error(facecam("delete", "nobody", "--yes", "--registry", reg), 2, "no one named 'nobody'")
     assert_one_line_error(facecam("register", "--name", " ", "--from-dir", group, "--registry", reg), 2, "invalid name")
     # without a terminal to confirm on (a script) and without --yes, nothing is deleted
-    assert_one_line_error(facecam("delete", "biden", "--registry", reg), 2,
-                          "Delete biden: 2 sample(s) and 0 sighting(s): not done, as there is no terminal to confirm it on "
+    assert_one_line_error(facecam("delete", "Biden", "--registry", reg), 2,
+                          "Delete Biden: 2 samples and 0 sightings: not done, as there is no terminal to confirm it on "
                           "(--yes does it without asking)")
-    assert facecam("delete", "biden", "--yes", "--registry", reg).returncode == 0
+    assert facecam("delete", "Biden", "--yes", "--registry", reg).returncode == 0
     people = {o["name"]: o for o in map(json.loads, facecam("list", "--json", "--registry", reg).stdout.splitlines())}
     assert {k: v["samples"] for k, v in people.items()} == {
-        "alex_lacamoire": 1, "kit_harington": 2, "obama": 2, "rose_leslie": 2, "Barack Obama": 1}
+        "Alex Lacamoire": 1, "Kit Harington": 2, "Obama": 1, "Rose Leslie": 2, "Barack Obama": 1}
     assert facecam("registry", "check", "--registry", reg).returncode == 0
     # another model's registry is refused before any work
     assert_one_line_error(facecam("register", "--name", "x", "--from-dir", group, "--registry", reg, "--model", "dlib-resnet"),
@@ -203,7 +207,10 @@ def test_register_list_rename_delete(data, tmp_path):
     assert facecam("registry", "import", tmp_path / "people.npz", "--registry", tmp_path / "copy").returncode == 0
     copied = {o["name"]: o["samples"] for o in map(json.loads, facecam("list", "--json", "--registry", tmp_path / "copy").stdout.splitlines())}
     assert copied == {k: v["samples"] for k, v in people.items()}
-    assert_one_line_error(facecam("list", "--registry", tmp_path / "nothing"), 1, "no registry here")
+    # nobody enrolled yet is an answer, not an error
+    nothing = facecam("list", "--registry", tmp_path / "nothing")
+    assert nothing.returncode == 0 and nothing.stdout == "", nothing.stderr
+    assert nothing.stderr.strip() == f"nobody enrolled yet in {tmp_path / 'nothing'} (facecam register --name NAME enrols someone)"
 
 
 def test_reembed_with_another_model_and_calibrate(data, tmp_path):
@@ -239,7 +246,7 @@ def test_reembed_with_another_model_and_calibrate(data, tmp_path):
     assert facecam("register", "--name", "obama", "--from-dir", train / "obama", "--registry", bare,
                    "--no-keep-crops").returncode == 0
     assert_one_line_error(facecam("registry", "reembed", "--model", "dlib-resnet", "--registry", bare), 1,
-                          "2 sample(s) have no kept face crop")
+                          "no kept face crop for 2 samples")
 
 
 def test_eval_pairs_counts_unscored_pairs_as_errors(data, tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -406,6 +407,46 @@ def printed_time(seconds: float) -> str:
     return iso(seconds)
 
 
+def test_tables_fit_80_columns_and_empty_results_are_one_line(clip_seen, data, monkeypatch):
+    """The clip's history as a newcomer reads it in an 80-column terminal: every line fits, a file
+    is named by its file name (the full path is in --json), the source shared by every row is
+    said once above the table, names are never broken, and nothing found is one line."""
+    from facecam import ui
+    from facecam.history import local_time
+
+    monkeypatch.setattr(ui.out, "width", 80)
+    listed = facecam("history", "--registry", clip_seen)
+    lines = listed.stdout.splitlines()
+    assert listed.returncode == 0 and max(map(len, lines)) <= 80, listed.stdout
+    assert lines[0] == "source: short_hamilton_clip.mp4" and "/" not in listed.stdout
+    assert lines[2].split() == ["┃", "id", "┃", "start", "(local)", "┃", "seconds", "┃", "name", "┃", "frames", "┃", "score", "┃"]
+    rows = [line.split("│")[1:-1] for line in lines if line.startswith("│")]
+    assert len(rows) == 28 and [r[3].strip() for r in rows].count(LIN) == 2  # one row per sighting
+    history = History.open(str(clip_seen / "history.sqlite"))
+    started = min(r["started_at"] for r in history.sightings())
+    history.close()
+    day = local_time(started, "%Y-%m-%d")
+    report = facecam("report", "attendance", "--day", day, "--registry", clip_seen)
+    lines = report.stdout.splitlines()
+    assert max(map(len, lines)) <= 80 and lines[:3] == ["attendance", f"day: {day}", "sources: short_hamilton_clip.mp4"]
+    (row,) = [line.split("│")[1:-1] for line in lines if line.startswith("│")]
+    assert [cell.strip() for cell in row][:1] + [cell.strip() for cell in row][3:] == [LIN, "7 s", "2"]
+    # nothing found: one line, no empty table
+    empty = facecam("report", "attendance", "--day", "2001-01-01", "--registry", clip_seen)
+    assert (empty.returncode, empty.stdout, empty.stderr) == (0, "", "nobody enrolled was seen, 2001-01-01\n")
+    empty = facecam("history", "--name", "Alex Lacamoire", "--registry", clip_seen)
+    assert (empty.returncode, empty.stdout, empty.stderr) == (0, "", "Alex Lacamoire was not seen\n")
+    # the recognize summary: what was read, how fast, the time per stage, then who was seen
+    run = facecam("recognize", "--source", data / CLIP, "--registry", clip_seen, "--headless", "--no-history",
+                  "--max-frames", "30")
+    said = [line for line in run.stderr.splitlines() if not line.startswith("device:")]
+    assert run.returncode == 0 and re.fullmatch(r"short_hamilton_clip\.mp4: 30 frames in [\d.]+ s \([\d.]+ frames/s\); "
+                                                r"\d+ unknown face tracks?", said[0]), run.stderr
+    assert re.fullmatch(r"ms per frame: decode [\d.]+, detect [\d.]+, track [\d.]+, embed [\d.]+, match [\d.]+", said[1])
+    (row,) = [line.split("│")[1:-1] for line in run.stdout.splitlines() if line.startswith("│")]
+    assert [cell.strip() for cell in row] == [LIN, "0.00", "0.63", "20"]
+
+
 def test_export_then_delete_erases_a_persons_sightings_and_faces(clip_seen, tmp_path):
     """The history in its default place (the registry folder, as the clip's run left it):
     Lin-Manuel Miranda's data exported (a subject-access request), then deleted, with no trace of
@@ -417,7 +458,7 @@ def test_export_then_delete_erases_a_persons_sightings_and_faces(clip_seen, tmp_
     lin = sorted(r["id"] for r in sightings if r["name"] == LIN)
     result = facecam("history", "export", LIN, "--output", tmp_path / "lin.zip", "--registry", registry)
     assert result.returncode == 0, result.stderr
-    assert f"{LIN}: 2 sighting(s), 2 face(s), 1 enrolment sample(s)" in result.stderr
+    assert f"{LIN}: 2 sightings, 2 faces, 1 enrolment sample" in result.stderr
     with zipfile.ZipFile(tmp_path / "lin.zip") as archive:
         sample = json.loads(archive.read("enrolment.json"))["samples"][0]["id"]
         assert sorted(archive.namelist()) == sorted(["README.txt", "sightings.json", "sightings.csv", "enrolment.json",
@@ -470,7 +511,7 @@ def test_retention_prunes_old_sightings(clip, people_registry, target):
     history.close()
     result = facecam("history", "prune", "--before", "now", "--unknown", "--history", target)
     # each one-frame run saw Alex Lacamoire, unknown, at the piano
-    assert result.returncode == 0 and "deleted 2 unknown sighting(s)" in result.stderr
+    assert result.returncode == 0 and "deleted 2 unknown sightings" in result.stderr
 
 
 def recognize_until(clip, registry, target, sightings: int, sig):

@@ -147,7 +147,7 @@ def test_a_source_that_never_comes_back_ends_with_one_error(rtsp, people_registr
     code, summary = run.finish(timeout=90)
     assert code == 1 and summary["ended"] == "stopped"
     errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and f"127.0.0.1:{rtsp.port}/clip: lost, and not back after 2 attempt(s)" in errors[0], run.stderr
+    assert len(errors) == 1 and f"127.0.0.1:{rtsp.port}/clip: lost, and not back after 2 attempts" in errors[0], run.stderr
     assert "the stream could not be opened (refused" in errors[0]
     assert time.monotonic() - started < 30  # 3 s without frames, then 1 s and 2 s between the attempts
 
@@ -286,7 +286,7 @@ def test_the_grabber_hands_over_the_newest_frame_and_counts_the_rest():
             continue
         taken.append(frame)
         time.sleep(0.02)  # a loop ten times slower than the source
-    assert grabber.stopped and "fake: lost, and not back after 0 attempt(s)" in grabber.failure
+    assert grabber.stopped and "fake: lost, and not back after 0 attempts" in grabber.failure
     assert [f.index for f in taken] == list(range(len(taken)))
     last = taken[-1].image[0, 0, 0]
     assert grabber.dropped + len(taken) == 400 and last == 400 % 256  # the very last frame read was handed over
@@ -317,7 +317,7 @@ def test_the_grabber_reconnects_with_growing_pauses(monkeypatch):
     attempts = [f"fake: no frames for 0.2 s; reconnecting in {p} s (attempt {k} of 3)" for k, p in ((1, 0.1), (2, 0.2), (3, 0.4))]
     assert said == [*attempts, "fake: reconnected", *attempts]
     assert frames[-1].image[0, 0, 0] == 120 and [f.index for f in frames] == list(range(len(frames)))
-    assert grabber.failure == "fake: lost, and not back after 3 attempt(s) (fake: refused)"
+    assert grabber.failure == "fake: lost, and not back after 3 attempts (fake: refused)"
 
 
 # --- several sources in one process

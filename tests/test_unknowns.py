@@ -257,7 +257,7 @@ def test_unknowns_groups_sheet_enrol_and_forget(seen, data, tmp_path):
     assert [(g["cluster"], g["sighting_ids"]) for g in found] == [
         (25, [25, 27, 28]), (11, [11, 18]), (1, [1]), (3, [3]), (13, [13]), (19, [19]), (21, [21]), (22, [22]),
         (23, [23]), (24, [24])]
-    assert "10 group(s) of unknown faces, 13 sighting(s); 13 too unclear to group" in stderr
+    assert "10 groups of unknown faces, 13 sightings; 13 too unclear to group" in stderr
     sheet = cv2.imread(str(tmp_path / "sheet.png"))
     assert sheet.shape == (6 + 10 * 118, 300 + 8 * 118 + 6, 3)
     assert groups(registry, "--min-sightings", "2") == found[:2]
@@ -266,7 +266,7 @@ def test_unknowns_groups_sheet_enrol_and_forget(seen, data, tmp_path):
     # group 25 (the woman beside Barack Obama, 3 sightings) enrolled; its sightings carry the name
     result = facecam("unknowns", "enrol", "25", "--name", "Michelle Obama", "--registry", registry)
     assert result.returncode == 0, result.stderr
-    assert "Michelle Obama: enrolled from 3 face(s) (3 sample(s) in all); 3 sighting(s) now carry the name" in result.stderr
+    assert "Michelle Obama: enrolled from 3 faces (3 samples in all); the name is on 3 sightings now" in result.stderr
     people = {p["name"]: p for p in Registry.open(registry).people()}
     assert people["Michelle Obama"]["samples"] == 3
     rows = json.loads("[" + ",".join(facecam("history", "--registry", registry, "--name", "Michelle Obama", "--json")
@@ -282,16 +282,16 @@ def test_unknowns_groups_sheet_enrol_and_forget(seen, data, tmp_path):
     assert_one_line_error(facecam("unknowns", "forget", "--registry", registry), 2, "name one GROUP, or --all")
 
     result = facecam("unknowns", "forget", "11", "--registry", registry, "--yes")
-    assert result.returncode == 0 and "erased 2 sighting(s)" in result.stderr, result.stderr
+    assert result.returncode == 0 and "erased 2 sightings" in result.stderr, result.stderr
     history = json.loads("[" + ",".join(facecam("history", "--registry", registry, "--json").stdout.splitlines()) + "]")
     assert len(history) == 26 and not {11, 18} & {r["id"] for r in history}
     result = facecam("unknowns", "forget", "--all", "--registry", registry, "--yes")
-    assert result.returncode == 0 and "erased 21 sighting(s)" in result.stderr, result.stderr  # 8 groups + 13 unclear
+    assert result.returncode == 0 and "erased 21 sightings" in result.stderr, result.stderr  # 8 groups + 13 unclear
     names = [r["name"] for r in map(json.loads, facecam("history", "--registry", registry, "--json").stdout.splitlines())]
     assert sorted(names) == [LIN, LIN, "Michelle Obama", "Michelle Obama", "Michelle Obama"]
     assert groups(registry) == []
     result = facecam("unknowns", "--registry", registry, "--sheet", tmp_path / "empty.png")
-    assert result.returncode == 0 and "0 group(s) of unknown faces" in result.stderr, result.stderr
+    assert result.returncode == 0 and "0 groups of unknown faces" in result.stderr, result.stderr
     assert "no groups to draw" in result.stderr and not (tmp_path / "empty.png").exists()
 
 
@@ -324,7 +324,7 @@ def test_history_correct_not_name_and_name(seen, tmp_path):
     assert negative["source"] == "history sighting 2" and (registry / negative["crop"]).is_file()
     # his subject-access export holds his own face, not the stranger's
     result = facecam("history", "export", LIN, "--output", tmp_path / "lin.zip", "--registry", registry)
-    assert f"{LIN}: 1 sighting(s), 1 face(s), 1 enrolment sample(s)" in result.stderr, result.stderr
+    assert f"{LIN}: 1 sighting, 1 face, 1 enrolment sample" in result.stderr, result.stderr
     assert_one_line_error(facecam("history", "correct", "2", "--not-name", "--registry", registry), 2, "unknown already")
     assert_one_line_error(facecam("history", "correct", "99", "--not-name", "--registry", registry), 2, "no sighting 99")
     assert_one_line_error(facecam("history", "correct", "2", "--registry", registry), 2, "say --not-name or --name NAME")

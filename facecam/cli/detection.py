@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import config, ui
+from ..words import counted
 from .options import BackboneOpt, DetectorOpt, DeviceOpt, FaceConfidenceOpt, Images, MaxSizeOpt, ModelOpt, build_detector
 
 PathsArg = Annotated[list[Path], typer.Argument(help="Images, or folders searched recursively for images.")]
@@ -48,7 +49,7 @@ def detect(
     if not json_out:
         found = sum(1 for row in rows if row[1] != "-")
         ui.table(None, ["image", "face", "score", "box x1, y1, x2, y2"], rows)
-        ui.info(f"{found} face(s) in {images.done} image(s)"
+        ui.info(f"{counted(found, 'face')} in {counted(images.done, 'image')}"
                 + (f"; annotated copies in {save_dir / 'images'}" if save_dir else "")
                 + ("; landmarks: use --json" if found else ""))
     if images.failed:

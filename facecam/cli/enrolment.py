@@ -10,6 +10,7 @@ import typer
 
 from .. import config, ui
 from ..errors import UsageError
+from ..words import counted
 from .options import (BackboneOpt, CameraFpsOpt, CameraOpt, CameraSizeOpt, DetectorOpt, DeviceOpt, FourccOpt, HeadlessOpt,
                       MaxFramesOpt, MaxSizeOpt, ModelOpt, RegistryOpt, SourceOpt, ThresholdOpt, build_detector,
                       embedder_for, progress, registry_path)
@@ -19,6 +20,8 @@ app = typer.Typer()
 
 @app.command()
 def register(
+    photos: Annotated[Optional[list[Path]], typer.Argument(help="Photos (or folders of photos) to enrol --name from: each photo's main "
+        "face is a sample. Without them, the camera or --source.", show_default=False)] = None,
     name: Annotated[Optional[str], typer.Option(help="Who is enrolled (not with --by-folder).")] = None,
     camera: CameraOpt = 0,
     source: SourceOpt = None,
@@ -26,8 +29,8 @@ def register(
     camera_fps: CameraFpsOpt = None,
     fourcc: FourccOpt = None,
     auto: Annotated[bool, typer.Option(help="Save by itself once every head direction is covered (no review).")] = False,
-    mirror: Annotated[bool, typer.Option(help="Show the camera as a mirror (a selfie view); --no-mirror for a rear or IP camera. The "
-        "samples are kept as the camera sees them.")] = True,
+    mirror: Annotated[bool, typer.Option(help="Show the camera as a mirror (a selfie view); --no-mirror for a rear camera. A video or "
+        "stream (--source) is shown as it is. The samples are kept as the camera sees them.")] = True,
     directions: Annotated[int, typer.Option(help="Head directions around the centre to cover: 8 or 4.")] = 8,
     angle: Annotated[float, typer.Option(help="How far to turn for a ring direction, in degrees of yaw (8-45).")] = 20.0,
     poses: Annotated[str, typer.Option(help="ring (the centre and --directions around it) or five (frontal, left, right, up, down).")] = "ring",
@@ -36,7 +39,8 @@ def register(
     replace: Annotated[bool, typer.Option(help="Drop the person's existing samples first.")] = False,
     from_dir: Annotated[Optional[Path], typer.Option(help="Enrol from a folder of photos instead: each photo's main face is a sample (with "
         "--by-folder, one sub-folder per person).")] = None,
-    by_folder: Annotated[bool, typer.Option(help="Enrol every sub-folder of --from-dir under the sub-folder's name.")] = False,
+    by_folder: Annotated[bool, typer.Option(help="Enrol every sub-folder of --from-dir under the sub-folder's name, as people write "
+        "names: alex_lacamoire is enrolled as Alex Lacamoire (a name with capitals or spaces is kept as it is).")] = False,
     keep_crops: Annotated[bool, typer.Option(help="Keep each sample's aligned face crop beside the registry (personal data), so it can be "
         "re-embedded with another model.")] = True,
     headless: HeadlessOpt = False,
@@ -53,13 +57,15 @@ def register(
     json_out: Annotated[bool, typer.Option("--json", help="A JSON summary on stdout.")] = False,
 ) -> None:
     """Enrol a person in front of the camera (or from a video or photos): several head poses,
-    Q saves, Esc or Ctrl-C cancel."""
+    Q saves, Esc or Ctrl-C cancel. 'facecam register --name Alice alice.jpg' enrols from photos."""
     from ..enrol import refuse_taken
     from ..registry import Registry
     from ..services.live import Capture, check_threshold, parse_size
     from ..validate import person_name
 
-    people = _people(name, from_dir, by_folder)
+    people = _people(name, photos, from_dir, by_folder)
+    if source is not None and None not in people.values():
+        raise typer.BadParameter("enrol from --source or from photos, not both", param_hint="--source")
     if add and replace:
         raise typer.BadParameter("give --add or --replace, not both", param_hint="--add")
     if not 0.0 <= detect_threshold <= 1.0:
@@ -71,8 +77,9 @@ def register(
     # another model's registry, or a name taken, are refused before any work
     refuse_taken(people, Registry.open(path, model=embedder.model_info, create=True), add=add, replace=replace)
     # from the camera the window shows weaker faces too; samples need --detect-threshold
-    det = build_detector(detector, detector_backbone, device, 0.5 if from_dir is None else config.DETECT_THRESHOLD, max_size)
-    if from_dir is not None:
+    det = build_detector(detector, detector_backbone, device, 0.5 if None in people.values() else config.DETECT_THRESHOLD,
+                         max_size)
+    if None not in people.values():
         enrolled, skipped = _from_photos(people, det, embedder, keep_crops, json_out)
     else:
         enrolled, skipped = _from_camera(person_name(name), camera, source, det, embedder, auto=auto, headless=headless,
@@ -96,15 +103,26 @@ def _enrolment(detect_threshold: float, min_face: int, directions: int, angle: f
     return Enrolment(detect_threshold=detect_threshold, min_face=min_face, directions=wanted)
 
 
-def _people(name: str | None, from_dir: Path | None, by_folder: bool) -> dict:
-    """{name: folder of photos (None from the camera)} from the options."""
+def _people(name: str | None, photos: list[Path] | None, from_dir: Path | None, by_folder: bool) -> dict:
+    """{name: [photos and folders of photos], or None from the camera} from the options."""
+    from ..words import folder_person
+
     if from_dir is not None and not from_dir.is_dir():
         raise typer.BadParameter(f"{from_dir} is not a folder", param_hint="--from-dir")
     if by_folder and from_dir is None:
         raise typer.BadParameter("--by-folder needs --from-dir", param_hint="--by-folder")
     if by_folder == (name is not None):
         raise typer.BadParameter("give --name, or --by-folder, not both", param_hint="--name")
-    return {p.name: p for p in sorted(from_dir.iterdir()) if p.is_dir()} if by_folder else {name: from_dir}
+    if photos and by_folder:
+        raise typer.BadParameter("photos are enrolled under --name, not with --by-folder", param_hint="--by-folder")
+    if by_folder:
+        folders = [p for p in sorted(from_dir.iterdir()) if p.is_dir()]
+        people = {}
+        for folder in folders:
+            people.setdefault(folder_person(folder.name), []).append(folder)
+        return people
+    given = (photos or []) + ([from_dir] if from_dir is not None else [])
+    return {name: given or None}
 
 
 def _from_photos(people: dict, det, embedder, keep_crops: bool, json_out: bool):
@@ -112,18 +130,17 @@ def _from_photos(people: dict, det, embedder, keep_crops: bool, json_out: bool):
     from ..images import list_images
 
     enrolled, skipped = {}, []
-    for person, folder in people.items():
+    for person, given in people.items():
         bar, report = progress(not json_out, f"enrolling {person}")
         with bar:
-            samples, missed = photo_samples(list_images([folder]), det, embedder, keep_crops=keep_crops,
-                                            progress=report)
+            samples, missed = photo_samples(list_images(given), det, embedder, keep_crops=keep_crops, progress=report)
         for item in missed:
             ui.warn(f"{item['image']}: {item['reason']}; skipped")
         skipped += missed
         if samples:
             enrolled[person] = samples
         else:
-            ui.warn(f"{person}: no usable photo in {folder}; not enrolled")
+            ui.warn(f"{person}: no usable photo in {', '.join(map(str, given))}; not enrolled")
     return enrolled, skipped
 
 
@@ -142,7 +159,7 @@ def _from_camera(name, camera, source, det, embedder, *, enrolment, auto, headle
         on_guidance = (lambda index, state: ui.json_line({"frame": index, "guidance": state})) if json_out else None
         loop, samples = live.capture_samples(frames, det, embedder, enrolment, name=name, auto=auto,
                                              headless=headless, max_frames=max_frames, keep_crops=keep_crops,
-                                             mirror=mirror, on_guidance=on_guidance)
+                                             mirror=mirror and source is None, on_guidance=on_guidance)
     for problem in frames.unreadable:
         ui.warn(f"{problem}; skipped")
     if loop.reason == window.ABORTED:
@@ -150,10 +167,10 @@ def _from_camera(name, camera, source, det, embedder, *, enrolment, auto, headle
         raise typer.Exit(130 if loop.interrupted else 1)
     if loop.reason == window.STOPPED:
         ui.warn(f"{frames.name} stopped delivering frames after {loop.frames}")
-        if samples and sys.stdin.isatty() and not typer.confirm(f"save the {len(samples)} sample(s) captured?", default=True):
+        if samples and sys.stdin.isatty() and not typer.confirm(f"save the {counted(len(samples), 'sample')} captured?", default=True):
             raise typer.Exit(1)
     poses = [s.metadata["pose"] for s in samples]
-    ui.info(f"{name}: {len(samples)} sample(s) from {loop.frames} frames; directions: {', '.join(poses) or 'none'}; "
+    ui.info(f"{name}: {counted(len(samples), 'sample')} from {loop.frames} frames; directions: {', '.join(poses) or 'none'}; "
             f"{loop.frames / max(loop.seconds, 1e-6):.1f} frames/s")
     if not samples:
         raise UsageError(f"{name}: no usable face in {loop.frames} frames (one clear face, large and sharp enough); "
@@ -172,6 +189,6 @@ def _save(path, embedder, enrolled, skipped, json_out, *, threshold, **rules):
         ui.json_line(summary)
     else:
         for person, info in summary["enrolled"].items():
-            ui.info(f"{person}: {info['added']} sample(s) added, {info['total']} in all ({path})")
+            ui.info(f"{person}: {counted(info['added'], 'sample')} added, {info['total']} in all ({path})")
     if not enrolled:
         raise typer.Exit(1)

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import config, ui
+from ..words import counted
 from .options import (DetectorOpt, DeviceOpt, JsonOpt, MaxSizeOpt, ModelOpt, RegistryOpt, build_detector,
                       embedder_for, progress, registry_path)
 
@@ -85,7 +86,7 @@ def eval_identify(
         rows.append(["threshold for 1% of strangers accepted",
                      f"{r.threshold_at_far_1e_2} (true accepts {r.tar_at_far_1e_2:.2%})"])
     rows.append(["photos with no face found", r.no_face])
-    _measures(f"{r.model}: open-set identification, {gallery} enrolled photo(s) per identity", rows)
+    _measures(f"{r.model}: open-set identification, {counted(gallery, 'enrolled photo')} per identity", rows)
 
 
 @eval_app.command("detection")

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import config, ui
+from ..words import counted
 from .history import SinceOpt, UntilOpt, local_iso, parse_period
 from .options import DeviceOpt, HistoryOpt, ModelOpt, RegistryOpt, build_detector, confirm, progress
 
@@ -74,8 +75,9 @@ def cluster(
         return
     ungrouped = int((groups < 0).sum())
     ui.table(None, ["group", "faces", "photos"], [[e["group"], e["faces"], e["photos"]] for e in entries])
-    ui.info(f"{len(faces)} face(s) in {len(files)} photo(s): {len(entries)} group(s) in {out}, {ungrouped} face(s) "
-            f"in no group (fewer than {min_size} alike), {len(index['no_face'])} photo(s) without a face; "
+    ui.info(f"{counted(len(faces), 'face')} in {counted(len(files), 'photo')}: {counted(len(entries), 'group')} in {out}, "
+            f"{counted(ungrouped, 'face')} "
+            f"in no group (fewer than {min_size} alike), {counted(len(index['no_face']), 'photo')} without a face; "
             f"index: {out / 'index.json'}")
 
 
@@ -132,7 +134,7 @@ def unknowns(
     rows = [[s["cluster"], s["sightings"], local_iso(s["first_seen"]), local_iso(s["last_seen"]), ", ".join(s["sources"])]
             for s in (c.summary() for c in chosen)]
     ui.table(None, ["group", "sightings", "first seen (local)", "last seen (local)", "sources"], rows)
-    ui.info(f"{len(chosen)} group(s) of unknown faces, {sum(len(c.rows) for c in chosen)} sighting(s)"
+    ui.info(f"{counted(len(chosen), 'group')} of unknown faces, {counted(sum(len(c.rows) for c in chosen), 'sighting')}"
             + (f"; {len(unclear)} too unclear to group" if unclear else "")
             + (f"; contact sheet: {sheet}" if sheet else "")
             + ("; 'facecam unknowns enrol GROUP --name NAME' enrols one" if chosen else ""))
@@ -161,8 +163,8 @@ def unknowns_enrol(
         done = enrol_group(people_of(registry, embedder=embedder), store, find(clusters, group), name, add=add, force=force)
     finally:
         store.close()
-    ui.info(f"{done['name']}: enrolled from {done['added']} face(s) ({done['total']} sample(s) in all); "
-            f"{done['sightings']} sighting(s) now carry the name")
+    ui.info(f"{done['name']}: enrolled from {counted(done['added'], 'face')} ({counted(done['total'], 'sample')} in all); "
+            f"the name is on {counted(done['sightings'], 'sighting')} now")
 
 
 @unknowns_app.command("forget")
@@ -187,14 +189,14 @@ def unknowns_forget(
 
         store = open_history(history, registry)
         ids = [r["id"] for r in store.sightings(unknown=True)]
-        what = f"all {len(ids)} unknown sighting(s)"
+        what = f"all {counted(len(ids), 'unknown sighting')}"
     else:
         store, _, clusters, _ = _clusters(history, registry, model, device, merge)
         ids = [r["id"] for r in find(clusters, group).rows]
-        what = f"group {group}: {len(ids)} sighting(s)"
+        what = f"group {group}: {counted(len(ids), 'sighting')}"
     try:
         confirm(f"Erase {what} and their faces?", yes)
         erased = store.erase_sightings(ids)
     finally:
         store.close()
-    ui.info(f"erased {erased} sighting(s) and their faces")
+    ui.info(f"erased {counted(erased, 'sighting')} and their faces")

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import ui
+from ..words import counted
 from .options import (DeviceOpt, HistoryOpt, JsonOpt, ModelOpt, RegistryOpt, build_detector, embedder_for, open_history,
                       people_of, registry_path)
 
@@ -39,6 +40,16 @@ def _local(seconds: float | None) -> str:
     from ..history import local_time
 
     return local_time(seconds)
+
+
+def _nobody(start, end, name, unknown, source) -> str:
+    """The one line `facecam history` prints when nothing matches."""
+    who = f"{name} was not seen" if name else "no unknown face was seen" if unknown else "nobody was seen"
+    where = f" on {source}" if source else ""
+    if start is None and end is None:
+        return f"{who}{where}"
+    return f"{who}{where} from {_local(start) if start is not None else 'the start'} to " \
+           f"{_local(end) if end is not None else 'now'}"
 
 
 def local_iso(text: str) -> str:
@@ -85,9 +96,10 @@ def history(
     elif csv_out:
         write_csv([public(row) for row in rows], sys.stdout)
     else:
-        ui.table(None, ["id", "start (local)", "seconds", "source", "track", "name", "frames", "best score"],
-                 [[r["id"], _local(r["started_at"]), f"{r['ended_at'] - r['started_at']:.1f}", r["source"], r["track_id"],
-                   r["name"] or "unknown", r["frames"], f"{r['best_score']:.2f}"] for r in rows])
+        ui.table(None, ["id", "start (local)", "seconds", "source", "name", "frames", "score"],
+                 [[r["id"], _local(r["started_at"]), f"{r['ended_at'] - r['started_at']:.1f}", ui.short_source(r["source"]),
+                   r["name"] or "unknown", r["frames"], f"{r['best_score']:.2f}"] for r in rows],
+                 whole=("start (local)", "name"), shared=("source",), empty=_nobody(start, end, name, unknown, source))
         if shown is not None and len(rows) == shown:
             ui.info(f"the newest {shown} shown; --limit N for more")
     store.close()
@@ -105,7 +117,7 @@ def history_prune(
     store = open_history(history, registry)
     count = store.prune(moment, unknown_only=unknown)
     store.close()
-    ui.info(f"deleted {count} {'unknown ' if unknown else ''}sighting(s) that ended before {_local(moment)}")
+    ui.info(f"deleted {counted(count, 'unknown sighting' if unknown else 'sighting')} that ended before {_local(moment)}")
 
 
 @history_app.command("export")
@@ -122,8 +134,8 @@ def history_export(
     if output.suffix.lower() != ".zip":
         raise typer.BadParameter("the export is written as .zip", param_hint="--output")
     counts = export_person(people_of(registry, history), name, output)
-    ui.info(f"{name}: {counts['sightings']} sighting(s), {counts['faces']} face(s), {counts['samples']} enrolment "
-            f"sample(s) written to {output}")
+    ui.info(f"{name}: {counted(counts['sightings'], 'sighting')}, {counted(counts['faces'], 'face')}, "
+            f"{counted(counts['samples'], 'enrolment sample')} written to {output}")
 
 
 @report_app.command("attendance")
@@ -153,10 +165,11 @@ def report_attendance(
         except BadTime as err:
             raise typer.BadParameter(str(err), param_hint="--day") from None
         start, end = local_midnight(first), local_midnight(first + timedelta(days=1))
-        period = first.isoformat()
+        period, title = first.isoformat(), "attendance"  # the day is said once above the table
     else:
         start, end = _time(since, "--since"), _time(until, "--until")
         period = f"{_local(start)} to {_local(end) if end is not None else 'now'}"
+        title = f"attendance, {period}"
     store = open_history(history, registry)
     rows = attendance(store.named_intervals(start, end), since=start, until=end, gap=gap)
     if html_file is not None:
@@ -173,10 +186,11 @@ def report_attendance(
         for row in rows:
             ui.json_line(row)
     elif csv_file is None and html_file is None:
-        ui.table(f"attendance, {period}", ["day", "name", "first seen", "last seen", "present", "sightings", "sources"],
+        ui.table(title, ["day", "name", "first seen", "last seen", "present", "sightings", "sources"],
                  [[r["day"], r["name"], local_time(from_iso(r["first_seen"]), "%H:%M:%S"),
                    local_time(from_iso(r["last_seen"]), "%H:%M:%S"),
-                   duration(r["present_s"]), r["sightings"], ", ".join(r["sources"])] for r in rows])
+                   duration(r["present_s"]), r["sightings"], ", ".join(map(ui.short_source, r["sources"]))] for r in rows],
+                 shared=("day", "sources"), empty=f"nobody enrolled was seen, {period}")
 
 
 @history_app.command("correct")
@@ -239,7 +253,6 @@ def history_search(
             ui.json_line({**public(row), "score": score})
         return
     ui.table(None, ["id", "start (local)", "source", "name", "score"],
-             [[r["id"], _local(r["started_at"]), r["source"], r["name"] or "unknown", f"{score:.3f}"]
-              for r, score in found])
-    if not found:
-        ui.info("the history holds no faces")
+             [[r["id"], _local(r["started_at"]), ui.short_source(r["source"]), r["name"] or "unknown", f"{score:.3f}"]
+              for r, score in found], whole=("start (local)", "name"), shared=("source",),
+             empty="the history holds no faces")

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from .. import ui
+from ..words import counted
 from .options import DeviceOpt, HistoryOpt, RegistryOpt, confirm, people_of, registry_path
 
 app = typer.Typer()
@@ -23,16 +24,22 @@ def list_people(
     """Everyone enrolled: samples, pose coverage, when, with which model."""
     from ..registry import Registry
 
-    reg = Registry.open(registry_path(registry))
+    path = registry_path(registry)
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        # nothing enrolled yet is an answer, not an error
+        ui.info(f"nobody enrolled yet in {path} (facecam register --name NAME enrols someone)")
+        return
+    reg = Registry.open(path)
     rows = []
     for info in reg.people():
         if json_out:
             ui.json_line(info)
         rows.append([info["name"], info["samples"], info["negatives"], ", ".join(info["poses"]) or "-",
-                     info["created"][:16].replace("T", " "), info["updated"][:16].replace("T", " "), info["model"]])
+                     info["created"][:10], info["updated"][:16].replace("T", " ")])
     if not json_out:
-        ui.table(None, ["name", "samples", "not them", "poses", "created (UTC)", "updated (UTC)", "model"], rows)
-        ui.info(f"{len(reg.identities)} people, {len(reg.samples)} samples in {reg.path}")
+        ui.table(None, ["name", "samples", "not them", "poses", "enrolled", "updated (UTC)"], rows)
+        ui.info(f"{counted(len(reg.identities), 'person')}, {counted(len(reg.samples), 'sample')} in {reg.path} "
+                f"(model {reg.model['name']})" if rows else f"nobody enrolled in {reg.path}")
 
 
 @app.command()
@@ -46,7 +53,7 @@ def delete(
     and their sightings and faces in the history."""
     people = people_of(registry, history)
     count, sightings = people.erasure(name)
-    what = f"{count} sample(s) and {sightings} sighting(s)" if count is not None else f"{sightings} sighting(s)"
+    what = f"{counted(count, 'sample')} and {counted(sightings, 'sighting')}" if count is not None else f"{counted(sightings, 'sighting')}"
     confirm(f"Delete {ui.safe(name)}: {what}?", yes)
     erased = people.delete(name)
     ui.info(f"deleted {name} ({erased.samples} samples, {erased.sightings} sightings)")
@@ -60,6 +67,9 @@ def rename(
     history: HistoryOpt = None,
 ) -> None:
     """Rename an enrolled person (their sightings follow)."""
+    from ..validate import person_name
+
+    new = person_name(new)  # as it is stored: doubled spaces made single
     moved = people_of(registry, history).rename(old, new)
     ui.info((f"renamed {old} to {new}" + (f" ({moved} sightings)" if moved else "")) if old != new
             else f"{old}: the name is unchanged")

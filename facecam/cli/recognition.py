@@ -9,7 +9,8 @@ import typer
 
 from .. import ui
 from ..errors import FacecamError, UsageError
-from .options import HeadlessOpt, MaxFramesOpt, live_options
+from ..words import counted
+from .options import HeadlessOpt, MaxFramesOpt, live_options, progress
 
 app = typer.Typer()
 
@@ -56,7 +57,12 @@ def recognize(
             loop, summary = live.recognize_many(frames, [session.recognizer() for _ in sources], observers=observers, **run)
         else:
             frames = sources[0]
-            loop, summary = live.recognize(frames, session.recognizer(), observers=observers[0], **run)
+            # a file read headless: how far it is and how long is left (on a terminal only)
+            bar, report = progress(headless and not json_out and frames.length is not None,
+                                   ui.short_source(frames.name), unit="frames")
+            with bar:
+                loop, summary = live.recognize(frames, session.recognizer(), observers=observers[0], **run,
+                                               on_frame=lambda done: report(done, frames.length))
     writer = session.writer
     if writer is not None:
         summary["history"] = {"where": session.history.where, "sightings": writer.stored, "unsaved": session.unsaved}
@@ -67,7 +73,7 @@ def recognize(
         note = live.codec()[1]
         ui.info(f"annotated video: {output}" + (f" ({note})" if note else ""))
     if writer is not None and not json_out:
-        ui.info(f"history: {writer.stored} sighting(s) stored in {session.history.where}")
+        ui.info(f"history: {counted(writer.stored, 'sighting')} stored in {session.history.where}")
     if loop.reason == capture.STOPPED:
         failures = frames.failures if several else [frames.failure]
         raise FacecamError("; ".join(f for f in failures if f) or f"{frames.name} stopped delivering frames")
@@ -76,12 +82,18 @@ def recognize(
 
 
 def _report(summary: dict, frames, several: bool, json_out: bool) -> None:
-    """The summary: a JSON line, or who was seen when as a table."""
+    """The summary: a JSON line, or what was read and how fast, then who was seen when as a table."""
+
     if json_out:
         ui.json_line({"summary": summary})
         return
-    ui.table(f"{frames.name}: {summary['frames']} frames in {summary['seconds']:.1f} s "
-             f"({summary['fps']} fps); {summary['unknown_tracks']} unknown face track(s)",
-             (["source"] if several else []) + ["name", "first seen (s)", "last seen (s)", "frames"],
-             [([p["source"]] if several else []) + [p["name"], f"{p['first']:.2f}", f"{p['last']:.2f}", p["frames"]]
-              for p in summary["people"]])
+    name = ", ".join(ui.short_source(s["source"]) for s in summary["sources"]) if several else ui.short_source(frames.name)
+    ui.info(f"{name}: {counted(summary['frames'], 'frame')} in {summary['seconds']:.1f} s "
+            f"({summary['fps']} frames/s); {counted(summary['unknown_tracks'], 'unknown face track')}")
+    for each in summary.get("sources", [summary]):
+        stages = ", ".join(f"{stage} {ms:.1f}" for stage, ms in each["ms_per_frame"].items())
+        ui.info(f"{ui.short_source(each['source']) + ': ' if several else ''}ms per frame: {stages}")
+    ui.table(None, (["source"] if several else []) + ["name", "first seen (s)", "last seen (s)", "frames"],
+             [([ui.short_source(p["source"])] if several else []) + [p["name"], f"{p['first']:.2f}", f"{p['last']:.2f}",
+                                                                     p["frames"]]
+              for p in summary["people"]], empty="nobody enrolled was seen")

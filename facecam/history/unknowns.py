@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import NotFoundError, Remedy
 from ..quality import face_measures
+from ..words import counted
 from .store import History
 from .times import iso
 
@@ -128,7 +129,7 @@ def contact_sheet(store: History, clusters: list[Cluster], *, per_row: int = SHE
     rows = []
     for c in clusters:
         s = c.summary()
-        label = [f"group {c.id}", f"{s['sightings']} sighting(s)", f"{s['first_seen'][:16].replace('T', ' ')} to",
+        label = [f"group {c.id}", f"{counted(s['sightings'], 'sighting')}", f"{s['first_seen'][:16].replace('T', ' ')} to",
                  f"{s['last_seen'][:16].replace('T', ' ')} UTC"]
         rows.append((label, [decoded_face(store, c.rows[k]["id"])[0] for k in c.typical_first()[:per_row]]))
     return sheet(rows, per_row=per_row)

@@ -19,6 +19,7 @@ import numpy as np
 from ..align import ARCFACE_112
 from ..calibration import ScoreScale
 from ..errors import Remedy, UsageError, WeightsError
+from ..words import counted
 from .base import Embedder
 from .weights import read_onnx
 
@@ -52,7 +53,7 @@ def inspect(data: bytes, origin, *, input_size: tuple[int, int] | None = None, l
     inputs = [i for i in model.graph.input if i.name not in inits and i.name in consumed]
     if len(inputs) != 1 or len(_dims(inputs[0])) != 4:
         raise WeightsError(f"{origin}: not a face embedder: it needs one image input of rank 4, "
-                           f"it has {len(inputs)} input(s)" + (f" of rank {len(_dims(inputs[0]))}" if len(inputs) == 1 else ""))
+                           f"it has {counted(len(inputs), 'input')}" + (f" of rank {len(_dims(inputs[0]))}" if len(inputs) == 1 else ""))
     if len(model.graph.output) < 1 or len(_dims(model.graph.output[0])) != 2:
         raise WeightsError(f"{origin}: not a face embedder: its first output is not one (N, D) vector per face")
     dims = _dims(inputs[0])

@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 from ..errors import NotifyError, UsageError
 from ..validate import hide_password
 from ..version import __version__
+from ..words import counted
 
 
 @dataclass
@@ -280,7 +281,7 @@ class MqttSink:
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 100 == 0:
-                self.warn(f"{self.name}: {self.dropped} message(s) dropped so far ({self.error or 'the broker is behind'})")
+                self.warn(f"{self.name}: {counted(self.dropped, 'message')} dropped so far ({self.error or 'the broker is behind'})")
             return None
         self.published += 1
         return info

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from ..errors import NotifyError, UsageError
 from ..validate import hide_password
 from ..version import __version__
+from ..words import counted
 
 SECRET_ENV = "FACECAM_WEBHOOK_SECRET"
 
@@ -98,7 +99,7 @@ class WebhookSink:
                 self._queue.popleft()
                 self.dropped += 1
                 if self.dropped == 1 or self.dropped % 100 == 0:
-                    self.warn(f"{self.name}: {self.dropped} event(s) dropped so far, the oldest first "
+                    self.warn(f"{self.name}: {counted(self.dropped, 'event')} dropped so far, the oldest first "
                               f"({self.error or 'the receiver is behind'})")
             self._queue.append((body["event"], data))
             self._changed.notify_all()
@@ -113,7 +114,7 @@ class WebhookSink:
         self._thread.join(max(0.0, deadline - time.monotonic()) + self.TIMEOUT)
         left = len(self._queue)
         if left:
-            self.warn(f"{self.name}: {left} event(s) not delivered ({self.error or 'no time left'})")
+            self.warn(f"{self.name}: {counted(left, 'event')} not delivered ({self.error or 'no time left'})")
 
     def _run(self) -> None:
         pause = 1.0

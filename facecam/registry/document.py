@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import re
+import unicodedata
 
 from ..errors import FacecamError, UsageError
 from ..validate import person_name
@@ -144,12 +145,14 @@ def check_identities(identities) -> list[dict]:
         what = f"identities[{k}]"
         _object(ident, what, {"name", "created", "updated"})
         try:
-            name = person_name(ident["name"])
+            person_name(ident["name"])
         except UsageError as err:
             raise Invalid(f"{what}.name: {err}") from None
-        if name != ident["name"] or name in seen:
-            raise Invalid(f"{what}.name is " + ("not in normal form" if name != ident["name"] else "a duplicate"))
-        seen.add(name)
+        # NFC is the stored form; a doubled space (allowed before names collapsed them) stays readable
+        normal = unicodedata.normalize("NFC", ident["name"]) == ident["name"]
+        if not normal or ident["name"] in seen:
+            raise Invalid(f"{what}.name is " + ("not in normal form" if not normal else "a duplicate"))
+        seen.add(ident["name"])
         _time(ident["created"], f"{what}.created"), _time(ident["updated"], f"{what}.updated")
     return identities
 

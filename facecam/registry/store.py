@@ -36,6 +36,7 @@ import numpy as np
 from ..errors import ConflictError, NotFoundError, Remedy, UsageError
 from ..storage import atomic_write, locked, sha256_file
 from ..validate import person_name, shorten
+from ..words import counted
 from .document import FORMAT, Invalid, RegistryError, array_name, check_document, check_model, checksum, crop_path
 
 INDEX = "registry.json"
@@ -382,7 +383,7 @@ def reembed(reg: Registry, embedder) -> None:
     missing = [s for s in reg.samples if not s.get("crop") or not s.get("landmarks")]
     if missing:
         raise RegistryError(
-            f"{reg.path}: {len(missing)} sample(s) have no kept face crop (enrolled without keeping crops); "
+            f"{reg.path}: no kept face crop for {counted(len(missing), 'sample')} (enrolled without keeping crops); "
             f"they cannot be re-embedded: delete and enrol those people again"
         )
     crops = []

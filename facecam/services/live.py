@@ -20,6 +20,7 @@ from .. import config
 from ..errors import Remedy, UsageError
 from ..notify import sinks as sink_table
 from ..quality import same_face_cosine
+from ..words import counted
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ def unsaved_message(live: Live) -> str | None:
     """What to say when sightings could not be stored at the end."""
     if not live.unsaved:
         return None
-    return f"history {live.history.where}: {live.unsaved} sighting(s) could not be stored ({live.writer.error})"
+    return f"history {live.history.where}: {counted(live.unsaved, 'sighting')} could not be stored ({live.writer.error})"
 
 
 __all__ = ["Capture", "Live", "LiveSettings", "SourceSpec", "check_threshold", "load_detector",
