@@ -164,8 +164,25 @@ def test_people_list(site, page):
     alex = registry_people(site)["Alex Lacamoire"]
     cards = wait(page, people_cards, what="the people cards")
     assert [name for name, _ in cards] == ["Alex Lacamoire"]
-    seen_times = httpx.get(f"{site.url}/identities", headers=AUTH).json()[0]["sightings"]
-    assert cards[0][1].startswith(f"{alex['samples']} sample{'s' if alex['samples'] > 1 else ''} · seen {seen_times} time")
+    assert httpx.get(f"{site.url}/identities", headers=AUTH).json()[0]["sightings"] == 0  # not in the clip
+    assert cards[0][1] == f"{alex['samples']} sample · not seen yet" and alex["samples"] == 1
+    # on a phone the header is one row: the pages are behind a menu that says where one is
+    page.set_window_size(*PHONE)
+    wait(page, lambda d: d.execute_script("return window.innerWidth") == PHONE[0], timeout=10, what="the resize")
+    header = lambda d: d.execute_script(  # noqa: E731
+        "const h = document.querySelector('header').getBoundingClientRect(); const m = document.getElementById('menu');"
+        " return [h.height, m.textContent, m.getAttribute('aria-expanded'), document.getElementById('pages').offsetParent !== null]")
+    height, label, expanded, links = header(page)
+    assert height < 60 and (label, expanded, links) == ("☰ People", "false", False), header(page)
+    by_id(page, "menu").click()
+    assert header(page)[2:] == ["true", True]
+    assert visible(page, "logout")  # logging out is in the menu too
+    page.find_element("css selector", "nav a[data-view='unknowns']").click()
+    wait(page, lambda d: visible(d, "view-unknowns"), what="the unknown faces from the menu")
+    height, *rest = header(page)
+    assert height < 60 and rest == ["☰ Unknown faces", "false", False], header(page)  # the longest page name
+    page.set_window_size(*DESKTOP)
+    assert not visible(page, "menu")
     # his face thumbnail is a real picture
     assert wait(page, lambda d: d.execute_script("return document.querySelector('#people .face').naturalWidth"),
                 what="the thumbnail") > 0
@@ -175,18 +192,51 @@ def test_enrol_from_the_browsers_camera(site, page):
     go(page, site, "enrol")
     by_id(page, "enrol-name").send_keys(LIN)
     by_id(page, "enrol-start").click()
-    status = wait(page, lambda d: (s := text(d, "enrol-status")) and re.match(r"\d+ sample", s) and int(s.split()[0]) >= 4 and s, timeout=120,
-                  what="four directions captured")
+
+    def samples(d):
+        s = text(d, "enrol-status")
+        return int(s.split()[0]) if s and re.match(r"\d+ sample", s) else 0
+
+    wait(page, lambda d: samples(d) >= 4, timeout=120, what="four directions captured")
     assert text(page, "enrol-message") == ""
+    # each sample kept is shown with its face and its quality in words; a click drops it
+    thumbs = lambda d: d.execute_script(  # noqa: E731
+        "return [...document.querySelectorAll('#enrol-samples button')].map(b => [b.querySelector('span').textContent,"
+        " b.getAttribute('aria-label'), b.querySelector('img').naturalWidth])")
+    shown = wait(page, lambda d: (t := thumbs(d)) and all(w == 224 for _, _, w in t) and t, what="the sample faces")
+    assert all(re.fullmatch(rf"Drop the {d} sample \((very good|good|fair|weak): (sharp|soft|blurred), \d+ px, (clear|unclear)\) "
+                            r"to take it again", label) for d, label, _ in shown), shown
     shoot(page, "enrol")
+    direction = shown[0][0]
+    page.find_element("css selector", "#enrol-samples button").click()
+    said = wait(page, lambda d: (h := text(d, "enrol-hint")).startswith("Dropped") and h, what="the sample dropped")
+    assert said.startswith(f"Dropped the {direction} sample: turn ")
+    wait(page, lambda d: samples(d) >= 4, timeout=120, what="four directions captured again")
+    assert "fewer directions are fine" in text(page, "enrol-status") or "every direction done" in text(page, "enrol-status")
     chart = page.execute_script("return [...document.querySelectorAll('#enrol-chart li.filled')].map(li => li.textContent)")
-    assert len(chart) >= int(status.split()[0])
+    assert len(chart) >= 4
+    # saved on a phone: the result shows where the person looks, and the page is ready for the next
+    page.set_window_size(*PHONE)
     by_id(page, "enrol-save").click()
-    said = wait(page, lambda d: (s := text(d, "enrol-status")).startswith("Enrolled") and s, what="the saved message")
+    said = wait(page, lambda d: (s := text(d, "enrol-hint")).startswith("Saved") and s, what="the saved message")
+    where = page.execute_script("const r = document.getElementById('enrol-hint').getBoundingClientRect(); return [r.top, r.bottom, innerHeight]")
+    assert 0 <= where[0] and where[1] <= where[2], where
+    page.set_window_size(*DESKTOP)
     person = registry_people(site)[LIN]
-    count, poses, total = re.fullmatch(rf"Enrolled {LIN}: (\d+) sample\(s\) \((.*)\), (\d+) in all\.", said).groups()
+    count, poses, total = re.fullmatch(rf"Saved {LIN}: (\d+) samples \((.*)\), (\d+) in all\. Enter another name and start the "
+                                       r"camera to enrol someone else\.", said).groups()
     assert (int(count), int(total), sorted(poses.split(", "))) == (person["samples"], person["samples"], sorted(person["poses"]))
     assert person["samples"] >= 4 and len(set(person["poses"])) == person["samples"]
+    assert page.execute_script("return document.querySelectorAll('#enrol-chart li.filled, #enrol-samples li').length") == 0
+    assert text(page, "enrol-status") == "" and by_id(page, "enrol-name").get_attribute("value") == ""
+    # a hint changes only to one that comes twice in a row, and stays up 1.2 s: two states the face
+    # hovers between do not make it flip
+    shown = page.execute_script("hint('A', true); for (const t of ['B', 'A', 'B', 'A', 'B']) hint(t);"
+                                " const first = $('enrol-hint').textContent; hint('B'); hint('B');"
+                                " return [first, $('enrol-hint').textContent];")
+    assert shown == ["A", "A"]
+    time.sleep(1.3)
+    assert page.execute_script("hint('B'); hint('B'); return $('enrol-hint').textContent;") == "B"
     from facecam.registry import Registry
 
     reg = Registry.open(site.registry)
@@ -201,9 +251,20 @@ def test_live_view_names_him(site, page):
     wait(page, lambda d: LIN in text(d, "present"), timeout=120, what=f"{LIN} in 'Here now'")
     size = page.execute_script("const i = document.querySelector('#streams img'); return [i.naturalWidth, i.naturalHeight]")
     assert size == [640, 360]  # the clip's frames, annotated
-    # the box is sized before the first frame arrives: no layout shift
+    # the box is sized before the first frame arrives: no layout shift; and it is as tall as its
+    # picture and caption, not stretched to the sidebar's height
     box = page.execute_script("const b = document.querySelector('#streams .box').getBoundingClientRect(); return [b.width, b.height]")
     assert abs(box[0] * 9 / 16 - box[1]) < 2
+    figure, caption = page.execute_script("return [document.querySelector('#streams figure').getBoundingClientRect().height,"
+                                          " document.querySelector('#streams figcaption').getBoundingClientRect().height]")
+    assert abs(figure - box[1] - caption) < 2, (figure, box, caption)
+    # "Just seen": the same person on the same source again adds to the line
+    lines = page.execute_script(
+        "const list = document.getElementById('recent'); list.replaceChildren();"
+        " for (const s of [['Ann', 'door'], ['Ann', 'door'], ['Bob', 'door'], ['Ann', 'door'], ['Ann', 'door'], ['Ann', 'door']])"
+        "   recent({name: s[0], source: s[1], start: '2026-12-03T10:00:00Z'});"
+        " return [...list.children].map(li => li.textContent.replace(/ · \\d.*?(?= ·|$)/, ''));")
+    assert lines == ["Ann · door · 3 times", "Bob · door", "Ann · door · 2 times"], lines
     shoot(page, "live")
 
 
@@ -241,6 +302,8 @@ def test_history_and_attendance(site, page):
     assert text(page, "confirm-text").startswith(f"This face is not {LIN}?")
     by_id(page, "confirm-ok").click()
     wait(page, lambda d: len(his_ended(d)) == len(before) - 1, what="the sighting corrected")
+    wait(page, lambda d: text(d, "history-status") == f"Done: this sighting is unknown now, and {LIN} is not given this face again.",
+         what="what the correction did")
     assert registry_people(site)[LIN]["negatives"] == 1
 
 
@@ -255,12 +318,19 @@ def test_name_an_unknown_group_with_a_script_name(site, page):
     shoot(page, "unknowns")
     first = groups[0]
     field = page.find_element("css selector", "#unknowns > li input[placeholder='their name']")
+    # "Forget" is apart from the enrol form and its checkbox
+    assert page.execute_script("return [...document.querySelectorAll('#unknowns > li')].every(li =>"
+                               " li.querySelector('form').contains(li.querySelector('input[type=checkbox]'))"
+                               " && !li.querySelector('form').querySelector('.danger') && li.lastElementChild.className === 'forget')")
     field.send_keys(NAME)
     field.submit()
     wait(page, lambda d: d.execute_script("return [...document.querySelectorAll('#unknowns > li h2')].map(h => h.textContent)")
          == [f"Group {g['cluster']}" for g in groups[1:]], what="the named group gone")
     person = registry_people(site)[NAME]
     assert person["samples"] == first["sightings"]
+    n = first["sightings"]
+    assert text(page, "unknowns-status") == (f"Enrolled {NAME} from group {first['cluster']}: {n} sample{'s' * (n != 1)} ({n} in all);"
+                                             f" the name is on {n} sighting{'s' * (n != 1)} now.")
     go(page, site, "people")
     cards = wait(page, lambda d: len(people_cards(d)) == 3 and people_cards(d))
     assert sorted(name for name, _ in cards) == sorted(["Alex Lacamoire", LIN, NAME])  # as text, not as markup
@@ -277,9 +347,10 @@ def test_delete_a_person_with_confirmation(site, page):
     card = next(c for c in page.find_elements("css selector", "#people .card") if c.find_element("css selector", ".name").text == NAME)
     card.find_element("css selector", ".delete").click()
     wait(page, lambda d: d.execute_script("return document.getElementById('confirm').open"))
+    samples = person["samples"]
     assert text(page, "confirm-text") == (
-        f"Delete {NAME}? This erases their {person['samples']} sample(s) and face crops from the registry and their "
-        f"{sightings} sighting(s) with their faces from the history. It cannot be undone.")
+        f"Delete {NAME}? This erases their {samples} sample{'s' * (samples != 1)} and face crops from the registry and their "
+        f"{sightings} sighting{'s' * (sightings != 1)} with their faces from the history. It cannot be undone.")
     by_id(page, "confirm-ok").click()
     wait(page, lambda d: sorted(n for n, _ in people_cards(d)) == sorted(["Alex Lacamoire", LIN]), what="the card gone")
     assert NAME not in registry_people(site)
@@ -368,6 +439,14 @@ def test_browser_enrolment_api(site, data):
     assert r.status_code == 200, r.text
     answer = r.json()
     assert answer["samples"] == (1 if answer["kept"] else 0) and len(answer["face"]) == 4 and len(answer["oval"]) == 4
+    if answer["kept"]:  # the face held, and dropping it
+        face = httpx.get(f"{site.url}/enrolments/{started['id']}/samples/{answer['kept']}/face", headers=page)
+        assert face.headers["content-type"] == "image/jpeg"
+        assert cv2.imdecode(np.frombuffer(face.content, np.uint8), cv2.IMREAD_COLOR).shape == (224, 224, 3)
+        assert [c["direction"] for c in answer["captured"]] == [answer["kept"]]
+        dropped = httpx.delete(f"{site.url}/enrolments/{started['id']}/samples/{answer['kept']}", headers=page).json()
+        assert (dropped["samples"], dropped["captured"], dropped["guidance"]["filled"]) == (0, [], [])
+        assert httpx.delete(f"{site.url}/enrolments/{started['id']}/samples/{answer['kept']}", headers=page).status_code == 404
     r = httpx.post(f"{site.url}/enrolments/{started['id']}/frames", content=b"not a jpeg", headers=page)
     assert r.status_code == 415
     assert httpx.delete(f"{site.url}/enrolments/{started['id']}", headers=page).status_code == 204

@@ -51,7 +51,29 @@ class BrowserEnrolments:
         (cx, cy), (a, b) = oval(width, height)
         box = None if candidate is None else [round(float(v) / s, 4) for v, s in zip(candidate.face.box, (width, height) * 2)]
         return {"guidance": guidance, "warning": warning, "face": box, "kept": candidate.pose if kept else None,
-                "samples": samples, "oval": [cx / width, cy / height, a / width, b / height]}
+                "samples": samples, "captured": _captured(enrolment),
+                "oval": [cx / width, cy / height, a / width, b / height]}
+
+    def face(self, key: str, direction: str) -> bytes:
+        """The face kept as one direction's sample, as JPEG (for the page to show what it holds)."""
+        import cv2
+
+        enrolment, lock, _ = self._get(key)
+        with lock:
+            held = enrolment.samples.get(direction)
+        if held is None or held[1].crop is None:
+            raise HTTPProblem(404, f"no {direction} sample in this enrolment")
+        return cv2.imencode(".jpg", held[1].crop, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+
+    def drop(self, key: str, direction: str) -> dict:
+        """Forget one direction's sample (the person wants it taken again); the state back."""
+        enrolment, lock, used = self._get(key)
+        with lock:
+            if direction not in enrolment.samples:
+                raise HTTPProblem(404, f"no {direction} sample in this enrolment")
+            enrolment.drop(direction)
+            used[0] = self.clock()
+            return {"guidance": enrolment.guidance(), "samples": len(enrolment.samples), "captured": _captured(enrolment)}
 
     def finish(self, key: str, name: str, *, add: bool, force: bool) -> dict:
         """Save the samples as `name` (register's rules: a taken name needs add, a face of someone
@@ -83,3 +105,13 @@ class BrowserEnrolments:
         now = self.clock()
         for key in [k for k, (_, lock, used) in self._open.items() if now - used[0] > IDLE_S and not lock.locked()]:
             del self._open[key]
+
+
+def _captured(enrolment) -> list[dict]:
+    """The samples held, in the order of the directions, with their quality in words."""
+    out = []
+    for direction in enrolment.directions.names:
+        if direction in enrolment.samples:
+            overall, detail = enrolment.samples[direction][0].described()
+            out.append({"direction": direction, "quality": f"{overall}: {detail}"})
+    return out

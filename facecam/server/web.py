@@ -42,12 +42,24 @@ class Session(BaseModel):
     problem: Optional[str] = Field(description="why the session in the cookie does not log in, if it does not")
 
 
+class Captured(BaseModel):
+    direction: str
+    quality: str = Field(description='the sample\'s quality in words: "good: sharp, 83 px, clear"')
+
+
+class EnrolmentState(BaseModel):
+    guidance: dict
+    samples: int
+    captured: list[Captured] = Field(description="the samples held, one per direction")
+
+
 class FrameGuidance(BaseModel):
     guidance: dict
     warning: Optional[str]
     face: Optional[list[float]] = Field(description="the face considered: x1, y1, x2, y2 as fractions of the frame")
     kept: Optional[str] = Field(description="the direction this frame became the sample of")
     samples: int
+    captured: list[Captured] = Field(description="the samples held, one per direction")
     oval: list[float] = Field(description="the guide: centre x, y and semi-axes a, b as fractions of the frame")
 
 
@@ -145,6 +157,18 @@ def routes(app: FastAPI, service, problems: dict, writer) -> None:
         """One camera frame as the request body (JPEG or PNG, as the camera sees it, not mirrored)."""
         image = service.image_of(await request.body(), "frame")
         return FrameGuidance(**await run_in_threadpool(enrolments.frame, key, image))
+
+    @app.get("/enrolments/{key}/samples/{direction}/face", responses={200: {"content": {"image/jpeg": {}}}, **problems},
+             dependencies=[Depends(writer)])
+    def enrolment_face(key: str, direction: str) -> Response:
+        """The face held as one direction's sample (the aligned crop that will be saved)."""
+        return Response(enrolments.face(key, direction), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    @app.delete("/enrolments/{key}/samples/{direction}", response_model=EnrolmentState, responses=problems,
+                dependencies=[Depends(writer)])
+    def drop_enrolment_sample(key: str, direction: str) -> EnrolmentState:
+        """Forget one direction's sample: the next good frame in that direction takes it again."""
+        return EnrolmentState(**enrolments.drop(key, direction))
 
     @app.post("/enrolments/{key}", response_model=BrowserEnrolled, status_code=201, responses=problems,
               dependencies=[Depends(writer)])

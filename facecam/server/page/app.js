@@ -8,7 +8,19 @@ const state = { session: null, health: null, view: null, events: null, offline: 
 // ---- talking to the server
 
 class Problem extends Error {
-  constructor(status, detail) { super(detail); this.status = status; }
+  constructor(status, detail, remedies = []) { super(detail); this.status = status; this.remedies = remedies; }
+}
+
+// How to proceed, said with the page's own controls (the server names its request parameters)
+const REMEDY_WORDS = {
+  force: "tick “Enrol even if the face looks like someone else”, then save again",
+  add: "tick “Add to someone enrolled already”, then save again",
+};
+
+function explained(err) {
+  const ways = (err.remedies || []).map((r) => REMEDY_WORDS[r.parameter] || (r.command ? `run ${r.command} (it ${r.does})` : null)).filter(Boolean);
+  const text = err.message.charAt(0).toUpperCase() + err.message.slice(1);
+  return ways.length ? `${text}. To go ahead, ${ways.join(", or ")}.` : text;
 }
 
 async function api(path, { method = "GET", json, body, headers = {} } = {}) {
@@ -24,12 +36,12 @@ async function api(path, { method = "GET", json, body, headers = {} } = {}) {
     throw new Problem(0, "cannot reach the facecam server");
   }
   if (response.status === 401 && !path.startsWith("/login")) {
-    const detail = await detailOf(response);
+    const { detail } = await detailOf(response);
     state.session = { ...(state.session || {}), logged_in: false, writable: false };
     showLogin(detail);
     throw new Problem(401, detail);
   }
-  if (!response.ok) throw new Problem(response.status, await detailOf(response));
+  if (!response.ok) { const { detail, remedies } = await detailOf(response); throw new Problem(response.status, detail, remedies); }
   if (response.status === 204) return null;
   const type = response.headers.get("content-type") || "";
   return type.includes("json") ? response.json() : response.text();
@@ -38,11 +50,14 @@ async function api(path, { method = "GET", json, body, headers = {} } = {}) {
 async function detailOf(response) {
   try {
     const body = await response.json();
-    return typeof body.detail === "string" ? body.detail : `the server answered ${response.status}`;
+    return { detail: typeof body.detail === "string" ? body.detail : `the server answered ${response.status}`,
+      remedies: Array.isArray(body.remedies) ? body.remedies : [] };
   } catch (err) {
-    return `the server answered ${response.status}`;
+    return { detail: `the server answered ${response.status}`, remedies: [] };
   }
 }
+
+const counted = (n, noun, plural = `${noun}s`) => `${n} ${n === 1 ? noun : plural}`;
 
 function lostServer() {
   if (state.offline) return;
@@ -129,6 +144,7 @@ function showLogin(message) {
   for (const view of document.querySelectorAll(".view")) view.hidden = view.id !== "view-login";
   $("logout").hidden = true;
   document.querySelector("nav").hidden = true;  // nothing to go to before logging in
+  $("menu").hidden = true;
   $("login-message").textContent = message && !message.startsWith("log in first") ? message : "";
   state.view = "login";
   $("login-token").focus();
@@ -169,6 +185,10 @@ function route() {
   }
   state.view = view;
   document.querySelector("nav").hidden = false;
+  $("menu").hidden = false;
+  const current = document.querySelector(`nav a[data-view="${view}"]`);
+  $("menu").textContent = `☰ ${current ? current.textContent : "Menu"}`;
+  menu(false);
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== `view-${view}`;
   for (const link of document.querySelectorAll("nav a")) {
     if (link.dataset.view === view) link.setAttribute("aria-current", "page");
@@ -179,6 +199,13 @@ function route() {
 }
 
 window.addEventListener("hashchange", route);
+
+// the phone's menu: one row with the page's name; the links open under it
+function menu(open) {
+  document.querySelector("header").classList.toggle("open", open);
+  $("menu").setAttribute("aria-expanded", String(open));
+}
+$("menu").addEventListener("click", () => menu($("menu").getAttribute("aria-expanded") !== "true"));
 
 // ---- Live: the streams and who is here
 
@@ -233,8 +260,15 @@ async function refreshPresence() {
 }
 
 function recent(sighting) {
+  // the same person on the same source again (leaving and coming back) adds to its line, not a new one
   const list = $("recent");
-  list.prepend(el("li", {}, sighting.name || "someone unknown", ` · ${where(sighting.source)} · ${clock(sighting.start)}`));
+  const who = sighting.name || "someone unknown", source = where(sighting.source);
+  const top = list.firstElementChild;
+  const times = top && top.dataset.who === who && top.dataset.source === source ? Number(top.dataset.times) + 1 : 1;
+  if (times > 1) top.remove();
+  const item = el("li", { "data-who": who, "data-source": source, "data-times": times }, who,
+    ` · ${source} · ${clock(sighting.start)}`, times > 1 ? ` · ${times} times` : null);
+  list.prepend(item);
   while (list.children.length > 8) list.lastChild.remove();
 }
 
@@ -259,8 +293,9 @@ async function showPeople() {
     face.src = `/identities/${encodeURIComponent(person.name)}/face?v=${encodeURIComponent(person.updated)}`;
     face.addEventListener("error", () => { face.removeAttribute("src"); });
     card.querySelector(".name").textContent = person.name;
-    const seen = person.sightings === null ? "" : ` · seen ${person.sightings} time${person.sightings === 1 ? "" : "s"}, last ${local(person.last_seen)}`;
-    card.querySelector(".facts").textContent = `${person.samples} sample${person.samples === 1 ? "" : "s"}${seen}`;
+    const seen = person.sightings === null ? "" : person.sightings === 0 ? " · not seen yet"
+      : ` · seen ${counted(person.sightings, "time")}, last ${local(person.last_seen)}`;
+    card.querySelector(".facts").textContent = `${counted(person.samples, "sample")}${seen}`;
     card.querySelector(".poses").textContent = person.poses.length ? `directions: ${person.poses.join(", ")}` : "from photos";
     const problem = card.querySelector(".problem");
     card.querySelector("[data-write]").hidden = !writable();
@@ -288,9 +323,9 @@ function rename(card, person, problem) {
 }
 
 async function remove(person, problem) {
-  const history = person.sightings === null ? "" : ` and their ${person.sightings} sighting(s) with their faces from the history`;
-  const text = `Delete ${person.name}? This erases their ${person.samples} sample(s)` +
-    (person.negatives ? ` and ${person.negatives} correction(s)` : "") + ` and face crops from the registry${history}. It cannot be undone.`;
+  const history = person.sightings === null ? "" : ` and their ${counted(person.sightings, "sighting")} with their faces from the history`;
+  const text = `Delete ${person.name}? This erases their ${counted(person.samples, "sample")}` +
+    (person.negatives ? ` and ${counted(person.negatives, "correction")}` : "") + ` and face crops from the registry${history}. It cannot be undone.`;
   if (!(await confirmed(text, "Delete"))) return;
   try {
     await api(`/identities/${encodeURIComponent(person.name)}`, { method: "DELETE" });
@@ -303,23 +338,41 @@ async function addPhotos(name, input, problem, force = false) {
   if (!files.length) return;
   const form = new FormData();
   for (const file of files) form.append("images", file, file.name);
-  problem.textContent = `Enrolling from ${files.length} photo(s)…`;
+  problem.textContent = `Enrolling from ${counted(files.length, "photo")}…`;
   try {
     const done = await api(`/identities/${encodeURIComponent(name)}/samples?force=${force}`, { method: "POST", body: form });
     const skipped = done.skipped.map((s) => `${s.file}: ${s.reason}`).join("; ");
     problem.textContent = "";
     input.value = "";
     if (state.view === "people") await showPeople();
-    return `${done.name}: ${done.added} sample(s) added, ${done.total} in all${skipped ? ` (skipped ${skipped})` : ""}`;
+    return `${done.name}: ${counted(done.added, "sample")} added, ${done.total} in all${skipped ? ` (skipped ${skipped})` : ""}`;
   } catch (err) {
-    problem.textContent = err.message;
+    problem.textContent = explained(err);
     return null;
   }
 }
 
 // ---- Enrol from the browser's camera (the server runs register's guided capture on every frame)
 
-const enrolment = { id: null, stream: null, running: false, canvas: document.createElement("canvas"), times: [] };
+const enrolment = { id: null, stream: null, running: false, canvas: document.createElement("canvas"), times: [],
+  hint: { shown: "", at: 0, next: "", seen: 0 }, faces: {} };
+const START_HINT = "Start the camera, then follow the hints.";
+
+// A hint stays up for a moment and changes only to one that comes twice in a row, so it does not
+// flip every second between two messages as the face hovers between two states.
+const HINT_HOLD_MS = 1200;
+
+function hint(text, now = false) {
+  const h = enrolment.hint, at = performance.now();
+  if (text === h.shown) { h.next = ""; return; }
+  h.seen = text === h.next ? h.seen + 1 : 1;
+  h.next = text;
+  if (now || (h.seen >= 2 && at - h.at >= HINT_HOLD_MS)) {
+    Object.assign(h, { shown: text, at, next: "", seen: 0 });
+    $("enrol-hint").textContent = text;
+    $("enrol-hint").classList.remove("saved");
+  }
+}
 
 function showEnrol() {
   if (!writable()) {
@@ -327,6 +380,39 @@ function showEnrol() {
   }
   for (const id of ["enrol-start", "enrol-upload", "enrol-photos", "enrol-name"]) $(id).disabled = !writable();
   chart(null);
+  captured([]);
+}
+
+// The samples held, one per direction: a click drops one, to take it again
+function captured(samples) {
+  const list = $("enrol-samples");
+  const key = samples.map((s) => `${s.direction}:${enrolment.faces[s.direction] || 0}`).join(",");
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.replaceChildren(...samples.map((s) => el("li", {}, el("button", { type: "button", class: "sample",
+    "aria-label": `Drop the ${s.direction} sample (${s.quality}) to take it again`, title: s.quality, onclick: () => dropSample(s.direction) },
+    el("img", { src: `/enrolments/${enrolment.id}/samples/${encodeURIComponent(s.direction)}/face?v=${enrolment.faces[s.direction] || 0}`,
+      alt: "", width: 64, height: 64 }),
+    el("span", {}, s.direction), el("small", {}, s.quality.split(":")[0])))));
+  $("enrol-samples-note").hidden = !samples.length;
+}
+
+async function dropSample(direction) {
+  if (!enrolment.id) return;
+  try {
+    const state = await api(`/enrolments/${enrolment.id}/samples/${encodeURIComponent(direction)}`, { method: "DELETE" });
+    enrolment.faces[direction] = (enrolment.faces[direction] || 0) + 1;
+    chart(state.guidance);
+    captured(state.captured);
+    status(state.samples, state.guidance);
+    hint(`Dropped the ${direction} sample: turn ${direction === "frontal" ? "to face the camera" : direction} again to take it again.`, true);
+  } catch (err) { $("enrol-message").textContent = explained(err); }
+}
+
+function status(samples, guidance) {
+  $("enrol-status").textContent = !samples ? "0 samples" : guidance.complete ? `${counted(samples, "sample")} · every direction done: Save`
+    : `${counted(samples, "sample")} · Save now (fewer directions are fine), or turn for more`;
+  $("enrol-save").disabled = samples === 0;
 }
 
 function chart(guidance) {
@@ -374,6 +460,7 @@ $("enrol-start").addEventListener("click", async () => {
     return;
   }
   enrolment.running = true;
+  enrolment.faces = {};
   $("enrol-start").disabled = true;
   $("enrol-cancel").disabled = false;
   $("enrol-status").textContent = "0 samples";
@@ -406,8 +493,10 @@ async function sendFrames() {
 
 function show(answer) {
   const g = answer.guidance;
-  $("enrol-hint").textContent = answer.warning ? `${g.hint} (${answer.warning})` : g.hint;
+  hint(answer.warning ? `${g.hint} (${answer.warning})` : g.hint, Boolean(answer.warning));
+  if (answer.kept) enrolment.faces[answer.kept] = (enrolment.faces[answer.kept] || 0) + 1;  // a better face: show it
   chart(g);
+  captured(answer.captured);
   const [cx, cy, a, b] = answer.oval;
   const oval = $("enrol-oval");
   oval.setAttribute("cx", cx); oval.setAttribute("cy", cy); oval.setAttribute("rx", a); oval.setAttribute("ry", b);
@@ -415,9 +504,7 @@ function show(answer) {
   const face = $("enrol-face");
   const [x1, y1, x2, y2] = answer.face || [0, 0, 0, 0];
   face.setAttribute("x", x1); face.setAttribute("y", y1); face.setAttribute("width", x2 - x1); face.setAttribute("height", y2 - y1);
-  $("enrol-status").textContent = `${answer.samples} sample${answer.samples === 1 ? "" : "s"}` +
-    (answer.kept ? ` · captured ${answer.kept}` : "") + (g.complete ? " · every direction done: Save" : "");
-  $("enrol-save").disabled = answer.samples === 0;
+  status(answer.samples, g);
 }
 
 function stopEnrolment(message) {
@@ -437,7 +524,13 @@ function stopEnrolment(message) {
   if (message !== undefined) $("enrol-message").textContent = message;
 }
 
-$("enrol-cancel").addEventListener("click", () => { stopEnrolment("Cancelled: nothing saved."); $("enrol-status").textContent = ""; chart(null); });
+$("enrol-cancel").addEventListener("click", () => {
+  stopEnrolment("Cancelled: nothing saved.");
+  $("enrol-status").textContent = "";
+  chart(null);
+  captured([]);
+  hint(START_HINT, true);
+});
 window.addEventListener("pagehide", () => stopEnrolment());
 
 $("enrol-save").addEventListener("click", async () => {
@@ -450,9 +543,18 @@ $("enrol-save").addEventListener("click", async () => {
       json: { name: $("enrol-name").value.trim(), add: $("enrol-add").checked, force: $("enrol-force").checked } });
     enrolment.id = null;
     stopEnrolment("");
-    $("enrol-status").textContent = `Enrolled ${done.name}: ${done.added} sample(s) (${done.poses.join(", ")}), ${done.total} in all.`;
+    // the result where the person looks (under the camera), and a fresh start for the next person
+    $("enrol-status").textContent = "";
+    chart(null);
+    captured([]);
+    hint(`Saved ${done.name}: ${counted(done.added, "sample")} (${done.poses.join(", ")}), ${done.total} in all. ` +
+      "Enter another name and start the camera to enrol someone else.", true);
+    $("enrol-hint").classList.add("saved");
+    $("enrol-name").value = "";
+    $("enrol-hint").scrollIntoView({ block: "center" });
   } catch (err) {
-    $("enrol-message").textContent = err.message;  // the enrolment is kept: change the name or the options, save again
+    $("enrol-message").textContent = explained(err);  // the enrolment is kept: change the name or the options, save again
+    $("enrol-message").scrollIntoView({ block: "center" });
     $("enrol-save").disabled = false;
     if (err.status === 404) stopEnrolment(err.message);
     else if (enrolment.id) { enrolment.running = true; sendFrames(); }
@@ -465,7 +567,7 @@ $("enrol-upload").addEventListener("click", async () => {
   if (!name) { $("enrol-message").textContent = "Enter the person's name first."; $("enrol-name").focus(); return; }
   if (!$("enrol-photos").files.length) { $("enrol-message").textContent = "Choose one or more photos first."; return; }
   const said = await addPhotos(name, $("enrol-photos"), $("enrol-message"), $("enrol-force").checked);
-  if (said) $("enrol-status").textContent = said;
+  if (said) { hint(said, true); $("enrol-hint").classList.add("saved"); $("enrol-hint").scrollIntoView({ block: "center" }); }
 });
 
 // ---- History
@@ -505,6 +607,7 @@ async function loadHistory(offset) {
   if (who === "?unknown") query.set("unknown", "true"); else if (who) query.set("name", who);
   const list = $("sightings");
   if (offset === 0) list.replaceChildren();
+  if (offset === 0) $("history-status").textContent = "";
   try {
     const [page, rows] = await Promise.all([api(`/sightings?${query}`), offset ? null : api(`/attendance?day=${day}`)]);
     if (rows) {
@@ -535,7 +638,8 @@ function sightingItem(s) {
       try {
         await api(`/sightings/${s.id}/correct`, { method: "POST", json: { name: null } });
         loadHistory(0);
-      } catch (err) { problem.textContent = err.message; }
+        $("history-status").textContent = `Done: this sighting is unknown now, and ${s.name} is not given this face again.`;
+      } catch (err) { problem.textContent = explained(err); }
     } }, `Not ${s.name}`));
   }
   return item;
@@ -543,7 +647,8 @@ function sightingItem(s) {
 
 // ---- Unknown faces
 
-async function showUnknowns() {
+async function showUnknowns(keepStatus = false) {
+  if (keepStatus !== true) $("unknowns-status").textContent = "";
   const list = $("unknowns");
   let groups;
   try { groups = await api("/unknowns"); } catch (err) { list.replaceChildren(el("li", { class: "problem" }, err.message)); return; }
@@ -554,25 +659,33 @@ async function showUnknowns() {
 function groupItem(g) {
   const problem = el("p", { class: "problem", role: "alert" });
   const item = el("li", {}, el("h2", {}, `Group ${g.cluster}`),
-    el("p", { class: "note" }, `${g.sightings} sighting${g.sightings === 1 ? "" : "s"} · ${local(g.first_seen)} to ${local(g.last_seen)} · ${g.sources.map(where).join(", ")}`),
+    el("p", { class: "note" }, `${counted(g.sightings, "sighting")} · ${local(g.first_seen)} to ${local(g.last_seen)} · ${g.sources.map(where).join(", ")}`),
     el("div", { class: "faces" }, g.sighting_ids.slice(0, 8).map((id) => faceImage(`/sightings/${id}/face`, `a face of group ${g.cluster}`))));
   if (writable()) {
     const input = el("input", { maxlength: 100, required: true, placeholder: "their name", "aria-label": `name of group ${g.cluster}` });
     const add = el("input", { type: "checkbox" });
-    const form = el("form", {}, input, el("button", { type: "submit" }, "Enrol"),
-      el("label", { class: "check" }, add, "add to someone enrolled"),
-      el("button", { type: "button", class: "danger", onclick: async () => {
-        if (!(await confirmed(`Forget group ${g.cluster}? Its ${g.sightings} sighting(s) and their faces are erased from the history.`, "Forget"))) return;
-        try { await api(`/unknowns/${g.cluster}`, { method: "DELETE" }); showUnknowns(); } catch (err) { problem.textContent = err.message; }
-      } }, "Forget"));
+    const form = el("form", {}, el("div", { class: "row" }, input, el("button", { type: "submit" }, "Enrol")),
+      el("label", { class: "check" }, add, "add to someone enrolled already"));
+    // forgetting erases: apart from the enrol form and its checkbox, at the card's end
+    const forget = el("div", { class: "forget" }, el("button", { type: "button", class: "danger quiet", onclick: async () => {
+      if (!(await confirmed(`Forget group ${g.cluster}? Its ${counted(g.sightings, "sighting")} and their faces are erased from the history.`, "Forget"))) return;
+      try {
+        const done = await api(`/unknowns/${g.cluster}`, { method: "DELETE" });
+        $("unknowns-status").textContent = `Forgot group ${g.cluster}: ${counted(done.sightings, "sighting")} and their faces erased.`;
+        showUnknowns(true);
+      } catch (err) { problem.textContent = explained(err); }
+    } }, "Forget this group"));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       try {
-        await api(`/unknowns/${g.cluster}/enrol`, { method: "POST", json: { name: input.value.trim(), add: add.checked } });
-        showUnknowns();
-      } catch (err) { problem.textContent = err.message; }
+        const done = await api(`/unknowns/${g.cluster}/enrol`, { method: "POST", json: { name: input.value.trim(), add: add.checked } });
+        $("unknowns-status").textContent = `Enrolled ${done.name} from group ${g.cluster}: ${counted(done.added, "sample")} ` +
+          `(${done.total} in all); the name is on ${counted(done.sightings, "sighting")} now.`;
+        showUnknowns(true);
+      } catch (err) { problem.textContent = explained(err); }
     });
-    item.append(form);
+    item.append(form, problem, forget);
+    return item;
   }
   item.append(problem);
   return item;
