@@ -149,6 +149,9 @@ def calibrate(
     if r.impostor_pairs * far < 10:
         ui.warn(f"only {r.impostor_pairs} impostor pairs: a false-accept rate of {far:g} is barely measurable; "
                 f"add people or --folder")
+    if r.scale_check and r.impostor_pairs * r.scale_check[-1][1] >= 10:
+        ui.table("the model's score scale on this data", ["score", "stands for FAR", "measured FAR", "standard error"],
+                 [[f"{score:.1f}", f"{target:g}", f"{measured:.2e}", f"{error:.1e}"] for score, target, measured, error in r.scale_check])
 
 
 @eval_app.command("cluster")

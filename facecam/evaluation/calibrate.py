@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..calibration import fit_score_knots, rates, score_pools, threshold_for_far
+from ..calibration import SCORE_DECADES, fit_score_knots, rates, score_pools, threshold_for_far
 from ..errors import UsageError
 from .common import Progress, central_vectors, no_progress
 
@@ -32,6 +32,9 @@ class CalibrationResult:
     genuine: dict  # p5, median
     impostor: dict  # median, p99, max
     score_knots: list | None  # [[cosine, score], ...] when a million or so impostor pairs measure them
+    # the model's score scale checked on this data: [score, the false-accept rate it stands for, the
+    # rate measured here, that rate's standard error from the number of impostor pairs]
+    scale_check: list | None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -71,6 +74,10 @@ def calibrate(vectors, labels: list[str], embedder, *, far: float = 0.001) -> Ca
         knots = fit_score_knots(impostor)
     except ValueError:
         knots = None  # too few impostor pairs to measure the scale's decades
+    check = None
+    if embedder.scale.calibrated:
+        check = [[score, target, round(rates(genuine, impostor, embedder.scale.cosine(score))[1], 8),
+                  round(float(np.sqrt(target * (1 - target) / len(impostor))), 8)] for target, score in SCORE_DECADES]
     quantiles = lambda pool, qs: {q: round(float(np.quantile(pool, v)), 4) for q, v in qs}  # noqa: E731
     return CalibrationResult(
         model=embedder.name, people=len(names), samples=len(labels), genuine_pairs=len(genuine),
@@ -79,4 +86,5 @@ def calibrate(vectors, labels: list[str], embedder, *, far: float = 0.001) -> Ca
         default_threshold=embedder.default_threshold, default_cosine=round(default_cosine, 4),
         default_tar=round(default_tar, 4), default_far=round(default_far, 6),
         genuine=quantiles(genuine, (("p5", .05), ("median", .5))),
-        impostor=quantiles(impostor, (("median", .5), ("p99", .99), ("max", 1))), score_knots=knots)
+        impostor=quantiles(impostor, (("median", .5), ("p99", .99), ("max", 1))), score_knots=knots,
+        scale_check=check)
