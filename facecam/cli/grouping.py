@@ -131,9 +131,11 @@ def unknowns(
         for c in chosen:
             ui.json_line(c.summary())
         return
-    rows = [[s["cluster"], s["sightings"], local_iso(s["first_seen"]), local_iso(s["last_seen"]), ", ".join(s["sources"])]
-            for s in (c.summary() for c in chosen)]
-    ui.table(None, ["group", "sightings", "first seen (local)", "last seen (local)", "sources"], rows)
+    rows = [[s["cluster"], s["sightings"], local_iso(s["first_seen"]), local_iso(s["last_seen"]),
+             ", ".join(map(ui.short_source, s["sources"]))] for s in (c.summary() for c in chosen)]
+    if rows:  # else the line below says there are none
+        ui.table(None, ["group", "sightings", "first seen (local)", "last seen (local)", "sources"], rows,
+                 whole=("first seen (local)", "last seen (local)"), shared=("sources",))
     ui.info(f"{counted(len(chosen), 'group')} of unknown faces, {counted(sum(len(c.rows) for c in chosen), 'sighting')}"
             + (f"; {len(unclear)} too unclear to group" if unclear else "")
             + (f"; contact sheet: {sheet}" if sheet else "")
