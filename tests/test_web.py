@@ -208,7 +208,9 @@ def test_enrol_from_the_browsers_camera(site, page):
                             r"to take it again", label) for d, label, _ in shown), shown
     shoot(page, "enrol")
     direction = shown[0][0]
-    page.find_element("css selector", "#enrol-samples button").click()
+    # found and clicked in one step: the list is drawn again whenever another direction is taken
+    page.execute_script("[...document.querySelectorAll('#enrol-samples button')]"
+                        ".find(b => b.querySelector('span').textContent === arguments[0]).click()", direction)
     said = wait(page, lambda d: (h := text(d, "enrol-hint")).startswith("Dropped") and h, what="the sample dropped")
     assert said.startswith(f"Dropped the {direction} sample: turn ")
     wait(page, lambda d: samples(d) >= 4, timeout=120, what="four directions captured again")
@@ -249,7 +251,8 @@ def test_enrol_from_the_browsers_camera(site, page):
 def test_live_view_names_him(site, page):
     go(page, site, "live")
     wait(page, lambda d: LIN in text(d, "present"), timeout=120, what=f"{LIN} in 'Here now'")
-    size = page.execute_script("const i = document.querySelector('#streams img'); return [i.naturalWidth, i.naturalHeight]")
+    size = wait(page, lambda d: (s := d.execute_script("const i = document.querySelector('#streams img');"
+                                                       " return [i.naturalWidth, i.naturalHeight]"))[0] and s, what="the first frame")
     assert size == [640, 360]  # the clip's frames, annotated
     # the box is sized before the first frame arrives: no layout shift; and it is as tall as its
     # picture and caption, not stretched to the sidebar's height
@@ -468,6 +471,25 @@ def test_read_only_page_without_a_token(tmp_path, page, data):
         go(page, type("S", (), {"url": url}), "enrol")
         assert by_id(page, "enrol-start").get_attribute("disabled") is not None
         assert text(page, "enrol-hint") == "Enrolling needs a server with a token (FACECAM_TOKEN) and a login."
+    finally:
+        stop(proc)
+
+
+def test_an_idle_source_says_so_under_its_picture(tmp_path, page, data, detector):
+    """A hallway with nobody in it (the stage, its faces painted out, under sensor noise): its
+    caption says the detector rests."""
+    from scenes import empty_stage, still_frames, write_video
+
+    hall = tmp_path / "hall.mp4"
+    write_video(still_frames(empty_stage(data / CLIP, detector), 60, 29.97), hall, 29.97)
+    proc, url = start_server(tmp_path, "--registry", tmp_path / "registry", "--source", f"hall={hall}", "--loop",
+                             "--realtime", token=None)
+    try:
+        page.delete_all_cookies()
+        go(page, type("S", (), {"url": url}), "live")
+        caption = lambda d: d.find_element("css selector", "#streams figcaption").text  # noqa: E731
+        assert wait(page, lambda d: "idle" in caption(d) and caption(d), timeout=30, what="the idle caption") == (
+            "hall · idle: nothing moves")
     finally:
         stop(proc)
 
