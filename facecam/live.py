@@ -141,7 +141,7 @@ class Recognition:
             self.lags.append(time.monotonic() - frame.captured)
         timer = self.recognizer.timer
         self.frames += 1
-        tracks, matched = recognized or self.recognizer.process(frame.image, frame.index)
+        tracks, matched = recognized or self.recognizer.process(frame.image, frame.index, frame.time)
         seen = Seen(frame, tracks, matched, self.recognizer.tracker.tracks)
         for observer in self.observers:
             observer.update(seen)
@@ -165,7 +165,9 @@ class Recognition:
                 return self.clean if self.for_video else None, False
             shown = frame.image.copy()
             dropped = f"   {self.source.dropped} dropped" if self.source is not None and self.source.dropped else ""
-            lines = [f"{self.fps.label()}   {counted(len(tracks), 'face')}{dropped}   q quits"]
+            gate = self.recognizer.gate
+            idle = "   idle: nothing moves" if gate is not None and gate.idle else ""
+            lines = [f"{self.fps.label()}   {counted(len(tracks), 'face')}{idle}{dropped}   q quits"]
             if self.writer is not None and self.writer.error:
                 lines.append(f"history unavailable: {counted(self.writer.waiting, 'sighting')} waiting")
             band = draw.status(shown, lines)
@@ -187,7 +189,8 @@ class Recognition:
                             "frames": len(s["frames"])} for n, s in sorted(self.seen.items())],
                 "unknown_tracks": len(self.unknown_tracks - self.named_tracks), "ms_per_frame": stages,
                 "dropped": self.source.dropped if self.source is not None else 0,
-                "reconnects": self.source.reconnects if self.source is not None else 0, "lag_ms": _lag(self.lags)}
+                "reconnects": self.source.reconnects if self.source is not None else 0, "lag_ms": _lag(self.lags),
+                "motion": self.recognizer.gate.summary() if self.recognizer.gate is not None else None}
 
 
 class VideoOut:
@@ -273,7 +276,8 @@ class Tiled:
 
     def __call__(self, frames: list[Frame]):
         steps = [self.steps[f.source] for f in frames]
-        recognized = process_together([s.recognizer for s in steps], [f.image for f in frames], [f.index for f in frames])
+        recognized = process_together([s.recognizer for s in steps], [f.image for f in frames], [f.index for f in frames],
+                                      [f.time for f in frames])
         shown = [step(frame, result)[0] for step, frame, result in zip(steps, frames, recognized)]
         grid = None
         for frame, step, image in zip(frames, steps, shown):  # the video gets a grid per frame, as one source's would

@@ -36,7 +36,9 @@ class Recognizer:
     not the same face as the track's last one, the track restarts under a new id, so a stranger
     never inherits a name. People enrolled meanwhile (by another process) are picked up within
     RELOAD_SECONDS. Each match is a vote; a track's name is the smoothed vote
-    (tracking.Track.vote). Scores are on the embedder's calibrated scale.
+    (tracking.Track.vote). Scores are on the embedder's calibrated scale. gate: a
+    motion.MotionGate that skips the detector while the scene is still and nothing is tracked
+    (None: every frame is detected).
     """
 
     RELOAD_SECONDS = 2.0  # how often to look for people enrolled meanwhile by another process
@@ -44,7 +46,7 @@ class Recognizer:
     LOOSE_OVERLAP = 0.5  # re-embed when the box overlapped the prediction less than this
 
     def __init__(self, detector, embedder, registry, threshold: float | None = None,
-                 reembed_every: int = 10, timer: StageTimer | None = None):
+                 reembed_every: int = 10, timer: StageTimer | None = None, gate=None):
         self.detector, self.embedder, self.registry = detector, embedder, registry
         self.threshold = embedder.default_threshold if threshold is None else threshold
         self.min_cosine = embedder.min_cosine(self.threshold)
@@ -52,15 +54,26 @@ class Recognizer:
         self.same_face_cosine = same_face_cosine(embedder)
         self.tracker = Tracker()
         self.timer = timer or StageTimer()
+        self.gate = gate
         self._checked = time.monotonic()
 
     def reset(self) -> None:
         """Forget every track (a video that starts over, a new source)."""
         self.tracker = Tracker()
+        if self.gate is not None:
+            self.gate.reset()
 
-    def process(self, image: np.ndarray, frame: int) -> tuple[list[Track], list[Track]]:
-        """(the tracks visible in this frame, those of them matched again in this frame)."""
-        return process_together([self], [image], [frame])[0]
+    def process(self, image: np.ndarray, frame: int, seconds: float | None = None) -> tuple[list[Track], list[Track]]:
+        """(the tracks visible in this frame, those of them matched again in this frame). seconds:
+        the frame's time (the gate's clock; default: now)."""
+        return process_together([self], [image], [frame], None if seconds is None else [seconds])[0]
+
+    def _detects(self, image: np.ndarray, seconds: float | None) -> bool:
+        """Whether this frame goes to the detector (the gate's decision, timed as "motion")."""
+        if self.gate is None:
+            return True
+        with self.timer("motion"):
+            return self.gate.open(image, bool(self.tracker.tracks), seconds)
 
     def _due(self, faces, frame: int) -> tuple[list[Track], list[Track]]:
         """Track the faces; (the tracks visible, those to embed now)."""
@@ -84,15 +97,23 @@ class Recognizer:
             track.embedded_frame, track.embedded_quality = frame, detection_quality(track.face)
 
 
-def process_together(recognizers: list[Recognizer], images: list[np.ndarray], frames: list[int]):
+def process_together(recognizers: list[Recognizer], images: list[np.ndarray], frames: list[int],
+                     seconds: list[float] | None = None):
     """Recognizer.process for the frames of several sources at once, one Recognizer each (they
-    share the detector and the embedder): the frames are detected as one batch and the faces due
-    for embedding embedded as one. Returns (tracks, matched) per source; each Recognizer's timer
-    gets its share of the stages run together."""
+    share the detector and the embedder): the frames their gates let through are detected as one
+    batch (a gated frame has no faces) and the faces due for embedding embedded as one. Returns
+    (tracks, matched) per source; each Recognizer's timer gets its share of the stages run
+    together."""
     first = recognizers[0]
-    with _shared(recognizers, "detect"):
-        detect_many = getattr(first.detector, "detect_many", None)
-        faces = detect_many(images) if detect_many else [first.detector.detect(image) for image in images]
+    seconds = seconds or [None] * len(images)
+    detected = [i for i, (r, image, when) in enumerate(zip(recognizers, images, seconds)) if r._detects(image, when)]
+    faces: list[list] = [[] for _ in images]
+    if detected:
+        with _shared([recognizers[i] for i in detected], "detect"):
+            batch = [images[i] for i in detected]
+            detect_many = getattr(first.detector, "detect_many", None)
+            for i, found in zip(detected, detect_many(batch) if detect_many else map(first.detector.detect, batch)):
+                faces[i] = found
     with _shared(recognizers, "track"):
         plans = [r._due(f, frame) for r, f, frame in zip(recognizers, faces, frames)]
     crops = [first.embedder.crop(image, t.face.landmarks) for image, (_, due) in zip(images, plans) for t in due]

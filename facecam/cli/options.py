@@ -75,6 +75,11 @@ RetentionOpt = Annotated[
 UnknownRetentionOpt = Annotated[
     float, typer.Option(min=0.01, help="Delete the sightings of unknown faces older than this many days.")
 ]
+MotionOpt = Annotated[bool, typer.Option(
+    "--motion/--no-motion", help="Rest the face detector while a source's picture is still and nobody is tracked.")]
+MotionMaskOpt = Annotated[Optional[list[str]], typer.Option(
+    "--motion-mask", help="Parts of the picture where movement does not count (a TV, a tree): x1,y1,x2,y2 in pixels, "
+    "repeatable, or an image of the frame's size whose black pixels are ignored; NAME=... for the source of that name only.")]
 # acting on what is seen (facecam.notify; the sinks' own options derive from notify.sinks)
 SnapshotsOpt = Annotated[bool, typer.Option(
     "--snapshots", "--mqtt-snapshots",
@@ -212,6 +217,8 @@ def _live_options(reconnect: str, camera_help: str, source_help: str) -> list[tu
         ("camera_size", CameraSizeOpt, None),
         ("camera_fps", CameraFpsOpt, None),
         ("fourcc", FourccOpt, None),
+        ("motion", MotionOpt, True),
+        ("motion_mask", MotionMaskOpt, None),
         ("registry", RegistryOpt, None),
         ("history", HistoryOpt, None),
         ("no_history", NoHistoryOpt, False),
@@ -232,21 +239,27 @@ def _live_options(reconnect: str, camera_help: str, source_help: str) -> list[tu
 
 def live_settings(values: dict, *, default_camera: bool):
     """The services.live.LiveSettings of the shared options' values."""
+    from ..errors import UsageError
+    from ..motion import parse_masks
     from ..notify.sinks import SETTINGS
     from ..services.live import Capture, LiveSettings, parse_reconnect, parse_size, parse_sources
 
+    sources = parse_sources(values["camera"], values["source"], default_camera=default_camera)
+    if values["motion_mask"] and not values["motion"]:
+        raise UsageError("masks what the motion gate ignores, and --no-motion turns the gate off", param="motion_mask")
     capture = Capture(reconnect=parse_reconnect(values["reconnect"]), realtime=values["realtime"],
                       rtsp_transport=values["rtsp_transport"], camera_size=parse_size(values["camera_size"]),
                       camera_fps=values["camera_fps"], fourcc=values["fourcc"])
     return LiveSettings(
-        sources=parse_sources(values["camera"], values["source"], default_camera=default_camera),
+        sources=sources,
         registry=registry_path(values["registry"]), threshold=values["threshold"], model=values["model"],
         detector=values["detector"], detector_backbone=values["detector_backbone"],
         detect_threshold=values["detect_threshold"], max_size=values["max_size"], device=values["device"],
         capture=capture, history=values["history"], keep_history=not values["no_history"],
         retention=values["retention"], retention_unknown=values["retention_unknown"],
         sinks={s.name: values[s.name] for s in SETTINGS}, snapshots=values["snapshots"],
-        away_after=values["away_after"], unknown_every=values["unknown_every"])
+        away_after=values["away_after"], unknown_every=values["unknown_every"], motion=values["motion"],
+        motion_masks=parse_masks(values["motion_mask"], [s.name for s in sources]))
 
 
 def live_options(*, reconnect: str, default_camera: bool, camera_help: str, source_help: str):

@@ -54,14 +54,14 @@ def recognize(
         run = {"headless": headless, "output": output, "max_frames": max_frames, "writer": session.writer}
         if several:
             frames = Sources(sources)
-            loop, summary = live.recognize_many(frames, [session.recognizer() for _ in sources], observers=observers, **run)
+            loop, summary = live.recognize_many(frames, [session.recognizer(spec) for spec in settings.sources], observers=observers, **run)
         else:
             frames = sources[0]
             # a file read headless: how far it is and how long is left (on a terminal only)
             bar, report = progress(headless and not json_out and frames.length is not None,
                                    ui.short_source(frames.name), unit="frames")
             with bar:
-                loop, summary = live.recognize(frames, session.recognizer(), observers=observers[0], **run,
+                loop, summary = live.recognize(frames, session.recognizer(settings.sources[0]), observers=observers[0], **run,
                                                on_frame=lambda done: report(done, frames.length))
     writer = session.writer
     if writer is not None:
@@ -81,6 +81,14 @@ def recognize(
         raise typer.Exit(130)
 
 
+def gate_words(motion: dict) -> str:
+    """What the motion gate did, in a line."""
+    if motion["gated"]:
+        return (f"motion gate: the detector rested on {motion['gated']} of {counted(motion['frames'], 'frame')} "
+                "(a still picture, nobody tracked)")
+    return "motion gate: never closed (the picture moved, or someone was tracked, in every frame)"
+
+
 def _report(summary: dict, frames, several: bool, json_out: bool) -> None:
     """The summary: a JSON line, or what was read and how fast, then who was seen when as a table."""
 
@@ -93,6 +101,8 @@ def _report(summary: dict, frames, several: bool, json_out: bool) -> None:
     for each in summary.get("sources", [summary]):
         stages = ", ".join(f"{stage} {ms:.1f}" for stage, ms in each["ms_per_frame"].items())
         ui.info(f"{ui.short_source(each['source']) + ': ' if several else ''}ms per frame: {stages}")
+        if each["motion"] is not None:
+            ui.info(f"{ui.short_source(each['source']) + ': ' if several else ''}{gate_words(each['motion'])}")
     ui.table(None, (["source"] if several else []) + ["name", "first seen (s)", "last seen (s)", "frames"],
              [([ui.short_source(p["source"])] if several else []) + [p["name"], f"{p['first']:.2f}", f"{p['last']:.2f}",
                                                                      p["frames"]]

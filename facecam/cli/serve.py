@@ -57,7 +57,7 @@ def serve(
         try:
             for spec in settings.sources:
                 streams.append(server.LiveStream.open(
-                    lambda spec=spec: open_source(spec, settings.capture, warn=ui.warn, info=ui.info), session.recognizer(),
+                    lambda spec=spec: open_source(spec, settings.capture, warn=ui.warn, info=ui.info), session.recognizer(spec),
                     lambda source, replays: session.observers(
                         source, None if replays.replaying else events.starts(source.name, live=source.live), replays=replays),
                     loop=loop))

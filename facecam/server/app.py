@@ -93,6 +93,9 @@ class SourceHealth(BaseModel):
     dropped: int = Field(description="frames a live source delivered that were superseded before they could be processed")
     reconnects: int
     state: str = Field(description="running, reconnecting (attempt N), or why it stopped")
+    idle: bool = Field(False, description="the picture is still and nobody is tracked: the face detector rests")
+    gated: int = Field(0, description="frames the face detector was not run on (the motion gate)")
+    motion: bool = Field(False, description="whether the motion gate is on (off with --no-motion)")
 
 
 class Health(BaseModel):

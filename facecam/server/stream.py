@@ -1,6 +1,6 @@
 """GET /stream: recognition over a camera or video in a background thread, through the same
 capture loop and pipeline as `facecam recognize`; the latest annotated frame as JPEG for every
-client. A video file plays once (or, asked to loop, starts over when it ends)."""
+client (drawn and encoded only when a client asks). A video file plays once (or, asked to loop, starts over when it ends)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ class LiveStream:
         self.source: FrameSource | None = None  # the one being read
         self.name: str | None = None
         self.frames_done = 0
-        self._jpeg: bytes | None = None
-        self._count = 0
+        self._latest = None  # (image, tracks) of the newest frame processed
+        self._count = 0  # frames processed so far: which one _latest is
+        self._jpeg: tuple[int, bytes] | None = None  # (count, JPEG) of the last frame a client was sent
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self.error: str | None = None
@@ -59,18 +60,26 @@ class LiveStream:
         self._thread.join(timeout=10)
 
     def _step(self, frame: Frame):
-        import cv2
-
-        tracks, matched = self.recognizer.process(frame.image, frame.index)
+        tracks, matched = self.recognizer.process(frame.image, frame.index, frame.time)
         seen = Seen(frame, tracks, matched, self.recognizer.tracker.tracks)
         for observer in self.observers:
             observer.update(seen)
-        ok, jpeg = cv2.imencode(".jpg", draw.tracks(frame.image.copy(), tracks), [cv2.IMWRITE_JPEG_QUALITY, 80])
         self.frames_done += 1
         with self._changed:
-            self._jpeg, self._count = jpeg.tobytes(), self._count + 1
+            self._latest, self._count = (frame.image, tracks), self._count + 1
             self._changed.notify_all()
         return None, False
+
+    def _encoded(self) -> tuple[int, bytes]:
+        """(count, the JPEG of the newest frame with its names), drawn when a client asks for it:
+        nobody watching costs no drawing or encoding. Called with _changed held."""
+        import cv2
+
+        if self._jpeg is None or self._jpeg[0] != self._count:
+            image, tracks = self._latest
+            ok, jpeg = cv2.imencode(".jpg", draw.tracks(image.copy(), tracks), [cv2.IMWRITE_JPEG_QUALITY, 80])
+            self._jpeg = (self._count, jpeg.tobytes())
+        return self._jpeg
 
     def _run(self) -> None:
         try:
@@ -103,7 +112,9 @@ class LiveStream:
         source = self.source
         return {"name": source.name if source else None, "frames": self.frames_done,
                 "dropped": source.dropped if source else 0, "reconnects": source.reconnects if source else 0,
-                "state": self.error or ("ended" if self.ended else None) or (source.state if source else None) or "running"}
+                "state": self.error or ("ended" if self.ended else None) or (source.state if source else None) or "running",
+                "idle": gate.idle if (gate := self.recognizer.gate) is not None else False,
+                "gated": gate.gated if gate is not None else 0, "motion": gate is not None}
 
     def frames(self):
         seen = -1
@@ -113,9 +124,9 @@ class LiveStream:
                                        timeout=5)
                 if self.ended and self._count == seen:  # the file's last frame was sent
                     return
-                if self.error or self._jpeg is None:
+                if self.error or self._latest is None:
                     if self.error:
                         return
                     continue
-                jpeg, seen = self._jpeg, self._count
+                seen, jpeg = self._encoded()
             yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n"

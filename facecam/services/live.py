@@ -32,6 +32,11 @@ class SourceSpec:
     path: str | None = None
     name: str | None = None
 
+    @property
+    def photos(self) -> bool:
+        """A folder of images: unrelated pictures, not the frames of one scene."""
+        return self.path is not None and Path(self.path).is_dir()
+
 
 @dataclass(frozen=True)
 class Capture:
@@ -59,7 +64,9 @@ class LiveSettings:
     are kept (None: $FACECAM_HISTORY, else history.sqlite in the registry); keep_history False
     keeps none; retention, retention_unknown: days after which sightings (all, unknown) are
     deleted; sinks: the notification sinks' settings (notify.sinks: {setting: value}); snapshots:
-    events carry the face; away_after, unknown_every: seconds (notify.presence)."""
+    events carry the face; away_after, unknown_every: seconds (notify.presence); motion: the
+    detector rests while a source's scene is still (motion.MotionGate); motion_masks: what the
+    gate ignores, by source name (None: every source; motion.parse_masks)."""
 
     sources: list[SourceSpec]
     registry: Path
@@ -79,6 +86,8 @@ class LiveSettings:
     snapshots: bool = False
     away_after: float = config.AWAY_AFTER
     unknown_every: float = config.UNKNOWN_EVERY
+    motion: bool = True
+    motion_masks: dict = field(default_factory=dict)
 
 
 # --- settings as people type them
@@ -224,11 +233,17 @@ class Live:
         """A source opened with the settings' capture (closed with the session)."""
         return self._opened.enter_context(open_source(spec, self.settings.capture, warn=self.warn, info=self.info))
 
-    def recognizer(self):
-        """A Recognizer for one source, on the session's models and registry."""
+    def recognizer(self, spec: SourceSpec | None = None):
+        """A Recognizer for one source, on the session's models and registry, with its motion
+        gate (not for a folder of photos, whose pictures are unrelated)."""
+        from ..motion import MotionGate, MotionMask
         from ..pipeline import Recognizer
 
-        return Recognizer(self.detector, self.embedder, self.people.registry(), self.settings.threshold)
+        gate = None
+        if self.settings.motion and not (spec is not None and spec.photos):
+            masks = self.settings.motion_masks
+            gate = MotionGate(masks.get(None, MotionMask()).plus(masks.get(spec.name) if spec and spec.name else None))
+        return Recognizer(self.detector, self.embedder, self.people.registry(), self.settings.threshold, gate=gate)
 
     def observers(self, source, *extra, replays=None) -> list:
         """A source's observers, in the order they are told of each frame: its sightings (with a

@@ -220,7 +220,8 @@ function showLive() {
     const img = el("img", { alt: `what ${source.name || "the camera"} sees, with the names recognised`, hidden: true });
     const waiting = el("span", {}, "Waiting for the first frame…");
     const figure = el("figure", { class: "stream" }, el("div", { class: "box" }, waiting, img),
-      el("figcaption", {}, source.name ? where(source.name) : `source ${index}`));
+      el("figcaption", {}, source.name ? where(source.name) : `source ${index}`,
+        el("span", { class: "idle", "data-source": index }, sourceState(source))));
     img.addEventListener("load", () => {
       waiting.hidden = true;
       img.hidden = false;
@@ -237,6 +238,8 @@ function showLive() {
     box.append(figure);
   });
   refreshPresence();
+  clearInterval(state.sourceTimer);
+  if (sources.length) state.sourceTimer = setInterval(refreshSources, SOURCE_POLL_MS);
   if (sources.length && !state.events) {
     state.events = new EventSource("/events");
     for (const kind of ["arrived", "left"]) state.events.addEventListener(kind, refreshPresence);
@@ -248,6 +251,24 @@ function showLive() {
       const there = await fetch("/health", { cache: "no-store" }).then((r) => r.ok, () => false);
       if (!there) { stopLive(); lostServer(); }
     });
+  }
+}
+
+const SOURCE_POLL_MS = 3000;  // how often the captions ask /health whether a source is idle
+
+// what a caption says of its source besides the name: idle while the detector rests, or its trouble
+function sourceState(source) {
+  if (source.state && source.state !== "running") return ` · ${source.state}`;
+  return source.idle ? " · idle: nothing moves" : "";
+}
+
+async function refreshSources() {
+  if (state.view !== "live") return;
+  let health;
+  try { health = await api("/health"); } catch (err) { return; }
+  for (const span of document.querySelectorAll("#streams .idle")) {
+    const source = (health.sources || [])[Number(span.dataset.source)];
+    if (source) span.textContent = sourceState(source);
   }
 }
 
@@ -273,6 +294,7 @@ function recent(sighting) {
 }
 
 function stopLive() {
+  clearInterval(state.sourceTimer);
   if (state.events) { state.events.close(); state.events = null; }
   for (const img of document.querySelectorAll("#streams img")) img.removeAttribute("src");  // closes the MJPEG connections
 }

@@ -1,0 +1,118 @@
+"""The motion gate: the face detector rests while a source's picture is still and nobody is
+tracked, and runs again in the very frame someone arrives. The still scene is the Hamilton clip's
+stage with the faces painted out, under sensor noise and a drifting light (tests/scenes.py)."""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from helpers import CLIP, LIN, assert_one_line_error, events_and_summary, facecam, start_server, stop, wait_until
+from scenes import clip_frames, empty_stage, still_frames, write_video
+
+FPS = 29.97  # the clip's own rate
+STILL = 100  # frames of the empty stage before he walks on (3.34 s)
+ARRIVING = 60  # frames of the clip after them
+NAMED = 20  # of which he is named in the first 20, as in the clip alone (a cut to the piano follows)
+
+
+@pytest.fixture(scope="module")
+def stage(data, detector) -> np.ndarray:
+    return empty_stage(data / CLIP, detector)
+
+
+@pytest.fixture(scope="module")
+def arrival(data, stage, tmp_path_factory):
+    """STILL frames of the empty stage, then the clip's first ARRIVING frames (he is on stage)."""
+    path = tmp_path_factory.mktemp("motion") / "arrival.mp4"
+    write_video(itertools.chain(still_frames(stage, STILL, FPS), clip_frames(data / CLIP, ARRIVING)), path, FPS)
+    return path
+
+
+def test_the_empty_stage_has_no_face(detector, stage):
+    assert detector.detect(stage) == []
+
+
+def test_a_still_picture_rests_the_detector_until_something_moves(stage):
+    from facecam.motion import MotionGate, MotionMask
+
+    frames = list(still_frames(stage, 140, FPS))  # 4.7 s: under the gate's 5 s recheck
+    gate = MotionGate()
+    assert [gate.open(f, False, i / FPS) for i, f in enumerate(frames)] == [True] + [False] * 139
+    assert (gate.frames, gate.gated, gate.idle, gate.closed) == (140, 139, True, True)
+    moved = frames[-1].copy()
+    moved[150:200, 300:340] = 255 - moved[150:200, 300:340]  # something 40x50 px changed (of 640x360)
+    assert gate.open(moved, False, 140 / FPS) and not gate.idle
+    assert gate.open(frames[-1], True, 141 / FPS)  # someone tracked: the detector runs, still or not
+    assert not gate.open(frames[-1], False, 142 / FPS)
+    assert gate.open(frames[-1], False, 142 / FPS + MotionGate.RECHECK_S)  # and every 5 s anyway
+    # the same change inside a mask does not count
+    masked = MotionGate(MotionMask.parse(["290,140,350,210"]))
+    assert [masked.open(f, False, i / FPS) for i, f in enumerate([*frames[:20], moved])] == [True] + [False] * 20
+    # a video that starts over is learnt again
+    gate.reset()
+    assert gate.open(frames[0], False, 0.0)
+
+
+def test_someone_walking_into_a_still_scene_is_found_in_the_frame_he_arrives(arrival, people_registry):
+    """The gate rests the detector on the 99 still frames after the first and runs it on every
+    frame from his first on: the events are those of --no-motion, frame for frame."""
+    run = lambda *more: facecam("recognize", "--source", arrival, "--registry", people_registry,  # noqa: E731
+                                "--headless", "--json", "--no-history", *more)
+    gated, every = run(), run("--no-motion")
+    assert gated.returncode == 0 and every.returncode == 0, gated.stderr + every.stderr
+    (events, summary), (all_events, all_summary) = events_and_summary(gated.stdout), events_and_summary(every.stdout)
+    assert summary["motion"] == {"frames": STILL + ARRIVING, "gated": STILL - 1, "closed": True}
+    assert all_summary["motion"] is None and "motion" not in all_summary["ms_per_frame"]
+    assert events == all_events
+    assert min(e["frame"] for e in events) == STILL
+    assert [(p["name"], p["first"], p["frames"]) for p in summary["people"]] == [(LIN, round(STILL / FPS, 3), NAMED)]
+    assert summary["people"] == all_summary["people"]
+
+
+def test_the_summary_says_what_the_gate_did(arrival, data, people_registry):
+    said = facecam("recognize", "--source", arrival, "--registry", people_registry, "--headless", "--no-history",
+                   "--max-frames", STILL)
+    assert said.returncode == 0, said.stderr
+    assert "motion gate: the detector rested on 99 of 100 frames (a still picture, nobody tracked)" in said.stderr
+    busy = facecam("recognize", "--source", data / CLIP, "--registry", people_registry, "--headless", "--no-history",
+                   "--max-frames", 20)
+    assert "motion gate: never closed (the picture moved, or someone was tracked, in every frame)" in busy.stderr
+
+
+def test_bad_masks_are_one_line_errors(data, people_registry, tmp_path):
+    run = lambda *more: facecam("recognize", "--source", data / CLIP, "--registry", people_registry,  # noqa: E731
+                                "--headless", "--no-history", "--max-frames", 3, *more)
+    assert_one_line_error(run("--motion-mask", "0,0,700,100"), 1, "--motion-mask: 0,0,700,100: outside the 640x360 frame")
+    assert_one_line_error(run("--motion-mask", "0,0,640,360"), 1, "--motion-mask: 0,0,640,360: the whole 640x360 frame is masked")
+    assert_one_line_error(run("--motion-mask", "10,10,5,50"), 2, "a rectangle needs x1 < x2 and y1 < y2")
+    assert_one_line_error(run("--motion-mask", "1,2,3"), 2, "'1,2,3': neither x1,y1,x2,y2 nor an image file")
+    (tmp_path / "notes.png").write_text("not an image")
+    assert_one_line_error(run("--motion-mask", tmp_path / "notes.png"), 2, "not an image that can be read")
+    cv2.imwrite(str(tmp_path / "small.png"), np.full((100, 100), 255, np.uint8))
+    assert_one_line_error(run("--motion-mask", tmp_path / "small.png"), 1, "small.png: 100x100, not the frame's 640x360")
+    assert_one_line_error(run("--motion-mask", "door=0,0,10,10"), 2, "no source is named 'door'")
+    assert_one_line_error(run("--no-motion", "--motion-mask", "0,0,10,10"), 2, "--no-motion turns the gate off")
+    # a mask image of the frame's size, black where movement does not count, is taken
+    mask = np.full((360, 640), 255, np.uint8)
+    mask[:, :320] = 0
+    cv2.imwrite(str(tmp_path / "half.png"), mask)
+    assert run("--motion-mask", tmp_path / "half.png", "--motion-mask", "400,0,500,50").returncode == 0
+
+
+def test_serve_says_a_still_source_is_idle(stage, people_registry, tmp_path):
+    """/health: the source idle, the frames the detector rested on counted."""
+    still = tmp_path / "still.mp4"
+    write_video(still_frames(stage, 60, FPS), still, FPS)
+    proc, url = start_server(tmp_path, "--registry", people_registry, "--source", f"stage={still}")
+    try:
+        source = lambda: httpx.get(f"{url}/health").json()["source"]  # noqa: E731
+        wait_until(lambda: source()["state"] == "ended", 60, "the still video played to its end", every=0.3)
+        assert {k: source()[k] for k in ("name", "frames", "idle", "gated", "motion")} == {
+            "name": "stage", "frames": 60, "idle": True, "gated": 59, "motion": True}
+    finally:
+        stop(proc)
