@@ -167,9 +167,10 @@ class MotionGate:
             self._background, self._noise = small, None
             return True  # nothing to compare with yet: look
         diff = small - self._background
-        watched = diff[self._watch]
-        diff -= float(np.median(watched))  # a brightness change of the whole picture is not motion
-        spread = float(np.median(np.abs(watched - np.median(watched)))) * 1.4826  # the noise, as a deviation
+        sample = diff[self._watch][::7]  # ~2,000 pixels: enough for the medians, at a seventh of their cost
+        shift = float(np.median(sample))
+        diff -= shift  # a brightness change of the whole picture is not motion
+        spread = float(np.median(np.abs(sample - shift))) * 1.4826  # the noise, as a deviation
         self._noise = spread if self._noise is None else 0.95 * self._noise + 0.05 * min(spread, 4 * self._noise + 1)
         level = max(self.MIN_LEVEL, self.NOISE_K * self._noise)
         changed = ((np.abs(diff) > level) & self._watch).astype(np.uint8)

@@ -442,7 +442,7 @@ def test_tables_fit_80_columns_and_empty_results_are_one_line(clip_seen, data, m
     said = [line for line in run.stderr.splitlines() if not line.startswith("device:")]
     assert run.returncode == 0 and re.fullmatch(r"short_hamilton_clip\.mp4: 30 frames in [\d.]+ s \([\d.]+ frames/s\); "
                                                 r"\d+ unknown face tracks?", said[0]), run.stderr
-    assert re.fullmatch(r"ms per frame: decode [\d.]+, detect [\d.]+, track [\d.]+, embed [\d.]+, match [\d.]+", said[1])
+    assert re.fullmatch(r"ms per frame: decode [\d.]+, motion [\d.]+, detect [\d.]+, track [\d.]+, embed [\d.]+, match [\d.]+", said[1])
     (row,) = [line.split("│")[1:-1] for line in run.stdout.splitlines() if line.startswith("│")]
     assert [cell.strip() for cell in row] == [LIN, "0.00", "0.63", "20"]
 

@@ -105,14 +105,18 @@ def test_bad_masks_are_one_line_errors(data, people_registry, tmp_path):
 
 
 def test_serve_says_a_still_source_is_idle(stage, people_registry, tmp_path):
-    """/health: the source idle, the frames the detector rested on counted."""
+    """serve --config with the still stage as its only enabled source: /health names it as the
+    file does, says it is idle, and counts the frames the detector rested on."""
     still = tmp_path / "still.mp4"
     write_video(still_frames(stage, 60, FPS), still, FPS)
-    proc, url = start_server(tmp_path, "--registry", people_registry, "--source", f"stage={still}")
+    config = tmp_path / "facecam.toml"
+    config.write_text(f'registry = "{people_registry}"\n\n[sources.stage]\nurl = "{still}"\nmask = ["0,0,64,36"]\n\n'
+                      '[sources.porch]\ncamera = 3\nenabled = false\n')
+    proc, url = start_server(tmp_path, "--config", config)
     try:
-        source = lambda: httpx.get(f"{url}/health").json()["source"]  # noqa: E731
-        wait_until(lambda: source()["state"] == "ended", 60, "the still video played to its end", every=0.3)
-        assert {k: source()[k] for k in ("name", "frames", "idle", "gated", "motion")} == {
-            "name": "stage", "frames": 60, "idle": True, "gated": 59, "motion": True}
+        health = lambda: httpx.get(f"{url}/health").json()  # noqa: E731
+        wait_until(lambda: health()["source"]["state"] == "ended", 60, "the still video played to its end", every=0.3)
+        assert [{k: s[k] for k in ("name", "frames", "idle", "gated", "motion")} for s in health()["sources"]] == [
+            {"name": "stage", "frames": 60, "idle": True, "gated": 59, "motion": True}]
     finally:
         stop(proc)

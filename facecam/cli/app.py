@@ -9,7 +9,7 @@ import typer
 
 from .. import ui
 from ..version import __version__
-from . import cameras, detection, enrolment, evaluation, grouping, history, models, notify, people, recognition, serve
+from . import cameras, deploy, detection, enrolment, evaluation, grouping, history, models, notify, people, recognition, serve
 
 app = typer.Typer(
     name="facecam",
@@ -29,6 +29,7 @@ app.add_typer(history.history_app, name="history")
 app.add_typer(history.report_app, name="report")
 app.add_typer(grouping.unknowns_app, name="unknowns")
 app.add_typer(notify.notify_app, name="notify")
+app.add_typer(deploy.config_app, name="config")
 
 
 def _version(value: bool) -> None:

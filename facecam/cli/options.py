@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import inspect
+import typing
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from .. import config, ui
-from ..errors import FacecamError, worded
+from ..errors import FacecamError, UsageError, worded
 
 DeviceOpt = Annotated[str, typer.Option(help="Compute device: auto, cpu, cuda or cuda:N.")]
 DetectorOpt = Annotated[
@@ -80,6 +82,9 @@ MotionOpt = Annotated[bool, typer.Option(
 MotionMaskOpt = Annotated[Optional[list[str]], typer.Option(
     "--motion-mask", help="Parts of the picture where movement does not count (a TV, a tree): x1,y1,x2,y2 in pixels, "
     "repeatable, or an image of the frame's size whose black pixels are ignored; NAME=... for the source of that name only.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option(
+    "--config", help="A deployment file (TOML): the sources, one [sources.NAME] table each, and any of these options; "
+    "options given here win over it. 'facecam config check FILE' says what it would run.")]
 # acting on what is seen (facecam.notify; the sinks' own options derive from notify.sinks)
 SnapshotsOpt = Annotated[bool, typer.Option(
     "--snapshots", "--mqtt-snapshots",
@@ -208,6 +213,7 @@ def _live_options(reconnect: str, camera_help: str, source_help: str) -> list[tu
     from ..notify.sinks import SETTINGS
 
     return [
+        ("config", ConfigOpt, None),
         ("camera", Annotated[Optional[list[int]], typer.Option("--camera", min=0, max=63, help=camera_help)], None),
         ("source", Annotated[Optional[list[str]], typer.Option("--source", help=source_help)], None),
         ("threshold", ThresholdOpt, None),
@@ -238,15 +244,19 @@ def _live_options(reconnect: str, camera_help: str, source_help: str) -> list[tu
 
 
 def live_settings(values: dict, *, default_camera: bool):
-    """The services.live.LiveSettings of the shared options' values."""
-    from ..errors import UsageError
+    """The services.live.LiveSettings of the shared options' values (with a deployment file's
+    sources, `with_config`, when the command line names none)."""
     from ..motion import parse_masks
     from ..notify.sinks import SETTINGS
     from ..services.live import Capture, LiveSettings, parse_reconnect, parse_size, parse_sources
 
-    sources = parse_sources(values["camera"], values["source"], default_camera=default_camera)
+    filed = values.get("filed_sources")
+    sources = filed.specs if filed else parse_sources(values["camera"], values["source"], default_camera=default_camera)
     if values["motion_mask"] and not values["motion"]:
         raise UsageError("masks what the motion gate ignores, and --no-motion turns the gate off", param="motion_mask")
+    masks = parse_masks(values["motion_mask"], [s.name for s in sources])
+    if filed:
+        masks.update(filed.masks)
     capture = Capture(reconnect=parse_reconnect(values["reconnect"]), realtime=values["realtime"],
                       rtsp_transport=values["rtsp_transport"], camera_size=parse_size(values["camera_size"]),
                       camera_fps=values["camera_fps"], fourcc=values["fourcc"])
@@ -259,7 +269,78 @@ def live_settings(values: dict, *, default_camera: bool):
         retention=values["retention"], retention_unknown=values["retention_unknown"],
         sinks={s.name: values[s.name] for s in SETTINGS}, snapshots=values["snapshots"],
         away_after=values["away_after"], unknown_every=values["unknown_every"], motion=values["motion"],
-        motion_masks=parse_masks(values["motion_mask"], [s.name for s in sources]))
+        motion_masks=masks)
+
+
+def with_config(values: dict, ctx) -> dict:
+    """The command's option values with a deployment file's (--config) where the command line
+    gave none; its enabled sources as values["filed_sources"] (a
+    FiledSources) unless --camera or --source name some. Each value is checked as the command
+    line checks it; a bad one is a one-line error naming the file, the line and the key."""
+    from ..deployment import PER_SOURCE, load
+
+    if values.get("config") is None:
+        return values
+    # the command line wins over the file, the file over the environment (FACECAM_MQTT, FACECAM_REGISTRY ...)
+    given_here = lambda name: (source := ctx.get_parameter_source(name)) is not None and source.name == "COMMANDLINE"  # noqa: E731
+    params = {p.name: p for p in ctx.command.params}
+    paths = {name for name, p in inspect.signature(ctx.command.callback).parameters.items()
+             if Path in typing.get_args(p.annotation) or p.annotation is Path}
+    deployment = load(values["config"], _file_settings() - {"config", *PER_SOURCE})
+    for name, raw in deployment.settings.items():
+        if name not in params or given_here(name):
+            continue  # the other command's (serve's port under recognize), or given on the command line
+        param = params[name]
+        if getattr(param, "multiple", False) and not isinstance(raw, list):
+            raw = [raw]
+        if name in paths or (name == "history" and isinstance(raw, str) and "://" not in raw):
+            raw = deployment.beside(raw) if isinstance(raw, str) else raw  # relative to the file, as its sources are
+        try:
+            values[name] = param.process_value(ctx, raw)
+        except typer.BadParameter as err:
+            raise UsageError(f"{deployment.where(name)}: {err.message}") from None
+    if not values.get("camera") and not values.get("source"):
+        given = {n for n in ("threshold", "away_after") if given_here(n)}
+        values["filed_sources"] = FiledSources.of(deployment, given)
+    return values
+
+
+def _file_settings() -> set[str]:
+    """The option names a deployment file may set: those of recognize and serve, which share it."""
+    from typer.main import get_command
+
+    from .app import app
+
+    commands = get_command(app).commands
+    return {p.name for command in ("recognize", "serve") for p in commands[command].params}
+
+
+class FiledSources:
+    """A deployment file's enabled sources as services.live.SourceSpecs, and their masks."""
+
+    def __init__(self, specs: list, masks: dict, disabled: list[str]):
+        self.specs, self.masks, self.disabled = specs, masks, disabled
+
+    @classmethod
+    def of(cls, deployment, given: set[str] = frozenset()) -> "FiledSources":
+        """given: the options the command line gave, which win over each source's own."""
+        from ..motion import MotionMask
+        from ..services.live import SourceSpec
+
+        specs, masks = [], {}
+        for source in deployment.enabled():
+            specs.append(SourceSpec(camera=source.camera, path=source.url, name=source.name,
+                                    threshold=None if "threshold" in given else source.threshold,
+                                    away_after=None if "away_after" in given else source.away_after))
+            if source.mask:
+                try:
+                    masks[source.name] = MotionMask.parse(list(source.mask))
+                except UsageError as err:
+                    raise UsageError(f"{deployment.where('mask', f'sources.{source.name}')}: {err.message}") from None
+        return cls(specs, masks, [s.name for s in deployment.sources if not s.enabled])
+
+    def __bool__(self) -> bool:
+        return bool(self.specs)
 
 
 def live_options(*, reconnect: str, default_camera: bool, camera_help: str, source_help: str):
@@ -267,7 +348,7 @@ def live_options(*, reconnect: str, default_camera: bool, camera_help: str, sour
     registry, models, history, notifications), declared here once: the command's own parameter
     `settings` receives them as one LiveSettings, checked."""
     return gathered(_live_options(reconnect, camera_help, source_help), "settings",
-                    lambda values: live_settings(values, default_camera=default_camera))
+                    lambda values: live_settings(values, default_camera=default_camera), prepare=with_config)
 
 
 def sink_options():
@@ -278,13 +359,12 @@ def sink_options():
     return gathered([_sink_option(setting) for setting in SETTINGS], "sinks", dict)
 
 
-def gathered(options: list[tuple[str, object, object]], into: str, build):
+def gathered(options: list[tuple[str, object, object]], into: str, build, prepare=None):
     """A decorator that adds `options` ((name, annotation, default), declared once for several
     commands) to a Typer command, and hands the command build({name: value}) as its parameter
-    `into` instead."""
+    `into` instead. prepare(every value of the command, the click context) -> the values to use
+    (a deployment file's)."""
     import functools
-    import inspect
-    import typing
 
     shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
               for name, annotation, default in options]
@@ -293,13 +373,20 @@ def gathered(options: list[tuple[str, object, object]], into: str, build):
         hints = typing.get_type_hints(command, include_extras=True)  # the module's names, resolved
         own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints[p.name])
                for p in inspect.signature(command).parameters.values() if p.name != into]
+        own_names = {p.name for p in own}
 
         @functools.wraps(command)
         def run(**values):
-            return command(**{into: build({p.name: values.pop(p.name) for p in shared})}, **values)
+            ctx = values.pop("typer_context")
+            if prepare is not None:
+                values = prepare(values, ctx)
+            gathered_values = {p.name: values.pop(p.name) for p in shared}
+            gathered_values.update((k, values.pop(k)) for k in list(values) if k not in own_names)
+            return command(**{into: build(gathered_values)}, **values)
 
-        run.__signature__ = inspect.Signature(own + shared)
-        run.__annotations__ = {p.name: p.annotation for p in own + shared}
+        context = inspect.Parameter("typer_context", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+        run.__signature__ = inspect.Signature([context] + own + shared)
+        run.__annotations__ = {p.name: p.annotation for p in [context] + own + shared}
         del run.__wrapped__  # Typer reads the signature above, not the command's own
         return run
 
@@ -310,8 +397,6 @@ def confirm(question: str, yes: bool) -> None:
     """Go on when --yes was given or the person at the terminal agrees; typer.Abort when they do
     not. Without a terminal to ask (a script, a pipe) nothing is done: UsageError naming --yes."""
     import sys
-
-    from ..errors import UsageError
 
     if yes:
         return

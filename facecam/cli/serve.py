@@ -28,6 +28,8 @@ def serve(
         "another machine than localhost).")] = None,
     tls_key: Annotated[Optional[Path], typer.Option(help="The certificate's private key (PEM).")] = None,
     max_upload_mb: Annotated[float, typer.Option(help="Largest image upload, in MB.")] = 10.0,
+    token_file: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="Read the token that allows changes "
+        "from this file (instead of FACECAM_TOKEN: a secret kept out of the environment and the command line).")] = None,
     loop: Annotated[bool, typer.Option(help="Play a video file --source again each time it ends (a demo): a replay stores only the "
         "people earlier passes did not (someone enrolled meanwhile), and no unknown face again.")] = False,
 ) -> None:
@@ -44,6 +46,13 @@ def serve(
     except ImportError as err:
         raise UsageError(f"facecam serve needs the serve extra ({err.name} is missing): pip install 'facecam[serve]'") from None
     token = os.environ.get("FACECAM_TOKEN") or None
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as err:
+            raise UsageError(f"{token_file}: cannot be read ({getattr(err, 'strerror', None) or err})", param="token_file") from None
+        if not token:
+            raise UsageError(f"{token_file}: empty; it holds the token that allows changes", param="token_file")
     if not 0 < max_upload_mb <= 1000:
         raise typer.BadParameter("must be more than 0 and at most 1000", param_hint="--max-upload-mb")
     check_listen(host, port, token)

@@ -35,9 +35,10 @@ class Notifier:
 
     def __init__(self, sinks: list, *, away_after: float, unknown_every: float, same_face_cosine: float,
                  snapshots: bool = False, enrolled: Callable[[], set[str] | None] | None = None,
-                 sighting_id: Callable[[str, float], int | None] | None = None):
+                 sighting_id: Callable[[str, float], int | None] | None = None, away_after_at: dict | None = None):
         self.sinks, self.snapshots, self.enrolled, self.sighting_id = sinks, snapshots, enrolled, sighting_id
         self.settings = {"away_after": away_after, "unknown_every": unknown_every, "same_face_cosine": same_face_cosine}
+        self.away_after_at = away_after_at or {}  # a source's own away_after, by its name
         self.presences: dict[str, Presence] = {}
         self.live: set[str] = set()  # sources whose clock is time.monotonic()
         self.overflow = 0
@@ -85,7 +86,8 @@ class Notifier:
             if kind == "seen":
                 presence = self.presences.get(item.source)
                 if presence is None:
-                    presence = self.presences[item.source] = Presence(item.source, **self.settings)
+                    own = {"away_after": self.away_after_at[item.source]} if item.source in self.away_after_at else {}
+                    presence = self.presences[item.source] = Presence(item.source, **{**self.settings, **own})
                 self._emit(presence.observe(item))
             elif kind == "end" and item in self.presences:
                 self._emit(self.presences[item].expire(None))

@@ -22,7 +22,7 @@ def is_loopback(host: str) -> bool:
 def check_listen(host: str, port: int, token: str | None) -> None:
     """Refuse to serve without a token on another interface than the loopback, or on a busy port."""
     if not is_loopback(host) and token is None:
-        raise UsageError(f"serving on {host} needs FACECAM_TOKEN set (changes to the registry require it)")
+        raise UsageError(f"serving on {host} needs FACECAM_TOKEN set or --token-file (changes to the registry require it)")
     if not 1 <= port <= 65535:
         raise UsageError(f"{port}: must be 1-65535", param="port")
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:

@@ -26,11 +26,14 @@ from ..words import counted
 @dataclass(frozen=True)
 class SourceSpec:
     """One live source: a camera index, or a video file, stream URL or folder of images (path);
-    name: what events and the history call it (default: the camera, path or URL)."""
+    name: what events and the history call it (default: the camera, path or URL); threshold,
+    away_after: its own, instead of the settings' (a deployment file's [sources.NAME])."""
 
     camera: int | None = None
     path: str | None = None
     name: str | None = None
+    threshold: float | None = None
+    away_after: float | None = None
 
     @property
     def photos(self) -> bool:
@@ -194,7 +197,8 @@ class Live:
             raise UsageError("events need a live source to watch", Remedy("gives one", "camera", "N"),
                              Remedy("gives one", "source", "FILE_OR_URL"))
         self.embedder = load_embedder(settings.registry, settings.model, settings.device)
-        check_threshold(settings.threshold, self.embedder)
+        for threshold in {settings.threshold, *(s.threshold for s in settings.sources)}:
+            check_threshold(threshold, self.embedder)
         self.people = People(settings.registry, self.embedder, threshold=settings.threshold)
         self.people.registry()  # a registry of another model is refused before anything else
         self.detector = load_detector(settings.detector, settings.detector_backbone, settings.device,
@@ -225,6 +229,7 @@ class Live:
         chosen = [*sinks, *sink_table.sinks(settings.sinks, snapshots=settings.snapshots, warn=self.warn)]
         if chosen and settings.sources:
             self.notifier = Notifier(chosen, away_after=settings.away_after, unknown_every=settings.unknown_every,
+                                     away_after_at={s.name: s.away_after for s in settings.sources if s.away_after},
                                      same_face_cosine=same_face_cosine(self.embedder), snapshots=settings.snapshots,
                                      enrolled=EnrolledNames(settings.registry),
                                      sighting_id=self.writer.row_id if self.writer is not None else None)
@@ -243,7 +248,8 @@ class Live:
         if self.settings.motion and not (spec is not None and spec.photos):
             masks = self.settings.motion_masks
             gate = MotionGate(masks.get(None, MotionMask()).plus(masks.get(spec.name) if spec and spec.name else None))
-        return Recognizer(self.detector, self.embedder, self.people.registry(), self.settings.threshold, gate=gate)
+        threshold = spec.threshold if spec is not None and spec.threshold is not None else self.settings.threshold
+        return Recognizer(self.detector, self.embedder, self.people.registry(), threshold, gate=gate)
 
     def observers(self, source, *extra, replays=None) -> list:
         """A source's observers, in the order they are told of each frame: its sightings (with a
