@@ -16,13 +16,14 @@ levels) and a light drifting by 15% over a minute, JPEG q75 (tests/scenes.py).
    for every client, as cameras do): frames processed per second on the two active ones, and the
    share naming him (the clip alone names him in 54% of its frames); then 4 sources, all active.
 
-    .venv/bin/python bench/motion_gate.py [SECONDS, default 60]
+    .venv/bin/python bench/motion_gate.py [SECONDS, default 60] [--parts idle,arrival,many]
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import signal
 import statistics
@@ -55,9 +56,9 @@ def recognize(args: list[str], registry: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
-def finish(process: subprocess.Popen) -> tuple[list[dict], dict]:
-    """Ctrl-C (unless it ended); its events and its summary."""
-    if process.poll() is None:
+def finish(process: subprocess.Popen, interrupt: bool = True) -> tuple[list[dict], dict]:
+    """Ctrl-C (unless it ended, or interrupt is False: wait for its end); its events and its summary."""
+    if interrupt and process.poll() is None:
         process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=120)
     lines = [json.loads(line) for line in out.splitlines()]
@@ -77,7 +78,7 @@ def idle(url: str, registry: Path, seconds: float, gate: list[str]) -> dict:
 
 def arrival(video: Path, registry: Path, gate: list[str]) -> dict:
     """Per arrival: seconds from his first frame to the first event of a face, and of his name."""
-    events, summary = finish(recognize(["--source", str(video), "--realtime", *gate], registry))
+    events, summary = finish(recognize(["--source", str(video), "--realtime", *gate], registry), interrupt=False)
     period = STILL_S + ARRIVING_S
     found, named = [], []
     for k in range(ARRIVALS):
@@ -106,11 +107,17 @@ def active_row(label: str, sources: list[dict]) -> str:
 
 
 def main():
+    import argparse
+
     import cv2
 
     from facecam.models import retinaface
 
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 60.0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("seconds", type=float, nargs="?", default=60.0, help="seconds per run, after the warm-up")
+    parser.add_argument("--parts", default="idle,arrival,many", help="which: idle, arrival, many (comma-separated)")
+    args = parser.parse_args()
+    seconds, parts = args.seconds, set(args.parts.split(","))
     clip = data_dir() / "face_recognition_examples/examples/short_hamilton_clip.mp4"
     work = Path(tempfile.mkdtemp())
     lin_registry(work)
@@ -121,6 +128,16 @@ def main():
     print(f"Machine: {machine()}; commit {git_commit()}. 640x360 at {FPS} frames/s; {seconds:g} s per run after "
           f"{WARMUP:g} s of warm-up.\n")
 
+    if "idle" in parts:
+        idle_part(work, seconds)
+    if "arrival" in parts:
+        arrival_part(work, clip, stage)
+    if "many" in parts:
+        many_part(work, seconds)
+    cv2.destroyAllWindows()
+
+
+def idle_part(work: Path, seconds: float) -> None:
     print("**Idle** (the still stage, H.264 over RTSP):\n")
     print("| run | CPU, share of one core | frames/s processed | frames the detector rested on | detect ms per frame |")
     print("|---|---|---|---|---|")
@@ -136,22 +153,27 @@ def main():
         print(f"| {label} | {r['cpu']:.3f} | {r['fps']:.1f} | {rested} | {r['detect_ms']:.1f} |")
     print(f"\nRatio, gate / --no-motion: {runs['motion gate (default)']['cpu'] / runs['--no-motion']['cpu']:.3f}\n")
 
+
+def arrival_part(work: Path, clip: Path, stage) -> None:
     print(f"**Arrival** ({ARRIVALS} arrivals, the file read in real time):\n")
     video = work / "arrivals.mp4"
     arriving = clip_frames(clip, int(ARRIVING_S * FPS))
     write_video(itertools.chain.from_iterable(
         itertools.chain(still_frames(stage, int(STILL_S * FPS), FPS, seed=k), arriving) for k in range(ARRIVALS)), video, FPS)
-    print("| run | first detection after his first frame: median (max) | first name: median (max) |")
+    print("| run | first detection, frames after his first (each arrival) | first name, frames after his first (each arrival) |")
     print("|---|---|---|")
-    late = {}
+    found = {}
+    frames = lambda seconds: ", ".join("-" if math.isnan(s) else f"{s * FPS:.0f}" for s in seconds)  # noqa: E731
     for label, gate in (("--no-motion", ["--no-motion"]), ("motion gate (default)", [])):
         r = arrival(video, work / "registry", gate)
-        late[label] = statistics.median(r["found"])
-        print(f"| {label} | {1000 * statistics.median(r['found']):.0f} ms ({1000 * max(r['found']):.0f}) | "
-              f"{1000 * statistics.median(r['named']):.0f} ms ({1000 * max(r['named']):.0f}) |", flush=True)
-    print(f"\nThe gate's first detection is {1000 * (late['motion gate (default)'] - late['--no-motion']):+.0f} ms "
-          f"({FPS * (late['motion gate (default)'] - late['--no-motion']):+.1f} frames) against --no-motion.\n")
+        found[label] = r["found"]
+        print(f"| {label} | {frames(r['found'])} | {frames(r['named'])} |", flush=True)
+    later = [FPS * (g - n) for g, n in zip(found["motion gate (default)"], found["--no-motion"])]
+    print(f"\nThe gate's first detection against --no-motion's: {max(later):+.0f} frames at most "
+          f"(median {statistics.median(later):+.0f}). '-': not named before he left (2 s).\n")
 
+
+def many_part(work: Path, seconds: float) -> None:
     print("**Several sources** in one process (JPEG over RTSP, encoded once for every client):\n")
     print("| sources | run | frames/s on each active source | frames naming him | frames/s on an idle one (median) |")
     print("|---|---|---|---|---|")
@@ -165,7 +187,6 @@ def main():
     finally:
         still.stop()
         busy.stop()
-    cv2.destroyAllWindows()
 
 
 if __name__ == "__main__":

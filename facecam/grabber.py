@@ -1,10 +1,13 @@
 """Reading a live source in a thread of its own, so the frame loop always gets the newest frame.
 
 OpenCV buffers what a camera or stream delivers; a loop that reads one frame per processed frame
-falls further behind the moment processing is slower than the source. The grabber reads as fast
-as the source delivers, keeps only the latest frame, and counts the ones the loop never took
-(`dropped`). When the source stops delivering (a camera unplugged, a stream's server restarting)
-it reopens it with a growing pause (1 s, doubling up to 30 s), `reconnect` times or for ever.
+falls further behind the moment processing is slower than the source. The grabber grabs every
+frame as the source delivers it, so it never lags, but converts to a picture (retrieve: the
+colour conversion, a camera's MJPEG decoding) only the frame the loop will take: the last one
+before the loop is ready again, by the loop's own pace, or the next one while the loop waits. It
+keeps only the latest picture, and counts the frames the loop never took (`dropped`). When the
+source stops delivering (a camera unplugged, a stream's server restarting) it reopens it with a
+growing pause (1 s, doubling up to 30 s), `reconnect` times or for ever.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class Grabber:
     open_capture(): a new opened cv2.VideoCapture (raises FacecamError); name: for messages;
     live: a camera or stream (reconnected), else a file read at `fps` (paced: --realtime);
     reconnect: attempts before giving up, None for ever; on_status(message): reconnecting, back.
+    stride: of the frames grabbed, at most one in `stride` is retrieved (2 while the loop only
+    watches a still picture: set by the loop as it goes).
     """
 
     IDLE = 0.25
@@ -50,7 +55,8 @@ class Grabber:
                  wake: threading.Condition | None = None):
         self._capture, self.open_capture, self.name, self.live = capture, open_capture, name, live
         self.fps, self.reconnect, self.on_status = fps, reconnect, on_status
-        self.dropped = 0  # frames read but superseded before the loop took them
+        self.decoded = 0  # frames retrieved (converted to a picture)
+        self.stride = 1
         self.reconnects = 0  # times the source was opened again after it was lost
         self.state: str | None = None  # "reconnecting ..." while it is
         self.failure: str | None = None  # why it gave up
@@ -58,6 +64,14 @@ class Grabber:
         self._latest: tuple | None = None  # (number, image, captured)
         self._number = 0  # frames read
         self._taken, self._index, self._start = -1, 0, time.monotonic()  # the loop's side
+        # what decides which frame to retrieve: the source's pace (seconds between frames), how long
+        # the loop is busy with a frame (from taking it to asking again), and whether it waits now
+        self._interval: float | None = None
+        self._busy: float | None = None
+        self._took_at: float | None = None
+        self._asked = True  # the loop asked since it last took a frame
+        self._waiting = True
+        self._since_retrieved = 0  # frames grabbed since the last one retrieved
         self._done = False
         self._changed = wake or threading.Condition()  # several grabbers may share one: a loop over several sources
         self._halt = threading.Event()
@@ -77,6 +91,12 @@ class Grabber:
         return self
 
     @property
+    def dropped(self) -> int:
+        """Frames grabbed that the loop never took (superseded before it was ready)."""
+        with self._changed:
+            return self._number - self._index - (1 if self.has_new() else 0)
+
+    @property
     def finished(self) -> bool:
         """The source ended (or was given up) and its last frame was taken."""
         with self._changed:
@@ -84,11 +104,16 @@ class Grabber:
 
     def poll(self) -> Frame | None:
         """The newest frame the loop has not taken, or None (no waiting)."""
+        now = time.monotonic()
+        if not self._asked and self._took_at is not None:
+            self._busy, self._asked = _average(self._busy, now - self._took_at), True
         with self._changed:
             if not self.has_new():
+                self._waiting = True
                 return None
             number, image, captured = self._latest
-        self.dropped += number - self._taken - 1
+            self._waiting = self._asked = False
+        self._took_at = now
         self._taken = number
         seconds = captured - self._start if self.live else number / (self.fps or 25.0)
         self._index += 1
@@ -134,9 +159,19 @@ class Grabber:
                 due += period
                 if self._halt.wait(max(0.0, due - time.monotonic())):
                     return
-            ok, image = self._capture.read()
+            ok, image = self._capture.grab(), None
+            if ok:
+                now = time.monotonic()
+                self._interval = _average(self._interval, now - last_ok)
+                last_ok = now
+                if not self._wanted(now):
+                    with self._changed:
+                        self._number += 1  # grabbed, never retrieved: superseded before the loop was ready
+                    continue
+                ok, image = self._capture.retrieve()
             if ok and image is not None:
-                last_ok = time.monotonic()
+                self.decoded += 1
+                self._since_retrieved = 0
                 with self._changed:
                     self._latest = (self._number, image, last_ok)
                     self._number += 1
@@ -150,6 +185,17 @@ class Grabber:
             if not self._reopen():
                 return
             last_ok = time.monotonic()
+
+    def _wanted(self, now: float) -> bool:
+        """Whether to retrieve the frame just grabbed: not within the stride, and the loop waits
+        for it or will be ready before a frame and a half more have come (so that a frame
+        retrieved is there when it asks, its pace varying a little)."""
+        self._since_retrieved += 1
+        if self._since_retrieved < self.stride:
+            return False
+        if self._waiting or self._busy is None or self._took_at is None or self._interval is None:
+            return True
+        return now + 1.5 * self._interval >= self._took_at + self._busy
 
     def _reopen(self) -> bool:
         """Open the source again, pausing longer after each failure; False when it gave up."""
@@ -181,3 +227,8 @@ class Grabber:
     def _say(self, message: str) -> None:
         if self.on_status is not None:
             self.on_status(message)
+
+
+def _average(mean: float | None, value: float) -> float:
+    """A running mean that follows a pace as it changes (about the last ten values)."""
+    return value if mean is None else 0.9 * mean + 0.1 * value

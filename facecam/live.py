@@ -142,6 +142,8 @@ class Recognition:
         timer = self.recognizer.timer
         self.frames += 1
         tracks, matched = recognized or self.recognizer.process(frame.image, frame.index, frame.time)
+        if self.source is not None:
+            self.source.pace(self.recognizer.stride())
         seen = Seen(frame, tracks, matched, self.recognizer.tracker.tracks)
         for observer in self.observers:
             observer.update(seen)

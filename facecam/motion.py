@@ -7,7 +7,14 @@ the scene's own noise (measured, median absolute difference) and a whole-frame b
 (auto exposure, clouds) is taken out first. Isolated changed pixels are ignored; a region of
 them is motion. While there is no motion and nothing is being tracked the detector is skipped;
 the frame in which motion starts is detected at once, so an arrival is not missed. Every
-RECHECK_S the detector runs anyway (someone who came in unseen and stands still).
+RECHECK_S the detector runs anyway (someone who came in unseen and stands still). While the
+picture is still only one frame in IDLE_STRIDE is looked at (an arrival is seen at most one frame
+later).
+
+While faces are followed (pipeline.Recognizer: every face on screen tracked and named steadily),
+movement around them is theirs (a face, and the head and shoulders below it): the gate tells
+the recognizer to carry those tracks by their prediction, and to run the detector only when
+something moves elsewhere in the picture.
 
 Masks leave parts of the picture out (a tree, a TV, a clock): rectangles in the frame's pixels,
 or an image of the frame's size whose black pixels are ignored.
@@ -111,10 +118,14 @@ def _read_mask(path: Path) -> np.ndarray:
     return mask > 0
 
 
+REST, FOLLOW, DETECT = "rest", "follow", "detect"  # what a frame gets (MotionGate.look)
+
+
 class MotionGate:
-    """open(image, tracking) -> whether to run the detector on this frame. Counts what it did:
-    `frames` seen, `gated` (detector skipped), `idle` (the last frame was gated), `closed`
-    (it was gated at least once)."""
+    """look(image, now, tracked, followed) -> what this frame gets: REST (no detector), FOLLOW
+    (the followed faces carried by their tracks' prediction) or DETECT. Counts what it did:
+    `frames` seen, `gated` (rested), `followed`, `idle` (the last frame rested), `closed` (it
+    rested at least once)."""
 
     WIDTH = 160  # pixels of the grey copy the comparison runs on
     LEARN = 0.05  # background update per frame where nothing moves (a time constant of 20 frames)
@@ -123,10 +134,12 @@ class MotionGate:
     MIN_LEVEL = 8.0  # ... and at least this many grey levels
     MIN_AREA = 0.002  # motion: at least this share of the watched pixels (20 of a 160x90 copy)
     RECHECK_S = 5.0  # the detector runs at least this often, motion or not
+    IDLE_STRIDE = 2  # while the picture is still, one frame in this many is looked at
+    AROUND = (1.0, 0.5, 1.0, 3.0)  # a followed face's own region: face widths left and right, heights above and below
 
     def __init__(self, mask: MotionMask | None = None):
         self.mask = mask or MotionMask()
-        self.frames = self.gated = 0
+        self.frames = self.gated = self.followed = 0
         self.idle = self.closed = False
         self.reset()
 
@@ -137,21 +150,34 @@ class MotionGate:
         self._noise: float | None = None
         self._detected = None  # when the detector last ran (seconds)
 
-    def open(self, image: np.ndarray, tracking: bool, now: float | None = None) -> bool:
-        """Whether the detector runs on this frame: it moved, something is tracked, or it has
-        not run for RECHECK_S. now: the frame's time in seconds (default: the clock's)."""
+    def look(self, image: np.ndarray, now: float | None = None, *, tracked: bool = False,
+             followed: list[np.ndarray] | None = None) -> str:
+        """What this frame gets. DETECT: something moved (outside the followed faces' regions),
+        something is tracked but not followed, or the detector has not run for RECHECK_S.
+        FOLLOW: faces are followed (their boxes) and nothing moved elsewhere. REST: nothing
+        moved and nothing is tracked. now: the frame's time in seconds (default: the clock's)."""
         self.frames += 1
-        moving = self.moving(image)
+        moving = self.moving(image, outside=followed)
         now = time.monotonic() if now is None else now
-        if moving or tracking or self._detected is None or not 0 <= now - self._detected < self.RECHECK_S:
+        if moving or self._detected is None or (tracked and not followed) or (
+                not tracked and not 0 <= now - self._detected < self.RECHECK_S):
             self._detected, self.idle = now, False
-            return True
+            return DETECT
+        if tracked:
+            self.followed += 1
+            self.idle = False
+            return FOLLOW
         self.gated += 1
         self.idle = self.closed = True
-        return False
+        return REST
 
-    def moving(self, image: np.ndarray) -> bool:
-        """Whether this frame shows motion against the background (and learn from it)."""
+    def stride(self) -> int:
+        """One frame in how many the loop needs to look at now."""
+        return self.IDLE_STRIDE if self.idle else 1
+
+    def moving(self, image: np.ndarray, outside: list[np.ndarray] | None = None) -> bool:
+        """Whether this frame shows motion against the background (and learn from it); outside:
+        face boxes (x1, y1, x2, y2 in the frame) whose regions' own movement does not count."""
         import cv2
 
         height, width = image.shape[:2]
@@ -175,10 +201,17 @@ class MotionGate:
         level = max(self.MIN_LEVEL, self.NOISE_K * self._noise)
         changed = ((np.abs(diff) > level) & self._watch).astype(np.uint8)
         changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))  # lone pixels are noise
-        moving = int(changed.sum()) >= max(4, self.MIN_AREA * int(self._watch.sum()))
         cv2.accumulateWeighted(small, self._background, self.LEARN, mask=1 - changed)
         cv2.accumulateWeighted(small, self._background, self.ABSORB)
-        return moving
+        if outside:
+            changed = changed.copy()
+            scale = small_size[0] / width
+            left, above, right, below = self.AROUND
+            for x1, y1, x2, y2 in outside:
+                w, h = x2 - x1, y2 - y1
+                changed[max(0, int((y1 - above * h) * scale)):max(0, int(np.ceil((y2 + below * h) * scale))),
+                        max(0, int((x1 - left * w) * scale)):max(0, int(np.ceil((x2 + right * w) * scale)))] = 0
+        return int(changed.sum()) >= max(4, self.MIN_AREA * int(self._watch.sum()))
 
     def summary(self) -> dict:
-        return {"frames": self.frames, "gated": self.gated, "closed": self.closed}
+        return {"frames": self.frames, "gated": self.gated, "followed": self.followed, "closed": self.closed}

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from .motion import DETECT, FOLLOW
 from .quality import detection_quality, same_face_cosine
 from .tracking import Track, Tracker
 
@@ -36,12 +37,19 @@ class Recognizer:
     not the same face as the track's last one, the track restarts under a new id, so a stranger
     never inherits a name. People enrolled meanwhile (by another process) are picked up within
     RELOAD_SECONDS. Each match is a vote; a track's name is the smoothed vote
-    (tracking.Track.vote). Scores are on the embedder's calibrated scale. gate: a
-    motion.MotionGate that skips the detector while the scene is still and nothing is tracked
-    (None: every frame is detected).
+    (tracking.Track.vote). Scores are on the embedder's calibrated scale.
+
+    gate: a motion.MotionGate (None: every frame is detected). With it the detector rests while
+    the picture is still and nothing is tracked, and detects less while every track on screen is
+    followed (seen in the last frame, its name steady, its box not growing): those frames carry
+    the tracks by their prediction, as long as nothing moves away from them, and every
+    DETECT_EVERY-th frame is detected anyway; a face is embedded only in a detected frame.
     """
 
     RELOAD_SECONDS = 2.0  # how often to look for people enrolled meanwhile by another process
+    DETECT_EVERY = 5  # while faces are followed, the whole frame is still detected every 5th frame
+    STEADY_VOTES = 3  # a track is followed once its last 3 matches agree on its name (or on none)
+    GROWTH = 1.3  # ... and while its box has not grown by this much since it was last detected
     QUALITY_GAIN = 1.25  # re-embed when the face is this much better than last time
     LOOSE_OVERLAP = 0.5  # re-embed when the box overlapped the prediction less than this
 
@@ -56,6 +64,7 @@ class Recognizer:
         self.timer = timer or StageTimer()
         self.gate = gate
         self._checked = time.monotonic()
+        self._since_detected = 0  # frames since the whole frame was last detected
 
     def reset(self) -> None:
         """Forget every track (a video that starts over, a new source)."""
@@ -68,17 +77,37 @@ class Recognizer:
         the frame's time (the gate's clock; default: now)."""
         return process_together([self], [image], [frame], None if seconds is None else [seconds])[0]
 
-    def _detects(self, image: np.ndarray, seconds: float | None) -> bool:
-        """Whether this frame goes to the detector (the gate's decision, timed as "motion")."""
+    def _look(self, image: np.ndarray, seconds: float | None) -> str:
+        """What this frame gets: motion.DETECT, FOLLOW or REST (the gate's decision, timed as "motion")."""
         if self.gate is None:
-            return True
+            return DETECT
+        tracks = self.tracker.tracks
+        followed = None
+        if tracks and self._since_detected + 1 < self.DETECT_EVERY and all(map(self._steady, tracks)):
+            followed = [t.predicted_box() for t in tracks]
         with self.timer("motion"):
-            return self.gate.open(image, bool(self.tracker.tracks), seconds)
+            look = self.gate.look(image, seconds, tracked=bool(tracks), followed=followed)
+        self._since_detected = 0 if look == DETECT else self._since_detected + 1
+        return look
+
+    def _steady(self, track: Track) -> bool:
+        """Whether the track can be followed without the detector: seen in the last frame, its
+        last STEADY_VOTES matches agreeing on its name, its box not grown since it was detected."""
+        recent = list(track.votes)[-self.STEADY_VOTES:]
+        return (track.misses == 0 and len(recent) == self.STEADY_VOTES and all(n == track.name for n, _ in recent)
+                and area(track.predicted_box()) <= self.GROWTH * area(track.detected.box))
+
+    def stride(self) -> int:
+        """One frame in how many the loop needs to look at now (fewer while the picture is still)."""
+        return 1 if self.gate is None else self.gate.stride()
 
     def _due(self, faces, frame: int) -> tuple[list[Track], list[Track]]:
-        """Track the faces; (the tracks visible, those to embed now)."""
+        """Track the faces (None: a frame the tracks were followed through, no detector ran);
+        (the tracks visible, those to embed now)."""
         if time.monotonic() - self._checked > self.RELOAD_SECONDS:
             self.registry, self._checked = self.registry.reload(), time.monotonic()
+        if faces is None:
+            return self.tracker.follow(frame), []
         tracks = self.tracker.update(faces, frame)
         due = [t for t in tracks if t.embedded_frame is None
                or frame - t.embedded_frame >= self.reembed_every
@@ -106,8 +135,9 @@ def process_together(recognizers: list[Recognizer], images: list[np.ndarray], fr
     together."""
     first = recognizers[0]
     seconds = seconds or [None] * len(images)
-    detected = [i for i, (r, image, when) in enumerate(zip(recognizers, images, seconds)) if r._detects(image, when)]
-    faces: list[list] = [[] for _ in images]
+    looks = [r._look(image, when) for r, image, when in zip(recognizers, images, seconds)]
+    detected = [i for i, look in enumerate(looks) if look == DETECT]
+    faces: list[list | None] = [None if look == FOLLOW else [] for look in looks]
     if detected:
         with _shared([recognizers[i] for i in detected], "detect"):
             batch = [images[i] for i in detected]
@@ -126,6 +156,10 @@ def process_together(recognizers: list[Recognizer], images: list[np.ndarray], fr
                 r._match(due, vectors[start:start + len(due)], frame)
                 start += len(due)
     return plans
+
+
+def area(box: np.ndarray) -> float:
+    return float(max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1]))
 
 
 @contextmanager

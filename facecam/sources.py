@@ -77,6 +77,17 @@ class FrameSource:
         return self._grabber.reconnects if self._grabber is not None else 0
 
     @property
+    def decoded(self) -> int:
+        """Frames of a live source converted to a picture (the others were only grabbed)."""
+        return self._grabber.decoded if self._grabber is not None else 0
+
+    def pace(self, stride: int) -> None:
+        """Look at one frame in `stride` of a live source from now on (the loop watching a still
+        picture needs fewer); every frame of a file read at full speed is looked at anyway."""
+        if self._grabber is not None:
+            self._grabber.stride = stride
+
+    @property
     def state(self) -> str | None:
         """What is wrong right now ("reconnecting (attempt 2 of 3)"), or None."""
         return self._grabber.state if self._grabber is not None else None

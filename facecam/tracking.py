@@ -16,7 +16,7 @@ from .types import Detection
 @dataclass
 class Track:
     id: int
-    face: Detection  # the latest detection
+    face: Detection  # the latest detection, or the face carried by prediction where no detector ran
     first_frame: int
     last_frame: int
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # box change per frame
@@ -28,6 +28,12 @@ class Track:
     votes: deque = field(default_factory=lambda: deque(maxlen=Tracker.HISTORY))  # (name or None, score)
     name: str | None = None  # the smoothed identity
     score: float | None = None  # the latest score given to that identity
+    detected: Detection | None = None  # the latest face the detector found ...
+    detected_frame: int | None = None  # ... and in which frame
+
+    def __post_init__(self):
+        self.detected = self.detected or self.face
+        self.detected_frame = self.first_frame if self.detected_frame is None else self.detected_frame
 
     def predicted_box(self) -> np.ndarray:
         return self.face.box + self.velocity * (self.misses + 1)
@@ -65,9 +71,11 @@ class Tracker:
             track = self.tracks[t]
             if d in assigned or any(a is track for a in assigned.values()):
                 continue
-            gap = frame - track.last_frame
-            track.velocity = 0.5 * track.velocity + 0.5 * (faces[d].box - track.face.box) / max(gap, 1)
+            # from detection to detection: the frames it was followed through carried its prediction only
+            gap = frame - track.detected_frame
+            track.velocity = 0.5 * track.velocity + 0.5 * (faces[d].box - track.detected.box) / max(gap, 1)
             track.face, track.last_frame, track.misses, track.overlap = faces[d], frame, 0, float(overlap[t, d])
+            track.detected, track.detected_frame = faces[d], frame
             assigned[d] = track
         for track in self.tracks:
             if track.last_frame != frame:
@@ -80,8 +88,24 @@ class Tracker:
                 self.tracks.append(assigned[d])
         return [assigned[d] for d in range(len(faces))]
 
+    def follow(self, frame: int) -> list[Track]:
+        """Carry every track to this frame by its prediction, where no detector ran (its box
+        moved by its velocity, its landmarks with it); returns them all, as seen in this frame."""
+        for track in self.tracks:
+            track.face = carried(track.face, track.predicted_box())
+            track.last_frame = frame
+        return list(self.tracks)
+
     def restart(self, track: Track, frame: int) -> None:
         """The track turned out to follow someone else (a cut, a face passing in front): from now
         on it is a new track, with a new id and no votes."""
         track.id, self._next_id = self._next_id, self._next_id + 1
         track.first_frame, track.votes, track.name, track.score = frame, deque(maxlen=self.HISTORY), None, None
+
+
+def carried(face: Detection, box: np.ndarray) -> Detection:
+    """The face moved and scaled to `box`, its landmarks with it (the same score)."""
+    old_center, new_center = (face.box[:2] + face.box[2:]) / 2, (box[:2] + box[2:]) / 2
+    scale = (box[2:] - box[:2]) / np.maximum(face.box[2:] - face.box[:2], 1e-3)
+    landmarks = (face.landmarks - old_center) * scale + new_center
+    return Detection(box=box.astype(np.float32), score=face.score, landmarks=landmarks.astype(np.float32))

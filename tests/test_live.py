@@ -171,8 +171,11 @@ def test_recognize_names_the_enrolled_and_nobody_else(headless_run):
     events, summary = headless_run
     assert summary["frames"] == 275 and summary["ended"] == "ended" and summary["threshold"] == 0.8
     assert set(summary["ms_per_frame"]) == {"decode", "motion", "detect", "track", "embed", "match"}
-    # the stage moves in every frame of the clip: the motion gate never rests the detector
-    assert summary["motion"] == {"frames": 275, "gated": 0, "closed": False}
+    # the stage moves in every frame of the clip: the motion gate never rests the detector; the
+    # five strangers of the audience shot, still and steadily unknown, are followed without it
+    # in frames 238-241 (which moves their re-embedding from 241 to 242: one event fewer than
+    # with the detector on every frame, --no-motion)
+    assert summary["motion"] == {"frames": 275, "gated": 0, "followed": 4, "closed": False}
     named = [e for e in events if e["name"]]
     assert all(e["frame"] < 211 for e in named)  # no name for anyone in the audience
     at_piano = lambda e: e["frame"] < 46 and e["box"][2] < 150  # noqa: E731
@@ -186,7 +189,7 @@ def test_recognize_names_the_enrolled_and_nobody_else(headless_run):
 
 
 EXPECTED_PEOPLE = [("Lin-Manuel Miranda", 0.0, 7.007, 149)]
-EXPECTED_COUNTS = (94, 15, 26)
+EXPECTED_COUNTS = (93, 15, 26)  # 94 events with --no-motion (see above)
 
 
 def test_recognize_writes_the_annotated_video(data, people_registry, tmp_path):

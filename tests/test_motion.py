@@ -38,24 +38,24 @@ def test_the_empty_stage_has_no_face(detector, stage):
 
 
 def test_a_still_picture_rests_the_detector_until_something_moves(stage):
-    from facecam.motion import MotionGate, MotionMask
+    from facecam.motion import DETECT, REST, MotionGate, MotionMask
 
     frames = list(still_frames(stage, 140, FPS))  # 4.7 s: under the gate's 5 s recheck
     gate = MotionGate()
-    assert [gate.open(f, False, i / FPS) for i, f in enumerate(frames)] == [True] + [False] * 139
+    assert [gate.look(f, i / FPS) for i, f in enumerate(frames)] == [DETECT] + [REST] * 139
     assert (gate.frames, gate.gated, gate.idle, gate.closed) == (140, 139, True, True)
     moved = frames[-1].copy()
     moved[150:200, 300:340] = 255 - moved[150:200, 300:340]  # something 40x50 px changed (of 640x360)
-    assert gate.open(moved, False, 140 / FPS) and not gate.idle
-    assert gate.open(frames[-1], True, 141 / FPS)  # someone tracked: the detector runs, still or not
-    assert not gate.open(frames[-1], False, 142 / FPS)
-    assert gate.open(frames[-1], False, 142 / FPS + MotionGate.RECHECK_S)  # and every 5 s anyway
+    assert gate.look(moved, 140 / FPS) == DETECT and not gate.idle
+    assert gate.look(frames[-1], 141 / FPS, tracked=True) == DETECT  # someone tracked: the detector runs, still or not
+    assert gate.look(frames[-1], 142 / FPS) == REST
+    assert gate.look(frames[-1], 142 / FPS + MotionGate.RECHECK_S) == DETECT  # and every 5 s anyway
     # the same change inside a mask does not count
     masked = MotionGate(MotionMask.parse(["290,140,350,210"]))
-    assert [masked.open(f, False, i / FPS) for i, f in enumerate([*frames[:20], moved])] == [True] + [False] * 20
+    assert [masked.look(f, i / FPS) for i, f in enumerate([*frames[:20], moved])] == [DETECT] + [REST] * 20
     # a video that starts over is learnt again
     gate.reset()
-    assert gate.open(frames[0], False, 0.0)
+    assert gate.look(frames[0], 0.0) == DETECT
 
 
 def test_someone_walking_into_a_still_scene_is_found_in_the_frame_he_arrives(arrival, people_registry):
@@ -66,12 +66,62 @@ def test_someone_walking_into_a_still_scene_is_found_in_the_frame_he_arrives(arr
     gated, every = run(), run("--no-motion")
     assert gated.returncode == 0 and every.returncode == 0, gated.stderr + every.stderr
     (events, summary), (all_events, all_summary) = events_and_summary(gated.stdout), events_and_summary(every.stdout)
-    assert summary["motion"] == {"frames": STILL + ARRIVING, "gated": STILL - 1, "closed": True}
+    assert summary["motion"] == {"frames": STILL + ARRIVING, "gated": STILL - 1, "followed": 0, "closed": True}
     assert all_summary["motion"] is None and "motion" not in all_summary["ms_per_frame"]
     assert events == all_events
     assert min(e["frame"] for e in events) == STILL
     assert [(p["name"], p["first"], p["frames"]) for p in summary["people"]] == [(LIN, round(STILL / FPS, 3), NAMED)]
     assert summary["people"] == all_summary["people"]
+
+
+@pytest.fixture(scope="module")
+def door(data, detector, tmp_path_factory):
+    """Lin-Manuel Miranda standing still (the clip's frame 170, under sensor noise and a drifting
+    light) for DOOR_ALONE frames; then a stranger of the audience (the clip's frame 230, its
+    largest face) stands beside him, top left, for as long again."""
+    frames = clip_frames(data / CLIP, 231)
+    stranger = max(detector.detect(frames[230]), key=lambda f: f.box[2] - f.box[0])
+    x1, y1, x2, y2 = (int(v) for v in stranger.box)
+    patch = frames[230][y1 - 20:y2 + 20, x1 - 20:x2 + 20]
+
+    def scene():
+        for k, image in enumerate(still_frames(frames[170], 2 * DOOR_ALONE, FPS)):
+            if k >= DOOR_ALONE:
+                image[40:40 + patch.shape[0], 30:30 + patch.shape[1]] = patch
+            yield image
+
+    path = tmp_path_factory.mktemp("door") / "door.mp4"
+    write_video(scene(), path, FPS)
+    return path
+
+
+DOOR_ALONE = 60
+
+
+def test_faces_standing_still_are_followed_and_a_newcomer_is_detected_in_the_frame_he_arrives(door, people_registry):
+    """Once his name is steady (three matches: frames 0, 10, 20) he is followed by his track's
+    prediction and the detector runs on one frame in Recognizer.DETECT_EVERY; the stranger who
+    appears in frame 60 moves outside his region and is detected in that very frame, as with the
+    detector on every frame (--no-motion); once the stranger's track is steady too (frames 60,
+    70, 80) both are followed. Both are on screen, with their names, in every frame."""
+    from facecam.pipeline import Recognizer
+
+    run = lambda *more: facecam("recognize", "--source", door, "--registry", people_registry,  # noqa: E731
+                                "--headless", "--json", "--no-history", *more)
+    gated, every = run(), run("--no-motion")
+    assert gated.returncode == 0 and every.returncode == 0, gated.stderr + every.stderr
+    (events, summary), (all_events, all_summary) = events_and_summary(gated.stdout), events_and_summary(every.stdout)
+    # each face is steady after its third match (frames 0, 10, 20 after it appears: re-embedded every
+    # 10); in the 39 frames that follow, until the stranger comes and until the end, every fifth is detected
+    after_steady = DOOR_ALONE - (Recognizer.STEADY_VOTES - 1) * 10 - 1
+    followed = 2 * (after_steady - after_steady // Recognizer.DETECT_EVERY)
+    assert summary["motion"] == {"frames": 2 * DOOR_ALONE, "gated": 0, "followed": followed, "closed": False}
+    assert summary["ms_per_frame"]["detect"] < 0.6 * all_summary["ms_per_frame"]["detect"]
+    first = lambda evs: sorted({e["track_id"]: (e["frame"], e["name"]) for e in reversed(evs)}.values())  # noqa: E731
+    assert first(events) == first(all_events) == [(0, LIN), (DOOR_ALONE, None)]
+    assert summary["people"] == all_summary["people"] == [{"name": LIN, "first": 0.0, "last": round((2 * DOOR_ALONE - 1) / FPS, 3),
+                                                           "frames": 2 * DOOR_ALONE}]
+    assert summary["unknown_tracks"] == all_summary["unknown_tracks"] == 1
 
 
 def test_the_summary_says_what_the_gate_did(arrival, data, people_registry):

@@ -258,17 +258,22 @@ def test_bad_stream_urls_are_one_line_errors(people_registry, tmp_path, clip_fra
 
 
 class FakeCapture:
-    """Frames numbered in their first pixel, as fast as asked; after `fail_after` reads only failures."""
+    """Frames numbered in their first pixel, every 2 ms; after `fail_after` grabs only failures.
+    `retrieved`: the numbers of the frames converted to a picture."""
 
     def __init__(self, fail_after=None, start=0):
-        self.reads, self.fail_after, self.start = 0, fail_after, start
+        self.reads, self.fail_after, self.start, self.retrieved = 0, fail_after, start, []
 
-    def read(self):
+    def grab(self):
         self.reads += 1
         if self.fail_after is not None and self.reads > self.fail_after:
             time.sleep(0.01)
-            return False, None
+            return False
         time.sleep(0.002)
+        return True
+
+    def retrieve(self):
+        self.retrieved.append(self.start + self.reads)
         return True, np.full((2, 2, 3), (self.start + self.reads) % 256, np.uint8)
 
     def release(self):
@@ -288,9 +293,27 @@ def test_the_grabber_hands_over_the_newest_frame_and_counts_the_rest():
         time.sleep(0.02)  # a loop ten times slower than the source
     assert grabber.stopped and "fake: lost, and not back after 0 attempts" in grabber.failure
     assert [f.index for f in taken] == list(range(len(taken)))
-    last = taken[-1].image[0, 0, 0]
-    assert grabber.dropped + len(taken) == 400 and last == 400 % 256  # the very last frame read was handed over
+    assert grabber.dropped + len(taken) == 400  # every frame grabbed was either taken or counted as dropped
+    assert taken[-1].image[0, 0, 0] == capture.retrieved[-1] % 256  # the newest picture was handed over
     assert all(b.captured > a.captured for a, b in zip(taken, taken[1:]))
+    # only what the loop takes is converted: the last frame or two before it is ready, not all 400
+    assert grabber.decoded == len(capture.retrieved) and len(taken) <= grabber.decoded <= 2.5 * len(taken) + 5
+
+
+def test_the_grabber_retrieves_every_frame_for_a_loop_that_keeps_up_and_one_in_stride_for_a_resting_one():
+    from facecam.grabber import Grabber
+
+    capture = FakeCapture(fail_after=200)
+    grabber = Grabber(capture, lambda: None, name="fake", live=True, fps=None, reconnect=0)
+    taken = [f for f in grabber.frames() if f is not None]  # a loop faster than the source
+    assert len(taken) == len(capture.retrieved) == grabber.decoded and grabber.dropped + len(taken) == 200
+    assert len(taken) >= 190  # a frame missed only when a grab came while the loop was between two polls
+    capture = FakeCapture(fail_after=200)
+    grabber = Grabber(capture, lambda: None, name="fake", live=True, fps=None, reconnect=0)
+    grabber.stride = 2  # a still picture: one frame in two is looked at
+    taken = [f for f in grabber.frames() if f is not None]
+    assert len(taken) == len(capture.retrieved) and 95 <= len(taken) <= 100
+    assert all(b - a >= 2 for a, b in zip(capture.retrieved, capture.retrieved[1:]))
 
 
 def test_the_grabber_reconnects_with_growing_pauses(monkeypatch):

@@ -61,6 +61,7 @@ class LiveStream:
 
     def _step(self, frame: Frame):
         tracks, matched = self.recognizer.process(frame.image, frame.index, frame.time)
+        self.source.pace(self.recognizer.stride())
         seen = Seen(frame, tracks, matched, self.recognizer.tracker.tracks)
         for observer in self.observers:
             observer.update(seen)
