@@ -252,14 +252,16 @@ def test_unknowns_groups_sheet_enrol_and_forget(seen, data, tmp_path):
     assert result.returncode == 0, result.stderr
     stderr = result.stderr
     found = groups(registry)
-    # 26 unknown sightings: 13 too unclear to group (the dark audience), 13 in 10 groups; a group
-    # is named by its oldest sighting
+    # 26 unknown sightings: 14 too unclear to group (the dark audience), 12 in 9 groups; a group
+    # is named by its oldest sighting. (With the detector on every frame, --no-motion, sighting 23
+    # keeps a sharp face and makes a tenth group: the motion gate follows the audience shot's
+    # strangers through frames 238-241, so his face is embedded, and kept, from frame 242, blurred.)
     assert [(g["cluster"], g["sighting_ids"]) for g in found] == [
         (25, [25, 27, 28]), (11, [11, 18]), (1, [1]), (3, [3]), (13, [13]), (19, [19]), (21, [21]), (22, [22]),
-        (23, [23]), (24, [24])]
-    assert "10 groups of unknown faces, 13 sightings; 13 too unclear to group" in stderr
+        (24, [24])]
+    assert "9 groups of unknown faces, 12 sightings; 14 too unclear to group" in stderr
     sheet = cv2.imread(str(tmp_path / "sheet.png"))
-    assert sheet.shape == (6 + 10 * 118, 300 + 8 * 118 + 6, 3)
+    assert sheet.shape == (6 + 9 * 118, 300 + 8 * 118 + 6, 3)
     assert groups(registry, "--min-sightings", "2") == found[:2]
     assert groups(registry, "--since", "1h", "--source", "elsewhere") == []
 
@@ -272,7 +274,7 @@ def test_unknowns_groups_sheet_enrol_and_forget(seen, data, tmp_path):
     rows = json.loads("[" + ",".join(facecam("history", "--registry", registry, "--name", "Michelle Obama", "--json")
                                      .stdout.splitlines()) + "]")
     assert sorted(r["id"] for r in rows) == [25, 27, 28]
-    assert [g["cluster"] for g in groups(registry)] == [11, 1, 3, 13, 19, 21, 22, 23, 24]
+    assert [g["cluster"] for g in groups(registry)] == [11, 1, 3, 13, 19, 21, 22, 24]
 
     assert_one_line_error(facecam("unknowns", "enrol", "11", "--name", LIN, "--registry", registry), 2,
                           "'Lin-Manuel Miranda' is enrolled already; nothing saved (--add adds samples to them)")
@@ -286,7 +288,7 @@ def test_unknowns_groups_sheet_enrol_and_forget(seen, data, tmp_path):
     history = json.loads("[" + ",".join(facecam("history", "--registry", registry, "--json").stdout.splitlines()) + "]")
     assert len(history) == 26 and not {11, 18} & {r["id"] for r in history}
     result = facecam("unknowns", "forget", "--all", "--registry", registry, "--yes")
-    assert result.returncode == 0 and "erased 21 sightings" in result.stderr, result.stderr  # 8 groups + 13 unclear
+    assert result.returncode == 0 and "erased 21 sightings" in result.stderr, result.stderr  # 7 groups + 14 unclear
     names = [r["name"] for r in map(json.loads, facecam("history", "--registry", registry, "--json").stdout.splitlines())]
     assert sorted(names) == [LIN, LIN, "Michelle Obama", "Michelle Obama", "Michelle Obama"]
     assert groups(registry) == []
@@ -304,7 +306,8 @@ def test_history_search_by_photo(seen, data):
     result = facecam("history", "search", data / "face_recognition_examples/tests/test_images/obama_partial_face.jpg",
                      "--registry", seen, "--top", "1", "--json")
     found = [(r["id"], r["name"], r["score"]) for r in map(json.loads, result.stdout.splitlines())]
-    assert found == [(24, None, pytest.approx(0.8266, abs=1e-4))]  # the 4th decimal depends on the CPU
+    # the 4th decimal depends on the CPU; 0.8266 with --no-motion, whose cadence keeps another of his faces
+    assert found == [(24, None, pytest.approx(0.8179, abs=1e-4))]
     assert_one_line_error(facecam("history", "search", data / EXAMPLES / "two_people.jpg", "--registry", seen), 2,
                           "2 faces, none clearly the largest; give a photo of one face")
     assert_one_line_error(facecam("history", "search", data / "nothing.jpg", "--registry", seen), 1, "nothing.jpg")

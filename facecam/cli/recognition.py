@@ -83,9 +83,13 @@ def recognize(
 
 def gate_words(motion: dict) -> str:
     """What the motion gate did, in a line."""
+    followed = (f"; faces followed without the detector in {motion['followed']} of {counted(motion['frames'], 'frame')}"
+                if motion["followed"] else "")
     if motion["gated"]:
         return (f"motion gate: the detector rested on {motion['gated']} of {counted(motion['frames'], 'frame')} "
-                "(a still picture, nobody tracked)")
+                f"(a still picture, nobody tracked){followed}")
+    if followed:
+        return f"motion gate: never closed{followed}"
     return "motion gate: never closed (the picture moved, or someone was tracked, in every frame)"
 
 
