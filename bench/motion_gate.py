@@ -94,6 +94,9 @@ def many(urls: list[str], active: set[int], registry: Path, seconds: float, gate
     process = recognize([*args, "--reconnect", "forever", *gate], registry)
     time.sleep(WARMUP + seconds)
     _, summary = finish(process)
+    for source in summary["sources"]:
+        print(source["source"], source["frames"], source["ms_per_frame"], source["motion"], file=sys.stderr)
+    print("total", summary["frames"], summary["seconds"], file=sys.stderr)
     return summary["sources"]
 
 

@@ -70,6 +70,7 @@ class Grabber:
         self._busy: float | None = None
         self._took_at: float | None = None
         self._asked = True  # the loop asked since it last took a frame
+        self._ahead = False  # a frame was retrieved for the loop before it asked, since it last took one
         self._waiting = True
         self._since_retrieved = 0  # frames grabbed since the last one retrieved
         self._done = False
@@ -112,7 +113,7 @@ class Grabber:
                 self._waiting = True
                 return None
             number, image, captured = self._latest
-            self._waiting = self._asked = False
+            self._waiting = self._asked = self._ahead = False
         self._took_at = now
         self._taken = number
         seconds = captured - self._start if self.live else number / (self.fps or 25.0)
@@ -188,14 +189,17 @@ class Grabber:
 
     def _wanted(self, now: float) -> bool:
         """Whether to retrieve the frame just grabbed: not within the stride, and the loop waits
-        for it or will be ready before a frame and a half more have come (so that a frame
-        retrieved is there when it asks, its pace varying a little)."""
+        for it, or it is the last frame to come before the loop will be ready (one such frame
+        between two the loop takes)."""
         self._since_retrieved += 1
         if self._since_retrieved < self.stride:
             return False
-        if self._waiting or self._busy is None or self._took_at is None or self._interval is None:
+        if self._waiting:
             return True
-        return now + 1.5 * self._interval >= self._took_at + self._busy
+        if self._ahead or self._busy is None or self._interval is None or now + self._interval < self._took_at + self._busy:
+            return False
+        self._ahead = True
+        return True
 
     def _reopen(self) -> bool:
         """Open the source again, pausing longer after each failure; False when it gave up."""

@@ -137,7 +137,7 @@ class FrameSource:
             why = (f"no answer within {self.STREAM_TIMEOUT:g} s" if waited >= self.STREAM_TIMEOUT - 0.5
                    else "refused, not found, wrong credentials, or not a video stream")
             raise InputError(f"{hide_password(url)}: the stream could not be opened ({why})")
-        return capture
+        return JpegPackets.of(capture)
 
     def _open_path(self, path: Path):
         source_path(path)
@@ -276,6 +276,45 @@ class Sources:
 
 
 _FFMPEG_OPTIONS = threading.Lock()
+
+
+class JpegPackets:
+    """A stream of JPEG pictures (MJPEG over HTTP, JPEG over RTSP) read as its packets: grab()
+    only receives one, and retrieve() decodes it, so the frames the loop never takes are never
+    decoded (FFmpeg decodes in grab(); each JPEG stands alone, unlike H.264's frames)."""
+
+    def __init__(self, capture):
+        self.capture = capture
+
+    @classmethod
+    def of(cls, capture):
+        """The capture read as packets when its stream is MJPEG, else the capture itself."""
+        cv2 = _cv2()
+        code = int(capture.get(cv2.CAP_PROP_FOURCC))
+        fourcc = "".join(chr((code >> 8 * k) & 0xFF) for k in range(4))
+        if fourcc == "MJPG" and capture.set(cv2.CAP_PROP_FORMAT, -1):
+            return cls(capture)
+        return capture
+
+    def grab(self) -> bool:
+        return self.capture.grab()
+
+    def retrieve(self):
+        ok, packet = self.capture.retrieve()
+        image = _cv2().imdecode(packet, _cv2().IMREAD_COLOR) if ok and packet is not None and packet.size else None
+        return image is not None, image
+
+    def read(self):
+        return self.retrieve() if self.grab() else (False, None)
+
+    def get(self, prop):
+        return self.capture.get(prop)
+
+    def isOpened(self) -> bool:  # noqa: N802 (cv2.VideoCapture's name)
+        return self.capture.isOpened()
+
+    def release(self) -> None:
+        self.capture.release()
 
 
 def _cv2():

@@ -167,6 +167,35 @@ def test_a_slow_consumer_keeps_its_lag_bounded(clip_frames, people_registry, tmp
     assert summary["lag_ms"]["p95"] < 150 and summary["lag_ms"]["max"] < 500
 
 
+@pytest.mark.parametrize("codec", ["jpeg-shared", "h264"])
+def test_only_the_frames_the_loop_takes_are_converted(clip_frames, codec):
+    """A loop taking a frame every 60 ms from a 30 frames/s stream: every frame is grabbed, but
+    only about the ones taken are converted to pictures (JPEG over RTSP: read as packets and
+    decoded then; H.264: decoded as they come, as each depends on the one before, and converted
+    then), each the clip's own picture."""
+    from facecam.sources import FrameSource, JpegPackets
+
+    need_rtsp()
+    server = RtspServer(clip_frames, fps="30/1", codec=codec)
+    try:
+        with FrameSource(source=server.url) as source:
+            taken, packets = [], []
+            for frame in source:
+                if frame is not None:
+                    taken.append(frame.image.shape)
+                    packets.append(isinstance(source._grabber._capture, JpegPackets))
+                    time.sleep(0.06)
+                if len(taken) == 40:
+                    break
+            grabber = source._grabber
+            assert packets == [codec == "jpeg-shared"] * 40
+            grabbed = grabber.dropped + len(taken)
+            assert taken == [(360, 640, 3)] * 40
+            assert grabbed > 70 and len(taken) <= grabber.decoded <= len(taken) + 12
+    finally:
+        server.stop()
+
+
 def test_a_file_in_real_time_drops_what_it_cannot_process(data, people_registry):
     """--realtime reads the 1080p street video (105 frames at 25 fps) at its own pace while every
     frame is detected at full size (--max-size 0, far slower than 25 frames/s): each frame is
