@@ -17,22 +17,20 @@ config_app = typer.Typer(help="Deployment files: the sources and settings of rec
 
 @config_app.command("check")
 def check(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="The deployment file (TOML).")],
     json_out: Annotated[bool, typer.Option("--json", help="What would run, as JSON.")] = False,
 ) -> None:
     """Read FILE as `serve --config FILE` would (every key and value checked, nothing opened or
     loaded) and say what would run: the sources with their masks, thresholds and away-after, the
     registry, the history and where events go. Passwords in URLs are shown as ***."""
-    from typer.main import get_command
-
     from ..notify.sinks import targets
     from ..validate import hide_password
-    from .app import app
     from .options import live_settings, with_config
 
-    command = get_command(app).commands["serve"]
-    with command.make_context("serve", ["--config", str(file)]) as ctx:
-        values = with_config(dict(ctx.params), ctx)
+    command = ctx.find_root().command.commands["serve"]
+    with command.make_context("serve", ["--config", str(file)], parent=ctx.find_root()) as serving:
+        values = with_config(dict(serving.params), serving)
         settings = live_settings(values, default_camera=False)
     disabled = values["filed_sources"].disabled if values.get("filed_sources") is not None else []
     sources = [{"name": s.name, "source": f"camera {s.camera}" if s.camera is not None else hide_password(s.path),

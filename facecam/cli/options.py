@@ -286,7 +286,7 @@ def with_config(values: dict, ctx) -> dict:
     params = {p.name: p for p in ctx.command.params}
     paths = {name for name, p in inspect.signature(ctx.command.callback).parameters.items()
              if Path in typing.get_args(p.annotation) or p.annotation is Path}
-    deployment = load(values["config"], _file_settings() - {"config", *PER_SOURCE})
+    deployment = load(values["config"], _file_settings(ctx) - {"config", *PER_SOURCE})
     for name, raw in deployment.settings.items():
         if name not in params or given_here(name):
             continue  # the other command's (serve's port under recognize), or given on the command line
@@ -305,13 +305,10 @@ def with_config(values: dict, ctx) -> dict:
     return values
 
 
-def _file_settings() -> set[str]:
-    """The option names a deployment file may set: those of recognize and serve, which share it."""
-    from typer.main import get_command
-
-    from .app import app
-
-    commands = get_command(app).commands
+def _file_settings(ctx) -> set[str]:
+    """The option names a deployment file may set: those of recognize and serve, which share it
+    (the commands of the app the context runs in)."""
+    commands = ctx.find_root().command.commands
     return {p.name for command in ("recognize", "serve") for p in commands[command].params}
 
 
