@@ -51,17 +51,22 @@ def cpu_seconds(pid: int) -> float:
 
 
 def recognize(args: list[str], registry: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "facecam", "recognize", "--headless", "--json", "--no-history",
-                             "--registry", str(registry), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    """recognize --json, its lines going to a file (a pipe nobody reads would fill and stop it)."""
+    out = tempfile.TemporaryFile("w+")
+    process = subprocess.Popen([sys.executable, "-m", "facecam", "recognize", "--headless", "--json", "--no-history",
+                                "--registry", str(registry), *args], stdout=out, stderr=subprocess.DEVNULL, text=True)
+    process.out = out
+    return process
 
 
 def finish(process: subprocess.Popen, interrupt: bool = True) -> tuple[list[dict], dict]:
     """Ctrl-C (unless it ended, or interrupt is False: wait for its end); its events and its summary."""
     if interrupt and process.poll() is None:
         process.send_signal(signal.SIGINT)
-    out, _ = process.communicate(timeout=120)
-    lines = [json.loads(line) for line in out.splitlines()]
+    process.wait(timeout=120)
+    process.out.seek(0)
+    lines = [json.loads(line) for line in process.out.read().splitlines()]
+    process.out.close()
     return [line for line in lines[:-1] if "frame" in line], lines[-1]["summary"]
 
 
@@ -94,9 +99,6 @@ def many(urls: list[str], active: set[int], registry: Path, seconds: float, gate
     process = recognize([*args, "--reconnect", "forever", *gate], registry)
     time.sleep(WARMUP + seconds)
     _, summary = finish(process)
-    for source in summary["sources"]:
-        print(source["source"], source["frames"], source["ms_per_frame"], source["motion"], file=sys.stderr)
-    print("total", summary["frames"], summary["seconds"], file=sys.stderr)
     return summary["sources"]
 
 

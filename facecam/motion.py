@@ -194,9 +194,9 @@ class MotionGate:
             return True  # nothing to compare with yet: look
         diff = small - self._background
         sample = diff[self._watch][::7]  # ~2,000 pixels: enough for the medians, at a seventh of their cost
-        shift = float(np.median(sample))
+        shift = _median(sample)
         diff -= shift  # a brightness change of the whole picture is not motion
-        spread = float(np.median(np.abs(sample - shift))) * 1.4826  # the noise, as a deviation
+        spread = _median(np.abs(sample - shift)) * 1.4826  # the noise, as a deviation
         self._noise = spread if self._noise is None else 0.95 * self._noise + 0.05 * min(spread, 4 * self._noise + 1)
         level = max(self.MIN_LEVEL, self.NOISE_K * self._noise)
         changed = ((np.abs(diff) > level) & self._watch).astype(np.uint8)
@@ -215,3 +215,10 @@ class MotionGate:
 
     def summary(self) -> dict:
         return {"frames": self.frames, "gated": self.gated, "followed": self.followed, "closed": self.closed}
+
+
+def _median(values: np.ndarray) -> float:
+    """The middle value (the upper one of an even count): np.median's answer without its overhead,
+    which is most of its cost on a few thousand values."""
+    middle = len(values) // 2
+    return float(np.partition(values, middle)[middle])

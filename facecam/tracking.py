@@ -61,6 +61,8 @@ class Tracker:
     def update(self, faces: list[Detection], frame: int) -> list[Track]:
         """Link this frame's detections to tracks; returns the tracks seen in this frame, in the
         order of `faces` (new faces start new tracks)."""
+        if not faces and not self.tracks:
+            return []  # an empty scene (most frames of a door camera): nothing to link
         predicted = np.array([t.predicted_box() for t in self.tracks]).reshape(-1, 4)
         overlap = iou_matrix(predicted, np.array([f.box for f in faces]).reshape(-1, 4))
         assigned: dict[int, Track] = {}
