@@ -89,6 +89,45 @@ def embed(
         raise typer.Exit(1)
 
 
+@app.command("check-live")
+def check_live(
+    paths: PathsArg,
+    json_out: JsonImagesOpt = False,
+    liveness_threshold: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="A face scoring at least this is judged live (default: the model's, 0.5).")] = None,
+    liveness_weights: Annotated[Optional[Path], typer.Option(
+        help="A folder holding upstream's two MiniFASNet .pth files instead of the weights shipped in facecam.")] = None,
+    threshold: FaceConfidenceOpt = config.DETECT_THRESHOLD,
+    max_size: MaxSizeOpt = config.DETECT_MAX_SIZE,
+    detector: DetectorOpt = None,
+    detector_backbone: BackboneOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Whether each face is a real one in front of the camera or a picture of one (a print, a
+    phone, a screen): its liveness score, 0..1 (MiniFASNet), for tuning a camera's --liveness."""
+    from ..models import minifasnet
+
+    images = Images(paths, json_out, "checking")
+    det = build_detector(detector, detector_backbone, device, threshold, max_size)
+    judge = minifasnet.load(liveness_weights, device=device, threshold=liveness_threshold)
+    rows = []
+    for path, _, image in images:
+        faces = det.detect(image)
+        scores = judge.score(image, [f.box for f in faces])
+        if json_out:
+            ui.json_line({"image": str(path), "model": judge.name, "threshold": judge.threshold, "faces": [
+                {**f.to_json(), "liveness": round(float(s), 4), "live": bool(s >= judge.threshold)}
+                for f, s in zip(faces, scores)]})
+        else:
+            rows.extend([*row, "" if row[1] == "-" else f"{s:.3f} ({'live' if s >= judge.threshold else 'not live'})"]
+                        for row, s in zip(_table_rows(path, faces), [*scores] or [0.0]))
+    if not json_out:
+        ui.table(None, ["image", "face", "score", "box x1, y1, x2, y2", "liveness"], rows)
+        ui.info(f"{judge.name}: a face scoring {judge.threshold:g} or more is judged live")
+    if images.failed:
+        raise typer.Exit(1)
+
+
 def _table_rows(path: Path, faces) -> list[list]:
     if not faces:
         return [[str(path), "-", "", "no face"]]

@@ -1,0 +1,95 @@
+"""Liveness: MiniFASNet re-expressed in torch, its weights shipped pickle-free, judged against what
+the original implementation says of its own sample pictures (image_F1, image_F2: photos of a
+print and of a screen; image_T1: a real face), and on real faces of the shared data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facecam.images import read_image
+from facecam.models import catalog, minifasnet
+
+from helpers import assert_one_line_error, facecam
+
+SAMPLES = Path(__file__).parent / "data" / "minifasnet"
+# Computed once with minivision-ai/Silent-Face-Anti-Spoofing@b6d5f04's own test.py code (its Caffe
+# RetinaFace box, CropImage, AntiSpoofPredict with both checkpoints; OpenCV 4.10, torch 2.13):
+# the box it cut the crops around ([x, y, width, height]) and the two networks' summed softmax.
+ORIGINAL = {
+    "image_F1.jpg": ([178, 136, 223, 225], [0.392070659, 0.144662770, 1.463266551]),
+    "image_F2.jpg": ([120, 252, 252, 256], [0.003116764, 0.362571778, 1.634311497]),
+    "image_T1.jpg": ([106, 147, 207, 213], [0.000154294, 1.987135827, 0.012709880]),
+}
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return minifasnet.load(device="cpu")
+
+
+def test_the_shipped_weights_are_the_original_checkpoints():
+    """pretrained/minifasnet_2020.npz holds exactly the two .pth files' tensors (read without
+    running their pickled code), and the files are the ones the catalog names."""
+    from facecam.storage import sha256_file
+
+    entry = catalog.get("minifasnet")
+    originals = {o["file"]: o["sha256"] for o in entry.source["converted_from"]}
+    assert {f: sha256_file(SAMPLES / f) for f in originals} == originals
+    shipped = catalog.locate(entry)
+    assert shipped.parent.name == "pretrained" and sha256_file(shipped) == entry.file_sha256
+    with np.load(shipped, allow_pickle=False) as arrays:
+        packed = dict(arrays)
+    expected = minifasnet.pack(minifasnet.originals(SAMPLES))
+    assert sorted(packed) == sorted(expected) and len(packed) == 334 + 370
+    for key, value in expected.items():
+        assert packed[key].dtype == value.dtype and np.array_equal(packed[key], value), key
+    for kind, state in minifasnet.unpack(packed).items():  # the networks take them strictly
+        minifasnet.network(kind).load_state_dict(state, strict=True)
+
+
+@pytest.mark.parametrize("name", sorted(ORIGINAL))
+def test_the_original_implementation_s_scores_on_its_own_samples(judge, name):
+    (x, y, w, h), summed = ORIGINAL[name]
+    image = read_image(SAMPLES / name)
+    score = judge.score(image, [(x, y, x + w - 1, y + h - 1)])
+    assert abs(float(score[0]) - summed[1] / 2) < 1e-3
+    assert (score[0] >= judge.threshold) == (int(np.argmax(summed)) == minifasnet.REAL) == (name == "image_T1.jpg")
+
+
+def test_check_live_on_the_samples_with_facecam_s_own_detector():
+    """The samples through `facecam check-live`: facecam's boxes are not the original detector's
+    (taller), the verdicts are the same: one face each, the print and the screen not live."""
+    result = facecam("check-live", *(SAMPLES / n for n in sorted(ORIGINAL)), "--json")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    verdicts = {Path(r["image"]).name: [(f["live"], f["liveness"]) for f in r["faces"]] for r in lines}
+    assert {n: [v for v, _ in faces] for n, faces in verdicts.items()} == {
+        "image_F1.jpg": [False], "image_F2.jpg": [False], "image_T1.jpg": [True]}
+    assert verdicts["image_T1.jpg"][0][1] > 0.99 and max(verdicts["image_F1.jpg"][0][1], verdicts["image_F2.jpg"][0][1]) < 0.2
+
+
+def test_crops_keep_inside_the_picture():
+    """A face at the picture's edge: the scaled box is shifted inside (upstream's rule), and a
+    box too large for the scale is scaled less; always 80x80."""
+    image = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    for box in [(0, 0, 30, 40), (140, 100, 159, 119), (10, 10, 150, 110)]:
+        assert minifasnet.crop(image, box, 4.0).shape == (80, 80, 3)
+    # a box in the middle, small enough for the scale: exactly the scaled box, resized
+    import cv2
+
+    expected = cv2.resize(image[40:80 + 1, 60:100 + 1], (80, 80))  # centre (80, 60), 20 px box x 2.0
+    assert np.array_equal(minifasnet.crop(image, (70, 50, 89, 69), 2.0), expected)
+
+
+def test_a_folder_of_the_original_files_loads_and_a_wrong_one_says_what_is_missing(tmp_path):
+    judge = minifasnet.load(str(SAMPLES), device="cpu")
+    image = read_image(SAMPLES / "image_T1.jpg")
+    shipped = minifasnet.load(device="cpu")
+    box = (106, 147, 312, 359)
+    assert abs(float(judge.score(image, [box])[0]) - float(shipped.score(image, [box])[0])) < 1e-6
+    result = facecam("check-live", SAMPLES / "image_T1.jpg", "--liveness-weights", tmp_path)
+    assert_one_line_error(result, 1, f"{tmp_path}: 2.7_80x80_MiniFASNetV2.pth is missing")
