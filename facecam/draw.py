@@ -165,3 +165,16 @@ def sheet(rows: list[tuple[list[str], list[np.ndarray]]], *, per_row: int, size:
             x = label_width + col * (size + pad)
             out[y:y + size, x:x + size] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
     return out
+
+
+LEFT_OUT = (150, 150, 150)
+
+
+def left_out(image: np.ndarray, ignored, top: int = 0, placed: list | None = None) -> np.ndarray:
+    """The tracks that do not count, in grey with why: (with liveness checks) not judged live yet,
+    or not live."""
+    placed = [] if placed is None else placed
+    for track in ignored:
+        why = "checking liveness" if track.live is None else f"not live {track.liveness:.2f}"
+        label_box(image, track.face.box, f"#{track.id} {why}", LEFT_OUT, top, placed)
+    return image

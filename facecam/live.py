@@ -134,6 +134,7 @@ class Recognition:
         self.named_tracks: set[int] = set()  # ... and those that got a name at some point
         self.fps = Fps()
         self.lags: list[float] = []  # seconds, per live frame
+        self.not_live: set[int] = set()  # tracks left out, judged not live (with liveness checks)
 
     def __call__(self, frame: Frame, recognized: tuple | None = None):
         """recognized: (tracks, matched) when the frame was processed already (with others)."""
@@ -147,6 +148,8 @@ class Recognition:
         seen = Seen(frame, tracks, matched, self.recognizer.tracker.tracks)
         for observer in self.observers:
             observer.update(seen)
+        ignored = self.recognizer.ignored
+        self.not_live.update(t.id for t in ignored if t.live is False)
         for track in tracks:
             if track.name is None:
                 self.unknown_tracks.add(track.id)
@@ -160,7 +163,8 @@ class Recognition:
         with timer("draw"):
             if self.video is not None or self.for_video:  # faces and names only: no frame rate or keys in a file
                 self.clean = frame.image.copy()
-                draw.tracks(self.clean, tracks)
+                draw.left_out(self.clean, ignored, placed=(placed := []))
+                draw.tracks(self.clean, tracks, placed=placed)
                 if self.video is not None:
                     self.video.write(self.clean)
             if self.headless:
@@ -173,7 +177,8 @@ class Recognition:
             if self.writer is not None and self.writer.error:
                 lines.append(f"history unavailable: {counted(self.writer.waiting, 'sighting')} waiting")
             band = draw.status(shown, lines)
-            draw.tracks(shown, tracks, top=band)  # labels below the status band, never under it
+            draw.left_out(shown, ignored, top=band, placed=(placed := []))
+            draw.tracks(shown, tracks, top=band, placed=placed)  # labels below the status band, never under it
         return shown, False
 
     def close(self) -> None:
@@ -189,7 +194,9 @@ class Recognition:
                 "ended": loop.reason, "threshold": self.recognizer.threshold,
                 "people": [{"name": n, "first": round(s["first"], 3), "last": round(s["last"], 3),
                             "frames": len(s["frames"])} for n, s in sorted(self.seen.items())],
-                "unknown_tracks": len(self.unknown_tracks - self.named_tracks), "ms_per_frame": stages,
+                "unknown_tracks": len(self.unknown_tracks - self.named_tracks),
+                "not_live": len(self.not_live - self.named_tracks) if self.recognizer.liveness is not None else None,
+                "ms_per_frame": stages,
                 "dropped": self.source.dropped if self.source is not None else 0,
                 "reconnects": self.source.reconnects if self.source is not None else 0, "lag_ms": _lag(self.lags),
                 "motion": self.recognizer.gate.summary() if self.recognizer.gate is not None else None}

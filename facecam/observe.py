@@ -42,7 +42,8 @@ class Observer(Protocol):
 
 class MatchEvents:
     """`recognize --json`'s recognition events: one JSON object per track matched in a frame,
-    {"frame", "time", "track_id", "name", "score", "box"} (and "source" with several sources)."""
+    {"frame", "time", "track_id", "name", "score", "box"} (and "source" with several sources,
+    "live" and "liveness" with liveness checks)."""
 
     def __init__(self, write: Callable[[dict], None], source: str | None = None):
         self.write, self.source = write, source
@@ -51,6 +52,8 @@ class MatchEvents:
         for track in seen.matched:
             event = {"frame": seen.frame.index, "time": round(seen.frame.time, 3), "track_id": track.id,
                      "name": track.name, "score": track.score, "box": [round(float(v), 1) for v in track.face.box]}
+            if track.live is not None:  # recognising with liveness checks
+                event["live"], event["liveness"] = track.live, track.liveness
             self.write(event if self.source is None else {"source": self.source, **event})
 
     def close(self) -> None:

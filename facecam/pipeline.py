@@ -44,6 +44,12 @@ class Recognizer:
     followed (seen in the last frame, its name steady, its box not growing): those frames carry
     the tracks by their prediction, as long as nothing moves away from them, and every
     DETECT_EVERY-th frame is detected anyway; a face is embedded only in a detected frame.
+
+    liveness: a minifasnet.Liveness: then a track counts only once most of its checks (each
+    detected frame until it has Tracker.HISTORY of them, then as it is embedded) found a real
+    face in front of the camera, not a print or a screen; until then, and when judged not live,
+    it is left out of the tracks returned (no name, sighting, unknown face or alert) and kept in
+    `ignored` (drawn grey).
     """
 
     RELOAD_SECONDS = 2.0  # how often to look for people enrolled meanwhile by another process
@@ -54,7 +60,7 @@ class Recognizer:
     LOOSE_OVERLAP = 0.5  # re-embed when the box overlapped the prediction less than this
 
     def __init__(self, detector, embedder, registry, threshold: float | None = None,
-                 reembed_every: int = 10, timer: StageTimer | None = None, gate=None):
+                 reembed_every: int = 10, timer: StageTimer | None = None, gate=None, liveness=None):
         self.detector, self.embedder, self.registry = detector, embedder, registry
         self.threshold = embedder.default_threshold if threshold is None else threshold
         self.min_cosine = embedder.min_cosine(self.threshold)
@@ -62,7 +68,9 @@ class Recognizer:
         self.same_face_cosine = same_face_cosine(embedder)
         self.tracker = Tracker()
         self.timer = timer or StageTimer()
-        self.gate = gate
+        self.gate, self.liveness = gate, liveness
+        self.ignored: list[Track] = []  # the tracks of the last frame left out: not judged live
+        self._turned_live: list[Track] = []  # judged live in the last frame
         self._checked = time.monotonic()
         self._since_detected = 0  # frames since the whole frame was last detected
 
@@ -125,6 +133,30 @@ class Recognizer:
             track.vote(match.name, self.embedder.score(match.cosine))
             track.embedded_frame, track.embedded_quality = frame, detection_quality(track.face)
 
+    def _check_live(self, image: np.ndarray, tracks: list[Track], due: list[Track], frame: int) -> None:
+        """Liveness of the tracks detected in this frame that need it: those with fewer than
+        Tracker.HISTORY checks, and those embedded now."""
+        if self.liveness is None:
+            return
+        check = [t for t in tracks if t.detected_frame == frame
+                 and (len(t.live_votes) < Tracker.HISTORY or any(t is d for d in due))]
+        self._turned_live = []
+        for track, score in zip(check, self.liveness.score(image, [t.face.box for t in check])):
+            was = track.live
+            track.liveness = round(float(score), 4)
+            track.live_votes.append(bool(score >= self.liveness.threshold))
+            if track.live is True and was is not True and track.vector is not None:
+                self._turned_live.append(track)  # its match is news now: reported as matched in this frame
+
+    def _counted(self, tracks: list[Track], due: list[Track]) -> tuple[list[Track], list[Track]]:
+        """(tracks, due) without the tracks that do not count: with liveness checks, those not
+        judged live (yet)."""
+        if self.liveness is None:
+            return tracks, due
+        self.ignored = [t for t in tracks if t.live is not True]
+        matched = [t for t in due if t.live is True]
+        return [t for t in tracks if t.live is True], matched + [t for t in self._turned_live if all(t is not m for m in matched)]
+
 
 def process_together(recognizers: list[Recognizer], images: list[np.ndarray], frames: list[int],
                      seconds: list[float] | None = None):
@@ -155,7 +187,11 @@ def process_together(recognizers: list[Recognizer], images: list[np.ndarray], fr
             for r, (_, due), frame in zip(recognizers, plans, frames):
                 r._match(due, vectors[start:start + len(due)], frame)
                 start += len(due)
-    return plans
+    if first.liveness is not None:
+        with _shared(recognizers, "liveness"):
+            for r, image, (tracks, due), frame in zip(recognizers, images, plans, frames):
+                r._check_live(image, tracks, due, frame)
+    return [r._counted(tracks, due) for r, (tracks, due) in zip(recognizers, plans)]
 
 
 def area(box: np.ndarray) -> float:

@@ -30,10 +30,21 @@ class Track:
     score: float | None = None  # the latest score given to that identity
     detected: Detection | None = None  # the latest face the detector found ...
     detected_frame: int | None = None  # ... and in which frame
+    live_votes: deque = field(default_factory=lambda: deque(maxlen=Tracker.HISTORY))  # liveness checks passed
+    liveness: float | None = None  # the latest liveness score (with --liveness)
 
     def __post_init__(self):
         self.detected = self.detected or self.face
         self.detected_frame = self.first_frame if self.detected_frame is None else self.detected_frame
+
+    @property
+    def live(self) -> bool | None:
+        """Whether most of its liveness checks found a real face in front of the camera, once
+        LIVE_CHECKS were made (None before, and without liveness checks): one bad frame does not
+        flip it."""
+        if len(self.live_votes) < Tracker.LIVE_CHECKS:
+            return None
+        return 2 * sum(self.live_votes) > len(self.live_votes)
 
     def predicted_box(self) -> np.ndarray:
         return self.face.box + self.velocity * (self.misses + 1)
@@ -50,7 +61,8 @@ class Track:
 
 
 class Tracker:
-    HISTORY = 5  # matches a track's name is smoothed over
+    HISTORY = 5  # matches a track's name is smoothed over (and liveness checks its verdict is)
+    LIVE_CHECKS = 3  # liveness checks before a track is judged live or not
 
     def __init__(self, min_iou: float = 0.3, max_misses: int = 10):
         self.min_iou = min_iou
@@ -103,6 +115,7 @@ class Tracker:
         on it is a new track, with a new id and no votes."""
         track.id, self._next_id = self._next_id, self._next_id + 1
         track.first_frame, track.votes, track.name, track.score = frame, deque(maxlen=self.HISTORY), None, None
+        track.live_votes, track.liveness = deque(maxlen=self.HISTORY), None
 
 
 def carried(face: Detection, box: np.ndarray) -> Detection:

@@ -93,3 +93,83 @@ def test_a_folder_of_the_original_files_loads_and_a_wrong_one_says_what_is_missi
     assert abs(float(judge.score(image, [box])[0]) - float(shipped.score(image, [box])[0])) < 1e-6
     result = facecam("check-live", SAMPLES / "image_T1.jpg", "--liveness-weights", tmp_path)
     assert_one_line_error(result, 1, f"{tmp_path}: 2.7_80x80_MiniFASNetV2.pth is missing")
+
+
+@pytest.fixture(scope="module")
+def door(tmp_path_factory) -> tuple[Path, Path]:
+    """(a registry with the samples' person enrolled from the live photo, image_T1; a video of the
+    door: her face on a phone held up to the camera (image_F2) for 2 s, then she herself for 2 s)."""
+    import cv2
+
+    tmp = tmp_path_factory.mktemp("door")
+    registry = tmp / "registry"
+    assert facecam("register", "--name", "Her", SAMPLES / "image_T1.jpg", "--registry", registry).returncode == 0
+    video = tmp / "door.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (480, 640))
+    for name in ["image_F2.jpg"] * 20 + ["image_T1.jpg"] * 20:
+        writer.write(read_image(SAMPLES / name))
+    writer.release()
+    return registry, video
+
+
+def run(registry, source, *options):
+    from helpers import events_and_summary
+
+    result = facecam("recognize", "--source", source, "--registry", registry, "--headless", "--json", "--no-history",
+                     *options)
+    assert result.returncode == 0, result.stderr
+    return events_and_summary(result.stdout)
+
+
+def test_a_phone_held_up_to_the_camera_is_not_named_and_she_is(door):
+    """The phone's picture of her scores 0.78 against her enrolment: at --threshold 0.7 it is named
+    without liveness checks (the attack works), and with them it is judged not live and never
+    named, while she is, once three checks agree (frames 20, 21, 22)."""
+    registry, video = door
+    events, summary = run(registry, video, "--threshold", "0.7")
+    assert [(p["name"], p["first"], p["frames"]) for p in summary["people"]] == [("Her", 0.0, 40)]
+    assert summary["not_live"] is None and "live" not in events[0]
+    events, summary = run(registry, video, "--threshold", "0.7", "--liveness")
+    assert [(p["name"], p["first"], p["last"], p["frames"]) for p in summary["people"]] == [("Her", 2.2, 3.9, 18)]
+    assert (summary["not_live"], summary["unknown_tracks"]) == (1, 0)
+    assert "liveness" in summary["ms_per_frame"]
+    # her name is an event the frame she is judged live, and every event says she is
+    assert [(e["frame"], e["name"], e["live"]) for e in events] == [(22, "Her", True), (30, "Her", True)]
+    assert all(e["liveness"] > 0.99 for e in events)
+
+
+def test_the_clip_with_liveness_checks_still_names_him(data, people_registry, clip_seen):
+    """Lin-Manuel Miranda on stage is a real face: named in 145 of the 149 frames he is named in
+    without the checks (97%), from the third frame (two checks later); no track judged not live."""
+    from helpers import CLIP, events_and_summary
+
+    _, without = events_and_summary((clip_seen.parent / "recognize.jsonl").read_text())
+    events, summary = run(people_registry, data / CLIP, "--liveness")
+    people = [(p["name"], p["first"], p["last"], p["frames"]) for p in summary["people"]]
+    assert people == [("Lin-Manuel Miranda", 0.067, 7.007, 145)]
+    assert people[0][3] >= 0.9 * without["people"][0]["frames"] == 0.9 * 149 and summary["not_live"] == 0
+    assert all(e["live"] is True for e in events)
+
+
+def test_serve_with_liveness_checks_says_who_is_here_and_live(door, tmp_path):
+    """serve --liveness over the door's video, looped: she is present, and /presence says she was
+    judged live."""
+    import httpx
+
+    from helpers import AUTH, start_server, stop, wait_until
+
+    registry, video = door
+    proc, url = start_server(tmp_path, "--registry", registry, "--source", video, "--loop", "--liveness",
+                             "--threshold", "0.7", "--no-history")
+    try:
+        seen = []
+
+        def present():
+            people = httpx.get(f"{url}/presence", headers=AUTH, timeout=5).json()
+            seen.extend(people)
+            return people
+
+        wait_until(present, 60, "her, present")
+        assert {(p["name"], p["live"]) for p in seen} == {("Her", True)}
+    finally:
+        stop(proc)

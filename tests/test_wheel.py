@@ -43,6 +43,7 @@ def test_the_wheel_carries_the_default_weights_and_stays_small(installed):
     wheel, _ = installed
     names = zipfile.ZipFile(wheel).namelist()
     assert "facecam/pretrained/sface_2021dec_int8bq.npz" in names and "facecam/pretrained/LICENSE.sface.Apache-2.0" in names
+    assert "facecam/pretrained/minifasnet_2020.npz" in names and "facecam/pretrained/LICENSE.minifasnet.Apache-2.0" in names
     assert "facecam/pretrained/catalog.json" in names and "facecam/cli/__init__.py" in names
     assert {f"facecam/server/page/{f}" for f in ("index.html", "app.js", "app.css", "icon.svg")} <= set(names)  # the web page
     size = wheel.stat().st_size

@@ -82,6 +82,9 @@ MotionOpt = Annotated[bool, typer.Option(
 MotionMaskOpt = Annotated[Optional[list[str]], typer.Option(
     "--motion-mask", help="Parts of the picture where movement does not count (a TV, a tree): x1,y1,x2,y2 in pixels, "
     "repeatable, or an image of the frame's size whose black pixels are ignored; NAME=... for the source of that name only.")]
+LivenessOpt = Annotated[bool, typer.Option(
+    "--liveness/--no-liveness", help="Count a face only once it is judged live (a real face in front of the camera, not a "
+    "photo or a screen held up to it: MiniFASNet, a majority of checks).")]
 ConfigOpt = Annotated[Optional[Path], typer.Option(
     "--config", help="A deployment file (TOML): the sources, one [sources.NAME] table each, and any of these options; "
     "options given here win over it. 'facecam config check FILE' says what it would run.")]
@@ -225,6 +228,7 @@ def _live_options(reconnect: str, camera_help: str, source_help: str) -> list[tu
         ("fourcc", FourccOpt, None),
         ("motion", MotionOpt, True),
         ("motion_mask", MotionMaskOpt, None),
+        ("liveness", LivenessOpt, False),
         ("registry", RegistryOpt, None),
         ("history", HistoryOpt, None),
         ("no_history", NoHistoryOpt, False),
@@ -269,7 +273,7 @@ def live_settings(values: dict, *, default_camera: bool):
         retention=values["retention"], retention_unknown=values["retention_unknown"],
         sinks={s.name: values[s.name] for s in SETTINGS}, snapshots=values["snapshots"],
         away_after=values["away_after"], unknown_every=values["unknown_every"], motion=values["motion"],
-        motion_masks=masks)
+        motion_masks=masks, liveness=values["liveness"])
 
 
 def with_config(values: dict, ctx) -> dict:

@@ -129,7 +129,7 @@ class Watch:
             # previous frame (an arrival), a stranger's face just embedded
             wanted = t.name not in self._names if t.name is not None else t.id in embedded
             faces.append(TrackSeen(t.id, t.name, float(t.score or 0.0), t.vector.copy() if t.id in embedded else None,
-                              keys.get(t.id), seen.crop(t)[0] if wanted else None))
+                              keys.get(t.id), seen.crop(t)[0] if wanted else None, t.live))
         self._names = {t.name for t in seen.tracks}
         clock = time.monotonic() if self.live else seen.frame.time
         self.notifier._put(("seen", Observation(self.source, clock, time.time(), faces)))

@@ -34,6 +34,7 @@ class TrackSeen:
     vector: np.ndarray | None  # when the face was embedded in this frame
     sighting: str | None = None  # the history's key of the track's sighting
     crop: np.ndarray | None = None  # the face (canonical crop) where it may make an event
+    live: bool | None = None  # judged live (recognising with liveness checks; else None)
 
 
 @dataclass
@@ -92,7 +93,8 @@ class Presence:
                 if person is None:
                     person = self.present[seen.name] = _Person(obs.wall, obs.clock, obs.wall, seen.score, seen.sighting)
                     events.append(Event({"event": "arrived", "source": self.source, "name": seen.name,
-                                         "score": seen.score, "time": iso(obs.wall), "track_id": seen.track_id},
+                                         "score": seen.score, "time": iso(obs.wall), "track_id": seen.track_id,
+                                         "live": seen.live},
                                         seen.crop, seen.sighting))
                 person.last, person.last_wall = obs.clock, obs.wall
                 person.score, person.sighting = max(person.score, seen.score), seen.sighting or person.sighting
@@ -114,7 +116,8 @@ class Presence:
             self._alerted[seen.track_id] = group
             if quiet:
                 events.append(Event({"event": "unknown", "source": self.source, "name": None, "score": seen.score,
-                                     "time": iso(obs.wall), "track_id": seen.track_id, "group": group.number},
+                                     "time": iso(obs.wall), "track_id": seen.track_id, "group": group.number,
+                                     "live": seen.live},
                                     seen.crop, seen.sighting))
         return events + self.expire(obs.clock)
 

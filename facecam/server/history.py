@@ -112,7 +112,7 @@ class Events:
     def send(self, body: dict, snapshot: bytes | None) -> None:
         with self._lock:
             if body["event"] == "arrived":
-                self._present[body["source"], body["name"]] = {key: body[key] for key in ("name", "source", "score")} | {
+                self._present[body["source"], body["name"]] = {key: body.get(key) for key in ("name", "source", "score", "live")} | {
                     "since": body["time"]}
             elif body["event"] == "left":
                 self._present.pop((body["source"], body["name"]), None)

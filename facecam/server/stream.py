@@ -29,7 +29,7 @@ class LiveStream:
         self.source: FrameSource | None = None  # the one being read
         self.name: str | None = None
         self.frames_done = 0
-        self._latest = None  # (image, tracks) of the newest frame processed
+        self._latest = None  # (image, tracks, tracks left out) of the newest frame processed
         self._count = 0  # frames processed so far: which one _latest is
         self._jpeg: tuple[int, bytes] | None = None  # (count, JPEG) of the last frame a client was sent
         self._changed = threading.Condition()
@@ -67,7 +67,7 @@ class LiveStream:
             observer.update(seen)
         self.frames_done += 1
         with self._changed:
-            self._latest, self._count = (frame.image, tracks), self._count + 1
+            self._latest, self._count = (frame.image, tracks, self.recognizer.ignored), self._count + 1
             self._changed.notify_all()
         return None, False
 
@@ -77,8 +77,9 @@ class LiveStream:
         import cv2
 
         if self._jpeg is None or self._jpeg[0] != self._count:
-            image, tracks = self._latest
-            ok, jpeg = cv2.imencode(".jpg", draw.tracks(image.copy(), tracks), [cv2.IMWRITE_JPEG_QUALITY, 80])
+            image, tracks, ignored = self._latest
+            shown = draw.left_out(image.copy(), ignored, placed=(placed := []))
+            ok, jpeg = cv2.imencode(".jpg", draw.tracks(shown, tracks, placed=placed), [cv2.IMWRITE_JPEG_QUALITY, 80])
             self._jpeg = (self._count, jpeg.tobytes())
         return self._jpeg
 

@@ -87,6 +87,7 @@ class Present(BaseModel):
     source: str
     since: str
     score: float
+    live: bool | None = Field(None, description="judged live (serve --liveness); null without liveness checks")
 
 
 def routes(app: FastAPI, service, problems: dict, writer) -> None:

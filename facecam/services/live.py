@@ -69,7 +69,8 @@ class LiveSettings:
     deleted; sinks: the notification sinks' settings (notify.sinks: {setting: value}); snapshots:
     events carry the face; away_after, unknown_every: seconds (notify.presence); motion: the
     detector rests while a source's scene is still (motion.MotionGate); motion_masks: what the
-    gate ignores, by source name (None: every source; motion.parse_masks)."""
+    gate ignores, by source name (None: every source; motion.parse_masks); liveness: a face counts
+    only once judged live (pipeline.Recognizer)."""
 
     sources: list[SourceSpec]
     registry: Path
@@ -91,6 +92,7 @@ class LiveSettings:
     unknown_every: float = config.UNKNOWN_EVERY
     motion: bool = True
     motion_masks: dict = field(default_factory=dict)
+    liveness: bool = False
 
 
 # --- settings as people type them
@@ -205,6 +207,11 @@ class Live:
                                       settings.detect_threshold, settings.max_size)
         if settings.device == "auto":
             info(f"device: {describe(self.detector.device)}")
+        self.liveness = None
+        if settings.liveness:
+            from ..models import minifasnet
+
+            self.liveness = minifasnet.load(device=settings.device)
         self._opened = ExitStack()
         self.sources, self.history, self.writer, self.notifier, self.unsaved = [], None, None, None, 0
         try:
@@ -249,7 +256,7 @@ class Live:
             masks = self.settings.motion_masks
             gate = MotionGate(masks.get(None, MotionMask()).plus(masks.get(spec.name) if spec and spec.name else None))
         threshold = spec.threshold if spec is not None and spec.threshold is not None else self.settings.threshold
-        return Recognizer(self.detector, self.embedder, self.people.registry(), threshold, gate=gate)
+        return Recognizer(self.detector, self.embedder, self.people.registry(), threshold, gate=gate, liveness=self.liveness)
 
     def observers(self, source, *extra, replays=None) -> list:
         """A source's observers, in the order they are told of each frame: its sightings (with a

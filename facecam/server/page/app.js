@@ -276,7 +276,8 @@ async function refreshPresence() {
   let people;
   try { people = await api("/presence"); } catch (err) { return; }
   const list = $("present");
-  list.replaceChildren(...people.map((p) => el("li", {}, el("strong", {}, p.name), ` · ${where(p.source)} · since ${clock(p.since)}`)));
+  list.replaceChildren(...people.map((p) => el("li", {}, el("strong", {}, p.name), ` · ${where(p.source)} · since ${clock(p.since)}`,
+    p.live ? " · live" : "")));
   if (!people.length) list.append(el("li", { class: "note" }, "Nobody recognised right now."));
 }
 
