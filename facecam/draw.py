@@ -172,9 +172,16 @@ LEFT_OUT = (150, 150, 150)
 
 def left_out(image: np.ndarray, ignored, top: int = 0, placed: list | None = None) -> np.ndarray:
     """The tracks that do not count, in grey with why: (with liveness checks) not judged live yet,
-    or not live."""
+    or not live; (with the challenge) what to do to be counted, or that it was not done."""
+    from .guide import SAY
+
     placed = [] if placed is None else placed
     for track in ignored:
-        why = "checking liveness" if track.live is None else f"not live {track.liveness:.2f}"
+        if track.live is False:
+            why = f"not live {track.liveness:.2f}"
+        elif track.challenge is not None:
+            why = SAY[track.challenge] if track.turned is None else "did not turn as asked"
+        else:
+            why = "checking liveness"
         label_box(image, track.face.box, f"#{track.id} {why}", LEFT_OUT, top, placed)
     return image

@@ -135,6 +135,7 @@ class Recognition:
         self.fps = Fps()
         self.lags: list[float] = []  # seconds, per live frame
         self.not_live: set[int] = set()  # tracks left out, judged not live (with liveness checks)
+        self.not_turned: set[int] = set()  # ... named but not turning their head as asked (with the challenge)
 
     def __call__(self, frame: Frame, recognized: tuple | None = None):
         """recognized: (tracks, matched) when the frame was processed already (with others)."""
@@ -150,6 +151,7 @@ class Recognition:
             observer.update(seen)
         ignored = self.recognizer.ignored
         self.not_live.update(t.id for t in ignored if t.live is False)
+        self.not_turned.update(t.id for t in ignored if t.turned is False)
         for track in tracks:
             if track.name is None:
                 self.unknown_tracks.add(track.id)
@@ -196,6 +198,7 @@ class Recognition:
                             "frames": len(s["frames"])} for n, s in sorted(self.seen.items())],
                 "unknown_tracks": len(self.unknown_tracks - self.named_tracks),
                 "not_live": len(self.not_live - self.named_tracks) if self.recognizer.liveness is not None else None,
+                "not_turned": len(self.not_turned) if self.recognizer.challenge is not None else None,
                 "ms_per_frame": stages,
                 "dropped": self.source.dropped if self.source is not None else 0,
                 "reconnects": self.source.reconnects if self.source is not None else 0, "lag_ms": _lag(self.lags),

@@ -50,6 +50,12 @@ class Recognizer:
     face in front of the camera, not a print or a screen; until then, and when judged not live,
     it is left out of the tracks returned (no name, sighting, unknown face or alert) and kept in
     `ignored` (drawn grey).
+
+    challenge: a random.Random: then a track named (and live, with liveness checks) is asked to
+    turn its head to one side, chosen at random, and counts only once its head turns that way
+    within CHALLENGE_SECONDS (a photo cannot turn); a stranger is not asked, nor someone seen having
+    turned in the last TURNED_LASTS seconds. Until then, and for good when the turn does not come,
+    it is left out like a track not live, its label saying what to do.
     """
 
     RELOAD_SECONDS = 2.0  # how often to look for people enrolled meanwhile by another process
@@ -58,9 +64,12 @@ class Recognizer:
     GROWTH = 1.3  # ... and while its box has not grown by this much since it was last detected
     QUALITY_GAIN = 1.25  # re-embed when the face is this much better than last time
     LOOSE_OVERLAP = 0.5  # re-embed when the box overlapped the prediction less than this
+    CHALLENGE_SECONDS = 6.0  # the time a named face has to turn its head as asked
+    TURNED_LASTS = 30.0  # seconds someone who turned as asked is not asked again (a cut, a new track of them)
+    TURNS = ("left", "right")  # the directions asked (camera's: "left" is the person's right)
 
     def __init__(self, detector, embedder, registry, threshold: float | None = None,
-                 reembed_every: int = 10, timer: StageTimer | None = None, gate=None, liveness=None):
+                 reembed_every: int = 10, timer: StageTimer | None = None, gate=None, liveness=None, challenge=None):
         self.detector, self.embedder, self.registry = detector, embedder, registry
         self.threshold = embedder.default_threshold if threshold is None else threshold
         self.min_cosine = embedder.min_cosine(self.threshold)
@@ -68,15 +77,16 @@ class Recognizer:
         self.same_face_cosine = same_face_cosine(embedder)
         self.tracker = Tracker()
         self.timer = timer or StageTimer()
-        self.gate, self.liveness = gate, liveness
+        self.gate, self.liveness, self.challenge = gate, liveness, challenge
         self.ignored: list[Track] = []  # the tracks of the last frame left out: not judged live
-        self._turned_live: list[Track] = []  # judged live in the last frame
+        self._turned_live: list[Track] = []  # judged live, or turned as asked, in the last frame
+        self._turned_at: dict[str, float] = {}  # name -> when they were last seen having turned as asked
         self._checked = time.monotonic()
         self._since_detected = 0  # frames since the whole frame was last detected
 
     def reset(self) -> None:
         """Forget every track (a video that starts over, a new source)."""
-        self.tracker = Tracker()
+        self.tracker, self._turned_at = Tracker(), {}
         if self.gate is not None:
             self.gate.reset()
 
@@ -103,7 +113,8 @@ class Recognizer:
         last STEADY_VOTES matches agreeing on its name, its box not grown since it was detected."""
         recent = list(track.votes)[-self.STEADY_VOTES:]
         return (track.misses == 0 and len(recent) == self.STEADY_VOTES and all(n == track.name for n, _ in recent)
-                and area(track.predicted_box()) <= self.GROWTH * area(track.detected.box))
+                and area(track.predicted_box()) <= self.GROWTH * area(track.detected.box)
+                and (track.challenge is None or track.turned is not None))  # a turn is watched for in detected frames
 
     def stride(self) -> int:
         """One frame in how many the loop needs to look at now (fewer while the picture is still)."""
@@ -140,7 +151,6 @@ class Recognizer:
             return
         check = [t for t in tracks if t.detected_frame == frame
                  and (len(t.live_votes) < Tracker.HISTORY or any(t is d for d in due))]
-        self._turned_live = []
         for track, score in zip(check, self.liveness.score(image, [t.face.box for t in check])):
             was = track.live
             track.liveness = round(float(score), 4)
@@ -148,14 +158,42 @@ class Recognizer:
             if track.live is True and was is not True and track.vector is not None:
                 self._turned_live.append(track)  # its match is news now: reported as matched in this frame
 
+    def _ask_to_turn(self, tracks: list[Track], frame: int, now: float) -> None:
+        """The challenge: ask each track newly named (and live) to turn its head; watch for the
+        turn in detected frames until its time is up."""
+        from .guide import head_pose, pose_bin
+
+        for track in tracks:
+            if track.name is None or (self.liveness is not None and track.live is not True):
+                continue
+            if track.challenge is None:
+                track.challenge = self.challenge.choice(self.TURNS)
+                track.challenge_until = now + self.CHALLENGE_SECONDS
+                if now - self._turned_at.get(track.name, -np.inf) <= self.TURNED_LASTS:
+                    track.turned = True  # they turned as asked a moment ago
+            elif track.turned is None and track.detected_frame == frame:
+                if pose_bin(*head_pose(track.face.landmarks)) == track.challenge:
+                    track.turned = True
+                    self._turned_live.append(track)  # news now: reported as matched in this frame
+                elif now > track.challenge_until:
+                    track.turned = False
+            if track.turned:
+                self._turned_at[track.name] = now
+
+    def _counts(self, track: Track) -> bool:
+        if self.liveness is not None and track.live is not True:
+            return False
+        return self.challenge is None or track.name is None or track.turned is True
+
     def _counted(self, tracks: list[Track], due: list[Track]) -> tuple[list[Track], list[Track]]:
         """(tracks, due) without the tracks that do not count: with liveness checks, those not
-        judged live (yet)."""
-        if self.liveness is None:
+        judged live (yet); with the challenge, those named that have not turned as asked (yet)."""
+        if self.liveness is None and self.challenge is None:
             return tracks, due
-        self.ignored = [t for t in tracks if t.live is not True]
-        matched = [t for t in due if t.live is True]
-        return [t for t in tracks if t.live is True], matched + [t for t in self._turned_live if all(t is not m for m in matched)]
+        self.ignored = [t for t in tracks if not self._counts(t)]
+        matched = [t for t in due if self._counts(t)]
+        return ([t for t in tracks if self._counts(t)],
+                matched + [t for t in self._turned_live if self._counts(t) and all(t is not m for m in matched)])
 
 
 def process_together(recognizers: list[Recognizer], images: list[np.ndarray], frames: list[int],
@@ -187,10 +225,15 @@ def process_together(recognizers: list[Recognizer], images: list[np.ndarray], fr
             for r, (_, due), frame in zip(recognizers, plans, frames):
                 r._match(due, vectors[start:start + len(due)], frame)
                 start += len(due)
+    for r in recognizers:
+        r._turned_live = []
     if first.liveness is not None:
         with _shared(recognizers, "liveness"):
             for r, image, (tracks, due), frame in zip(recognizers, images, plans, frames):
                 r._check_live(image, tracks, due, frame)
+    if first.challenge is not None:
+        for r, (tracks, _), frame, when in zip(recognizers, plans, frames, seconds):
+            r._ask_to_turn(tracks, frame, time.monotonic() if when is None else when)
     return [r._counted(tracks, due) for r, (tracks, due) in zip(recognizers, plans)]
 
 

@@ -32,6 +32,9 @@ class Track:
     detected_frame: int | None = None  # ... and in which frame
     live_votes: deque = field(default_factory=lambda: deque(maxlen=Tracker.HISTORY))  # liveness checks passed
     liveness: float | None = None  # the latest liveness score (with --liveness)
+    challenge: str | None = None  # the head direction asked of it once named (with --challenge; guide.pose_bin's)
+    challenge_until: float = 0.0  # ... the frame time by which the turn must come
+    turned: bool | None = None  # ... whether it came (None: not yet)
 
     def __post_init__(self):
         self.detected = self.detected or self.face
@@ -116,6 +119,7 @@ class Tracker:
         track.id, self._next_id = self._next_id, self._next_id + 1
         track.first_frame, track.votes, track.name, track.score = frame, deque(maxlen=self.HISTORY), None, None
         track.live_votes, track.liveness = deque(maxlen=self.HISTORY), None
+        track.challenge, track.turned = None, None
 
 
 def carried(face: Detection, box: np.ndarray) -> Detection:

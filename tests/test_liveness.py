@@ -173,3 +173,51 @@ def test_serve_with_liveness_checks_says_who_is_here_and_live(door, tmp_path):
         assert {(p["name"], p["live"]) for p in seen} == {("Her", True)}
     finally:
         stop(proc)
+
+
+class Asks:
+    """The challenge's random choice, fixed: always this direction."""
+
+    def __init__(self, direction: str):
+        self.direction = direction
+
+    def choice(self, options):
+        assert self.direction in options
+        return self.direction
+
+
+@pytest.mark.parametrize("direction, first, frames", [("left", 111, 100), ("right", 17, 132)])
+def test_the_challenge_counts_him_once_he_turns_as_asked(data, detector, people_registry, direction, first, frames):
+    """The clip frame by frame with the challenge: named on stage at once, he counts only once his
+    head turns as asked (checked by eye: to his right, the camera's left, first in the close-up,
+    frame 111; to his left at frame 17, on stage, after which the new tracks of him after the
+    cuts are not asked again)."""
+    from facecam.models import load_embedder
+    from facecam.pipeline import Recognizer
+    from facecam.registry import Registry
+
+    from helpers import CLIP
+    from scenes import clip_frames
+
+    recognizer = Recognizer(detector, load_embedder(device="cpu"), Registry.open(people_registry), challenge=Asks(direction))
+    named, asked = [], set()
+    for index, image in enumerate(clip_frames(data / CLIP)):
+        tracks, _ = recognizer.process(image, index, index / 25)
+        named += [index for t in tracks if t.name == "Lin-Manuel Miranda"]
+        asked |= {t.challenge for t in recognizer.ignored if t.name}
+    assert (named[0], len(named)) == (first, frames) and asked == {direction}
+
+
+def test_a_photo_held_still_never_turns(door, tmp_path):
+    """Her live photo held in front of the camera for 8 s with --challenge: named by her face,
+    asked to turn, and after 6 s judged not to have: never present, whichever side was asked."""
+    import cv2
+
+    registry, _ = door
+    video = tmp_path / "still.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (480, 640))
+    for _ in range(80):
+        writer.write(read_image(SAMPLES / "image_T1.jpg"))
+    writer.release()
+    events, summary = run(registry, video, "--challenge")
+    assert (summary["people"], summary["not_turned"], summary["unknown_tracks"], events) == ([], 1, 0, [])

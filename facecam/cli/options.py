@@ -85,6 +85,9 @@ MotionMaskOpt = Annotated[Optional[list[str]], typer.Option(
 LivenessOpt = Annotated[bool, typer.Option(
     "--liveness/--no-liveness", help="Count a face only once it is judged live (a real face in front of the camera, not a "
     "photo or a screen held up to it: MiniFASNet, a majority of checks).")]
+ChallengeOpt = Annotated[bool, typer.Option(
+    "--challenge/--no-challenge", help="Ask each person recognised to turn their head to one side, chosen at random, and "
+    "count them as present only once they do, within 6 s: a photo cannot turn. For doors.")]
 ConfigOpt = Annotated[Optional[Path], typer.Option(
     "--config", help="A deployment file (TOML): the sources, one [sources.NAME] table each, and any of these options; "
     "options given here win over it. 'facecam config check FILE' says what it would run.")]
@@ -229,6 +232,7 @@ def _live_options(reconnect: str, camera_help: str, source_help: str) -> list[tu
         ("motion", MotionOpt, True),
         ("motion_mask", MotionMaskOpt, None),
         ("liveness", LivenessOpt, False),
+        ("challenge", ChallengeOpt, False),
         ("registry", RegistryOpt, None),
         ("history", HistoryOpt, None),
         ("no_history", NoHistoryOpt, False),
@@ -273,7 +277,7 @@ def live_settings(values: dict, *, default_camera: bool):
         retention=values["retention"], retention_unknown=values["retention_unknown"],
         sinks={s.name: values[s.name] for s in SETTINGS}, snapshots=values["snapshots"],
         away_after=values["away_after"], unknown_every=values["unknown_every"], motion=values["motion"],
-        motion_masks=masks, liveness=values["liveness"])
+        motion_masks=masks, liveness=values["liveness"], challenge=values["challenge"])
 
 
 def with_config(values: dict, ctx) -> dict:

@@ -11,6 +11,8 @@ the front end adds).
 
 from __future__ import annotations
 
+import random
+
 import re
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -70,7 +72,8 @@ class LiveSettings:
     events carry the face; away_after, unknown_every: seconds (notify.presence); motion: the
     detector rests while a source's scene is still (motion.MotionGate); motion_masks: what the
     gate ignores, by source name (None: every source; motion.parse_masks); liveness: a face counts
-    only once judged live (pipeline.Recognizer)."""
+    only once judged live; challenge: a person only once they turn their head as asked
+    (pipeline.Recognizer)."""
 
     sources: list[SourceSpec]
     registry: Path
@@ -93,6 +96,7 @@ class LiveSettings:
     motion: bool = True
     motion_masks: dict = field(default_factory=dict)
     liveness: bool = False
+    challenge: bool = False
 
 
 # --- settings as people type them
@@ -256,7 +260,8 @@ class Live:
             masks = self.settings.motion_masks
             gate = MotionGate(masks.get(None, MotionMask()).plus(masks.get(spec.name) if spec and spec.name else None))
         threshold = spec.threshold if spec is not None and spec.threshold is not None else self.settings.threshold
-        return Recognizer(self.detector, self.embedder, self.people.registry(), threshold, gate=gate, liveness=self.liveness)
+        return Recognizer(self.detector, self.embedder, self.people.registry(), threshold, gate=gate, liveness=self.liveness,
+                          challenge=random.SystemRandom() if self.settings.challenge else None)
 
     def observers(self, source, *extra, replays=None) -> list:
         """A source's observers, in the order they are told of each frame: its sightings (with a
