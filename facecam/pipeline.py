@@ -67,6 +67,7 @@ class Recognizer:
     CHALLENGE_SECONDS = 6.0  # the time a named face has to turn its head as asked
     TURNED_LASTS = 30.0  # seconds someone who turned as asked is not asked again (a cut, a new track of them)
     TURNS = ("left", "right")  # the directions asked (camera's: "left" is the person's right)
+    TURN_DEGREES = 15.0  # how far the head must turn from where it was when asked
 
     def __init__(self, detector, embedder, registry, threshold: float | None = None,
                  reembed_every: int = 10, timer: StageTimer | None = None, gate=None, liveness=None, challenge=None):
@@ -114,7 +115,8 @@ class Recognizer:
         recent = list(track.votes)[-self.STEADY_VOTES:]
         return (track.misses == 0 and len(recent) == self.STEADY_VOTES and all(n == track.name for n, _ in recent)
                 and area(track.predicted_box()) <= self.GROWTH * area(track.detected.box)
-                and (track.challenge is None or track.turned is not None))  # a turn is watched for in detected frames
+                # liveness is checked and a turn watched for in detected frames only
+                and (self.liveness is None or track.live is not None) and (track.challenge is None or track.turned is not None))
 
     def stride(self) -> int:
         """One frame in how many the loop needs to look at now (fewer while the picture is still)."""
@@ -169,10 +171,14 @@ class Recognizer:
             if track.challenge is None:
                 track.challenge = self.challenge.choice(self.TURNS)
                 track.challenge_until = now + self.CHALLENGE_SECONDS
+                track.challenge_from = head_pose(track.face.landmarks)[0]
                 if now - self._turned_at.get(track.name, -np.inf) <= self.TURNED_LASTS:
                     track.turned = True  # they turned as asked a moment ago
             elif track.turned is None and track.detected_frame == frame:
-                if pose_bin(*head_pose(track.face.landmarks)) == track.challenge:
+                yaw, pitch = head_pose(track.face.landmarks)
+                towards = 1 if track.challenge == "right" else -1  # yaw > 0: the nose to the image's right
+                # in the direction asked, and turned there: a face looking that way when asked must turn further
+                if pose_bin(yaw, pitch) == track.challenge and towards * (yaw - track.challenge_from) >= self.TURN_DEGREES:
                     track.turned = True
                     self._turned_live.append(track)  # news now: reported as matched in this frame
                 elif now > track.challenge_until:

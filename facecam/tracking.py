@@ -34,6 +34,7 @@ class Track:
     liveness: float | None = None  # the latest liveness score (with --liveness)
     challenge: str | None = None  # the head direction asked of it once named (with --challenge; guide.pose_bin's)
     challenge_until: float = 0.0  # ... the frame time by which the turn must come
+    challenge_from: float = 0.0  # ... the head's yaw when asked (degrees)
     turned: bool | None = None  # ... whether it came (None: not yet)
 
     def __post_init__(self):
