@@ -53,7 +53,8 @@ class Recognizer:
 
     challenge: a random.Random: then a track named (and live, with liveness checks) is asked to
     turn its head to one side, chosen at random, and counts only once its head turns that way
-    within CHALLENGE_SECONDS (a photo cannot turn); a stranger is not asked, nor someone seen having
+    (into that side's pose bin, TURN_DEGREES further than when asked) within CHALLENGE_SECONDS
+    (a photo cannot turn); a stranger is not asked, nor someone seen having
     turned in the last TURNED_LASTS seconds. Until then, and for good when the turn does not come,
     it is left out like a track not live, its label saying what to do.
     """
