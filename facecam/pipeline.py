@@ -81,7 +81,7 @@ class Recognizer:
         self.timer = timer or StageTimer()
         self.gate, self.liveness, self.challenge = gate, liveness, challenge
         self.ignored: list[Track] = []  # the tracks of the last frame left out: not judged live
-        self._turned_live: list[Track] = []  # judged live, or turned as asked, in the last frame
+        self._newly_counted: list[Track] = []  # judged live, or turned as asked, in this frame: their match is news
         self._turned_at: dict[str, float] = {}  # name -> when they were last seen having turned as asked
         self._checked = time.monotonic()
         self._since_detected = 0  # frames since the whole frame was last detected
@@ -150,8 +150,6 @@ class Recognizer:
     def _check_live(self, image: np.ndarray, tracks: list[Track], due: list[Track], frame: int) -> None:
         """Liveness of the tracks detected in this frame that need it: those with fewer than
         Tracker.HISTORY checks, and those embedded now."""
-        if self.liveness is None:
-            return
         check = [t for t in tracks if t.detected_frame == frame
                  and (len(t.live_votes) < Tracker.HISTORY or any(t is d for d in due))]
         for track, score in zip(check, self.liveness.score(image, [t.face.box for t in check])):
@@ -159,7 +157,7 @@ class Recognizer:
             track.liveness = round(float(score), 4)
             track.live_votes.append(bool(score >= self.liveness.threshold))
             if track.live is True and was is not True and track.vector is not None:
-                self._turned_live.append(track)  # its match is news now: reported as matched in this frame
+                self._newly_counted.append(track)  # its match is news now: reported as matched in this frame
 
     def _ask_to_turn(self, tracks: list[Track], frame: int, now: float) -> None:
         """The challenge: ask each track newly named (and live) to turn its head; watch for the
@@ -181,7 +179,7 @@ class Recognizer:
                 # in the direction asked, and turned there: a face looking that way when asked must turn further
                 if pose_bin(yaw, pitch) == track.challenge and towards * (yaw - track.challenge_from) >= self.TURN_DEGREES:
                     track.turned = True
-                    self._turned_live.append(track)  # news now: reported as matched in this frame
+                    self._newly_counted.append(track)  # news now: reported as matched in this frame
                 elif now > track.challenge_until:
                     track.turned = False
             if track.turned:
@@ -197,10 +195,11 @@ class Recognizer:
         judged live (yet); with the challenge, those named that have not turned as asked (yet)."""
         if self.liveness is None and self.challenge is None:
             return tracks, due
-        self.ignored = [t for t in tracks if not self._counts(t)]
-        matched = [t for t in due if self._counts(t)]
-        return ([t for t in tracks if self._counts(t)],
-                matched + [t for t in self._turned_live if self._counts(t) and all(t is not m for m in matched)])
+        counted = [t for t in tracks if self._counts(t)]
+        self.ignored = [t for t in tracks if all(t is not c for c in counted)]
+        matched = [t for t in due if any(t is c for c in counted)]
+        return counted, matched + [t for t in self._newly_counted
+                                   if any(t is c for c in counted) and all(t is not m for m in matched)]
 
 
 def process_together(recognizers: list[Recognizer], images: list[np.ndarray], frames: list[int],
@@ -233,7 +232,7 @@ def process_together(recognizers: list[Recognizer], images: list[np.ndarray], fr
                 r._match(due, vectors[start:start + len(due)], frame)
                 start += len(due)
     for r in recognizers:
-        r._turned_live = []
+        r._newly_counted = []
     if first.liveness is not None:
         with _shared(recognizers, "liveness"):
             for r, image, (tracks, due), frame in zip(recognizers, images, plans, frames):

@@ -119,8 +119,8 @@ def check_live(
                 {**f.to_json(), "liveness": round(float(s), 4), "live": bool(s >= judge.threshold)}
                 for f, s in zip(faces, scores)]})
         else:
-            rows.extend([*row, "" if row[1] == "-" else f"{s:.3f} ({'live' if s >= judge.threshold else 'not live'})"]
-                        for row, s in zip(_table_rows(path, faces), [*scores] or [0.0]))
+            said = [f"{s:.3f} ({'live' if s >= judge.threshold else 'not live'})" for s in scores] or [""]  # "" beside "no face"
+            rows.extend([*row, liveness] for row, liveness in zip(_table_rows(path, faces), said))
     if not json_out:
         ui.table(None, ["image", "face", "score", "box x1, y1, x2, y2", "liveness"], rows)
         ui.info(f"{judge.name}: a face scoring {judge.threshold:g} or more is judged live")

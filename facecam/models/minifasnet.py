@@ -24,6 +24,7 @@ from torch import nn
 
 from ..device import resolve_device
 from ..errors import WeightsError
+from ..storage import sha256_file
 from . import catalog
 from .base import fuse_batchnorms, load_strict, shared_network
 
@@ -181,7 +182,7 @@ def load(weights: str | None = None, *, device: str = "auto", threshold: float |
     entry = catalog.get("minifasnet")
     if weights:
         states = originals(Path(weights))
-        name, digest = str(weights), catalog.sha256_file(Path(weights) / ORIGINALS["v2"])
+        name, digest = str(weights), sha256_file(Path(weights) / ORIGINALS["v2"])
     else:
         name, digest = entry.name, entry.sha256
         with np.load(catalog.locate(entry), allow_pickle=False) as arrays:

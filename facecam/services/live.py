@@ -12,7 +12,6 @@ the front end adds).
 from __future__ import annotations
 
 import random
-
 import re
 from contextlib import ExitStack
 from dataclasses import dataclass, field
