@@ -171,13 +171,16 @@ LEFT_OUT = (150, 150, 150)
 
 
 def left_out(image: np.ndarray, ignored, top: int = 0, placed: list | None = None) -> np.ndarray:
-    """The tracks that do not count, in grey with why: (with liveness checks) not judged live yet,
-    or not live; (with the challenge) what to do to be counted, or that it was not done."""
+    """The tracks that do not count, in grey with why: not taken for a face yet (found by the
+    detector in too few frames); (with liveness checks) not judged live yet, or not live; (with
+    the challenge) what to do to be counted, or that it was not done."""
     from .guide import SAY
 
     placed = [] if placed is None else placed
     for track in ignored:
-        if track.live is False:
+        if not track.confirmed:
+            why = "face?"
+        elif track.live is False:
             why = f"not live {track.liveness:.2f}"
         elif track.challenge is not None:
             why = SAY[track.challenge] if track.turned is None else "did not turn as asked"

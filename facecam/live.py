@@ -134,7 +134,8 @@ class Recognition:
         self.named_tracks: set[int] = set()  # ... and those that got a name at some point
         self.fps = Fps()
         self.lags: list[float] = []  # seconds, per live frame
-        self.not_live: set[int] = set()  # tracks left out, judged not live (with liveness checks)
+        self.unconfirmed: set[int] = set()  # tracks left out, not (yet) taken for a face
+        self.not_live: set[int] = set()  # ... judged not live (with liveness checks)
         self.not_turned: set[int] = set()  # ... named but not turning their head as asked (with the challenge)
 
     def __call__(self, frame: Frame, recognized: tuple | None = None):
@@ -150,6 +151,7 @@ class Recognition:
         for observer in self.observers:
             observer.update(seen)
         ignored = self.recognizer.ignored
+        self.unconfirmed.update(t.id for t in ignored if not t.confirmed)
         self.not_live.update(t.id for t in ignored if t.live is False)
         self.not_turned.update(t.id for t in ignored if t.turned is False)
         for track in tracks:
@@ -197,6 +199,7 @@ class Recognition:
                 "people": [{"name": n, "first": round(s["first"], 3), "last": round(s["last"], 3),
                             "frames": len(s["frames"])} for n, s in sorted(self.seen.items())],
                 "unknown_tracks": len(self.unknown_tracks - self.named_tracks),
+                "not_faces": len(self.unconfirmed - self.unknown_tracks - self.named_tracks),
                 "not_live": len(self.not_live - self.named_tracks) if self.recognizer.liveness is not None else None,
                 "not_turned": len(self.not_turned) if self.recognizer.challenge is not None else None,
                 "ms_per_frame": stages,

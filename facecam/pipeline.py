@@ -45,6 +45,11 @@ class Recognizer:
     the tracks by their prediction, as long as nothing moves away from them, and every
     DETECT_EVERY-th frame is detected anyway; a face is embedded only in a detected frame.
 
+    A track counts (is returned, gets a sighting, an event, an unknown face) once it is taken for a
+    face: at once when it is named, else once the detector has found it in Tracker.CONFIRM frames;
+    the detector's false faces (a hand, a pattern) rarely last that long. Until then it is kept
+    in `ignored` (drawn grey).
+
     liveness: a minifasnet.Liveness: then a track counts only once most of its checks (each
     detected frame until it has Tracker.HISTORY of them, then as it is embedded) found a real
     face in front of the camera, not a print or a screen; until then, and when judged not live,
@@ -53,8 +58,9 @@ class Recognizer:
 
     challenge: a random.Random: then a track named (and live, with liveness checks) is asked to
     turn its head to one side, chosen at random, and counts only once its head turns that way
-    (into that side's pose bin, TURN_DEGREES further than when asked) within CHALLENGE_SECONDS
-    (a photo cannot turn); a stranger is not asked, nor someone seen having
+    (into that side's pose bin, TURN_DEGREES further than when asked, and in depth: the region
+    around the face must not move as one plane, as a photo turned in the hand does; see flatness)
+    within CHALLENGE_SECONDS; a stranger is not asked, nor someone seen having
     turned in the last TURNED_LASTS seconds. Until then, and for good when the turn does not come,
     it is left out like a track not live, its label saying what to do.
     """
@@ -159,9 +165,10 @@ class Recognizer:
             if track.live is True and was is not True and track.vector is not None:
                 self._newly_counted.append(track)  # its match is news now: reported as matched in this frame
 
-    def _ask_to_turn(self, tracks: list[Track], frame: int, now: float) -> None:
+    def _ask_to_turn(self, image: np.ndarray, tracks: list[Track], frame: int, now: float) -> None:
         """The challenge: ask each track newly named (and live) to turn its head; watch for the
         turn in detected frames until its time is up."""
+        from . import flatness
         from .guide import head_pose, pose_bin
 
         for track in tracks:
@@ -171,13 +178,16 @@ class Recognizer:
                 track.challenge = self.challenge.choice(self.TURNS)
                 track.challenge_until = now + self.CHALLENGE_SECONDS
                 track.challenge_from = head_pose(track.face.landmarks)[0]
+                track.challenge_view = flatness.view(image, track.face.box, track.face.landmarks)
                 if now - self._turned_at.get(track.name, -np.inf) <= self.TURNED_LASTS:
                     track.turned = True  # they turned as asked a moment ago
             elif track.turned is None and track.detected_frame == frame:
                 yaw, pitch = head_pose(track.face.landmarks)
                 towards = 1 if track.challenge == "right" else -1  # yaw > 0: the nose to the image's right
-                # in the direction asked, and turned there: a face looking that way when asked must turn further
-                if pose_bin(yaw, pitch) == track.challenge and towards * (yaw - track.challenge_from) >= self.TURN_DEGREES:
+                # in the direction asked, and turned there: a face looking that way when asked must
+                # turn further; and in depth, as a head turns, not as a picture turned in the hand does
+                if (pose_bin(yaw, pitch) == track.challenge and towards * (yaw - track.challenge_from) >= self.TURN_DEGREES
+                        and flatness.flat(track.challenge_view, flatness.view(image, track.face.box, track.face.landmarks)) is False):
                     track.turned = True
                     self._newly_counted.append(track)  # news now: reported as matched in this frame
                 elif now > track.challenge_until:
@@ -185,16 +195,27 @@ class Recognizer:
             if track.turned:
                 self._turned_at[track.name] = now
 
+    def _confirm(self, tracks: list[Track]) -> None:
+        """Take a track for a face once it is named, or once the detector has found it in
+        Tracker.CONFIRM frames: the detector's false faces (a hand, a pattern in the light) come and
+        go within a frame or two, and a stranger's face stays."""
+        for track in tracks:
+            if not track.confirmed and (track.name is not None or track.detections >= Tracker.CONFIRM):
+                track.confirmed = True
+                if track.name is None and track.vector is not None:
+                    self._newly_counted.append(track)  # a stranger now: news in this frame
+
     def _counts(self, track: Track) -> bool:
+        if not track.confirmed:
+            return False
         if self.liveness is not None and track.live is not True:
             return False
         return self.challenge is None or track.name is None or track.turned is True
 
     def _counted(self, tracks: list[Track], due: list[Track]) -> tuple[list[Track], list[Track]]:
-        """(tracks, due) without the tracks that do not count: with liveness checks, those not
-        judged live (yet); with the challenge, those named that have not turned as asked (yet)."""
-        if self.liveness is None and self.challenge is None:
-            return tracks, due
+        """(tracks, due) without the tracks that do not count: those not taken for a face (yet);
+        with liveness checks, those not judged live (yet); with the challenge, those named that have
+        not turned as asked (yet)."""
         counted = [t for t in tracks if self._counts(t)]
         self.ignored = [t for t in tracks if all(t is not c for c in counted)]
         matched = [t for t in due if any(t is c for c in counted)]
@@ -231,15 +252,16 @@ def process_together(recognizers: list[Recognizer], images: list[np.ndarray], fr
             for r, (_, due), frame in zip(recognizers, plans, frames):
                 r._match(due, vectors[start:start + len(due)], frame)
                 start += len(due)
-    for r in recognizers:
+    for r, (tracks, _) in zip(recognizers, plans):
         r._newly_counted = []
+        r._confirm(tracks)
     if first.liveness is not None:
         with _shared(recognizers, "liveness"):
             for r, image, (tracks, due), frame in zip(recognizers, images, plans, frames):
                 r._check_live(image, tracks, due, frame)
     if first.challenge is not None:
-        for r, (tracks, _), frame, when in zip(recognizers, plans, frames, seconds):
-            r._ask_to_turn(tracks, frame, time.monotonic() if when is None else when)
+        for r, image, (tracks, _), frame, when in zip(recognizers, images, plans, frames, seconds):
+            r._ask_to_turn(image, tracks, frame, time.monotonic() if when is None else when)
     return [r._counted(tracks, due) for r, (tracks, due) in zip(recognizers, plans)]
 
 

@@ -30,11 +30,14 @@ class Track:
     score: float | None = None  # the latest score given to that identity
     detected: Detection | None = None  # the latest face the detector found ...
     detected_frame: int | None = None  # ... and in which frame
+    detections: int = 1  # frames the detector found it in
+    confirmed: bool = False  # taken for a face: named, or found by the detector in Tracker.CONFIRM frames
     live_votes: deque = field(default_factory=lambda: deque(maxlen=Tracker.HISTORY))  # liveness checks passed
     liveness: float | None = None  # the latest liveness score (with --liveness)
     challenge: str | None = None  # the head direction asked of it once named (with --challenge; guide.pose_bin's)
     challenge_until: float = 0.0  # ... the frame time by which the turn must come
     challenge_from: float = 0.0  # ... the head's yaw when asked (degrees)
+    challenge_view: object = None  # ... and the region around the face then (a flatness.View)
     turned: bool | None = None  # ... whether it came (None: not yet)
 
     def __post_init__(self):
@@ -66,6 +69,7 @@ class Track:
 
 class Tracker:
     HISTORY = 5  # matches a track's name is smoothed over (and liveness checks its verdict is)
+    CONFIRM = 3  # detections before a track no one's name is taken for a face (a hand, a pattern flickers)
     LIVE_CHECKS = 3  # liveness checks before a track is judged live or not
 
     def __init__(self, min_iou: float = 0.3, max_misses: int = 10):
@@ -93,7 +97,7 @@ class Tracker:
             gap = frame - track.detected_frame
             track.velocity = 0.5 * track.velocity + 0.5 * (faces[d].box - track.detected.box) / max(gap, 1)
             track.face, track.last_frame, track.misses, track.overlap = faces[d], frame, 0, float(overlap[t, d])
-            track.detected, track.detected_frame = faces[d], frame
+            track.detected, track.detected_frame, track.detections = faces[d], frame, track.detections + 1
             assigned[d] = track
         for track in self.tracks:
             if track.last_frame != frame:
@@ -119,8 +123,9 @@ class Tracker:
         on it is a new track, with a new id and no votes."""
         track.id, self._next_id = self._next_id, self._next_id + 1
         track.first_frame, track.votes, track.name, track.score = frame, deque(maxlen=self.HISTORY), None, None
+        track.detections, track.confirmed = 1, False
         track.live_votes, track.liveness = deque(maxlen=self.HISTORY), None
-        track.challenge, track.turned = None, None
+        track.challenge, track.turned, track.challenge_view = None, None, None
 
 
 def carried(face: Detection, box: np.ndarray) -> Detection:

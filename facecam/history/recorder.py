@@ -38,6 +38,7 @@ class _Open:
     face_quality: float = 0.0
     face_changed: bool = False
     written: float = 0.0  # time.monotonic() of the last hand-over to the writer
+    live: bool | None = None  # judged live (with liveness checks; a track counts only then)
 
     def name(self) -> str | None:
         """The settled name: the one the track carried for the most frames, a person winning a tie
@@ -91,6 +92,7 @@ class Recorder:
                                                        written=time.monotonic())
             sighting.ended_at, sighting.end_s, sighting.frames = now, position, sighting.frames + 1
             sighting.names[track.name] += 1
+            sighting.live = track.live
             sighting.best[track.name] = max(sighting.best.get(track.name, 0.0), track.score or 0.0)
             quality = detection_quality(track.face)
             if track.id in embedded and track.vector is not None and quality > sighting.face_quality:
@@ -131,7 +133,7 @@ class Recorder:
         self.writer.put(Record(key=s.key, source=self.source, track_id=s.track_id, name=name,
                                started_at=s.started_at, ended_at=s.ended_at, start_s=s.start_s, end_s=s.end_s,
                                frames=s.frames, best_score=round(float(s.best.get(name, 0.0)), 4),
-                               closed=closed, face=face))
+                               closed=closed, live=s.live, face=face))
         s.written = time.monotonic()
 
 

@@ -36,6 +36,7 @@ class Field:
     kind: type  # of the public value
     shown: Callable = lambda value: value
     about: str = ""
+    required: bool = True  # a history.Record must be given it (else it defaults to null)
 
 
 def _seconds(value: float) -> float:
@@ -57,6 +58,8 @@ SIGHTING = (
     Field("best_score", Double, False, "best_score", float, about="its best score for the name it carries"),
     # a long sighting is written before it ends, so a killed process leaves it with the end it had reached
     Field("closed", Boolean, False, "closed", bool, bool, "false while the track is still being seen"),
+    Field("live", Boolean, True, "live", bool, bool, "true: judged live by liveness checks (a face not judged live "
+          "is never stored); null: not checked", required=False),
 )
 
 sightings = Table(
@@ -82,7 +85,7 @@ faces = Table(
 )
 
 
-def _create_v1(conn) -> None:  # the tables as they are now (version 2 adds nothing to them then)
+def _create_v1(conn) -> None:  # the tables as they are now (the later versions add nothing to them then)
     for table in (sightings, faces):
         table.create(conn)
 
@@ -92,7 +95,12 @@ def _face_sharpness_v2(conn) -> None:
         conn.execute(text("ALTER TABLE faces ADD COLUMN sharpness DOUBLE PRECISION"))
 
 
-MIGRATIONS = [_create_v1, _face_sharpness_v2]  # MIGRATIONS[n - 1] takes the schema from version n - 1 to n
+def _sighting_live_v3(conn) -> None:
+    if "live" not in {c["name"] for c in inspect(conn).get_columns("sightings")}:  # made at version 1 or 2
+        conn.execute(text("ALTER TABLE sightings ADD COLUMN live BOOLEAN"))
+
+
+MIGRATIONS = [_create_v1, _face_sharpness_v2, _sighting_live_v3]  # MIGRATIONS[n - 1] takes the schema from version n - 1 to n
 VERSION = len(MIGRATIONS)
 
 

@@ -46,7 +46,8 @@ def _row(self) -> dict:
 # One sighting as the recorder hands it to the database: its key (the recorder's own id for it;
 # the database's id is known once the first write commits), every field of schema.SIGHTING, and
 # its best face (None when it did not change since the last write).
-Record = make_dataclass("Record", [("key", str), *((f.name, object) for f in SIGHTING), ("face", "Face | None", None)],
+Record = make_dataclass("Record", [("key", str), *((f.name, object) if f.required else (f.name, object, None) for f in SIGHTING),
+                                   ("face", "Face | None", None)],
                         namespace={"row": _row, "__module__": __name__})
 
 
