@@ -18,7 +18,12 @@ import pytest
 from helpers import CLIP, LIN, assert_one_line_error, facecam, missing, start_server, stop, wait_until
 from services import Mosquitto, Receiver, Subscriber
 
-UNKNOWN_ALERTS = 6  # the strangers of the clip, one alert per group of faces alike (measured, and stable)
+# The strangers of the clip, one alert per group of faces alike, once unknown for 1 s (measured,
+# and stable): tracks 5 (the audience, on stage), 20, 22 and 25 (the audience shot). Before faces
+# had to be found in 3 frames to count there were 6: the singer's profile (track 3) is unknown for
+# 0.97 s once it counts, under the second a stranger needs; and the laughing woman (track 21)
+# joins the group of track 22 beside her, her vector at the alert now from two frames later.
+UNKNOWN_ALERTS = 4
 
 
 def need_mosquitto() -> None:

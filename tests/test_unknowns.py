@@ -252,43 +252,44 @@ def test_unknowns_groups_sheet_enrol_and_forget(seen, data, tmp_path):
     assert result.returncode == 0, result.stderr
     stderr = result.stderr
     found = groups(registry)
-    # 26 unknown sightings: 14 too unclear to group (the dark audience), 12 in 9 groups; a group
-    # is named by its oldest sighting. (With the detector on every frame, --no-motion, sighting 23
+    # 19 unknown sightings: 10 too unclear to group (the dark audience), 9 in 7 groups; a group
+    # is named by its oldest sighting. No group of hands: before faces had to be found in 3 frames
+    # to count there were 9 groups, two of them hands (2 sightings, and 1), and 14 too unclear
+    # (four dark audience faces seen in one or two frames are not sightings now). (With the detector on every frame, --no-motion, sighting 23
     # keeps a sharp face and makes a tenth group: the motion gate follows the audience shot's
     # strangers through frames 238-241, so his face is embedded, and kept, from frame 242, blurred.)
     assert [(g["cluster"], g["sighting_ids"]) for g in found] == [
-        (25, [25, 27, 28]), (11, [11, 18]), (1, [1]), (3, [3]), (13, [13]), (19, [19]), (21, [21]), (22, [22]),
-        (24, [24])]
-    assert "9 groups of unknown faces, 12 sightings; 14 too unclear to group" in stderr
+        (18, [18, 20, 21]), (2, [2]), (3, [3]), (10, [10]), (14, [14]), (15, [15]), (17, [17])]
+    assert "7 groups of unknown faces, 9 sightings; 10 too unclear to group" in stderr
     sheet = cv2.imread(str(tmp_path / "sheet.png"))
-    assert sheet.shape == (6 + 9 * 118, 300 + 8 * 118 + 6, 3)
-    assert groups(registry, "--min-sightings", "2") == found[:2]
+    assert sheet.shape == (6 + 7 * 118, 300 + 8 * 118 + 6, 3)
+    assert groups(registry, "--min-sightings", "2") == found[:1]
     assert groups(registry, "--since", "1h", "--source", "elsewhere") == []
 
-    # group 25 (the woman beside Barack Obama, 3 sightings) enrolled; its sightings carry the name
-    result = facecam("unknowns", "enrol", "25", "--name", "Michelle Obama", "--registry", registry)
+    # group 18 (the woman beside Barack Obama, 3 sightings) enrolled; its sightings carry the name
+    result = facecam("unknowns", "enrol", "18", "--name", "Michelle Obama", "--registry", registry)
     assert result.returncode == 0, result.stderr
     assert "Michelle Obama: enrolled from 3 faces (3 samples in all); the name is on 3 sightings now" in result.stderr
     people = {p["name"]: p for p in Registry.open(registry).people()}
     assert people["Michelle Obama"]["samples"] == 3
     rows = json.loads("[" + ",".join(facecam("history", "--registry", registry, "--name", "Michelle Obama", "--json")
                                      .stdout.splitlines()) + "]")
-    assert sorted(r["id"] for r in rows) == [25, 27, 28]
-    assert [g["cluster"] for g in groups(registry)] == [11, 1, 3, 13, 19, 21, 22, 24]
+    assert sorted(r["id"] for r in rows) == [18, 20, 21]
+    assert [g["cluster"] for g in groups(registry)] == [2, 3, 10, 14, 15, 17]
 
-    assert_one_line_error(facecam("unknowns", "enrol", "11", "--name", LIN, "--registry", registry), 2,
+    assert_one_line_error(facecam("unknowns", "enrol", "2", "--name", LIN, "--registry", registry), 2,
                           "'Lin-Manuel Miranda' is enrolled already; nothing saved (--add adds samples to them)")
     assert_one_line_error(facecam("unknowns", "enrol", "999", "--name", "Nobody", "--registry", registry), 2,
                           "no unknown group 999")
     assert_one_line_error(facecam("unknowns", "forget", "999", "--registry", registry, "--yes"), 2, "no unknown group 999")
     assert_one_line_error(facecam("unknowns", "forget", "--registry", registry), 2, "name one GROUP, or --all")
 
-    result = facecam("unknowns", "forget", "11", "--registry", registry, "--yes")
-    assert result.returncode == 0 and "erased 2 sightings" in result.stderr, result.stderr
+    result = facecam("unknowns", "forget", "2", "--registry", registry, "--yes")
+    assert result.returncode == 0 and "erased 1 sighting" in result.stderr, result.stderr
     history = json.loads("[" + ",".join(facecam("history", "--registry", registry, "--json").stdout.splitlines()) + "]")
-    assert len(history) == 26 and not {11, 18} & {r["id"] for r in history}
+    assert len(history) == 20 and 2 not in {r["id"] for r in history}
     result = facecam("unknowns", "forget", "--all", "--registry", registry, "--yes")
-    assert result.returncode == 0 and "erased 21 sightings" in result.stderr, result.stderr  # 7 groups + 14 unclear
+    assert result.returncode == 0 and "erased 15 sightings" in result.stderr, result.stderr  # 5 groups + 10 unclear
     names = [r["name"] for r in map(json.loads, facecam("history", "--registry", registry, "--json").stdout.splitlines())]
     assert sorted(names) == [LIN, LIN, "Michelle Obama", "Michelle Obama", "Michelle Obama"]
     assert groups(registry) == []
@@ -302,12 +303,12 @@ def test_history_search_by_photo(seen, data):
                      "--json")
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [(r["id"], r["name"], r["score"]) for r in rows] == [(17, LIN, 1.0), (2, LIN, 1.0), (3, None, 0.4472)]
+    assert [(r["id"], r["name"], r["score"]) for r in rows] == [(12, LIN, 1.0), (1, LIN, 1.0), (3, None, 0.4472)]
     result = facecam("history", "search", data / "face_recognition_examples/tests/test_images/obama_partial_face.jpg",
                      "--registry", seen, "--top", "1", "--json")
     found = [(r["id"], r["name"], r["score"]) for r in map(json.loads, result.stdout.splitlines())]
     # the 4th decimal depends on the CPU; 0.8266 with --no-motion, whose cadence keeps another of his faces
-    assert found == [(24, None, pytest.approx(0.8179, abs=1e-4))]
+    assert found == [(17, None, pytest.approx(0.8179, abs=1e-4))]
     assert_one_line_error(facecam("history", "search", data / EXAMPLES / "two_people.jpg", "--registry", seen), 2,
                           "2 faces, none clearly the largest; give a photo of one face")
     assert_one_line_error(facecam("history", "search", data / "nothing.jpg", "--registry", seen), 1, "nothing.jpg")
@@ -316,36 +317,36 @@ def test_history_search_by_photo(seen, data):
 def test_history_correct_not_name_and_name(seen, tmp_path):
     registry = tmp_path / "registry"
     shutil.copytree(seen, registry)
-    result = facecam("history", "correct", "2", "--not-name", "--registry", registry)
+    result = facecam("history", "correct", "1", "--not-name", "--registry", registry)
     assert result.returncode == 0, result.stderr
-    assert "sighting 2: not Lin-Manuel Miranda; Lin-Manuel Miranda is not given this face again" in result.stderr
+    assert "sighting 1: not Lin-Manuel Miranda; Lin-Manuel Miranda is not given this face again" in result.stderr
     reg = Registry.open(registry)
     assert {p["name"]: (p["samples"], p["negatives"]) for p in reg.people()} == {LIN: (1, 1), "Alex Lacamoire": (1, 0)}
     rows = {r["id"]: r["name"] for r in map(json.loads, facecam("history", "--registry", registry, "--json").stdout.splitlines())}
-    assert rows[2] is None and rows[17] == LIN
+    assert rows[1] is None and rows[12] == LIN
     negative = next(s for s in reg.samples if s.get("negative"))
-    assert negative["source"] == "history sighting 2" and (registry / negative["crop"]).is_file()
+    assert negative["source"] == "history sighting 1" and (registry / negative["crop"]).is_file()
     # his subject-access export holds his own face, not the stranger's
     result = facecam("history", "export", LIN, "--output", tmp_path / "lin.zip", "--registry", registry)
     assert f"{LIN}: 1 sighting, 1 face, 1 enrolment sample" in result.stderr, result.stderr
-    assert_one_line_error(facecam("history", "correct", "2", "--not-name", "--registry", registry), 2, "unknown already")
+    assert_one_line_error(facecam("history", "correct", "1", "--not-name", "--registry", registry), 2, "unknown already")
     assert_one_line_error(facecam("history", "correct", "99", "--not-name", "--registry", registry), 2, "no sighting 99")
-    assert_one_line_error(facecam("history", "correct", "2", "--registry", registry), 2, "say --not-name or --name NAME")
+    assert_one_line_error(facecam("history", "correct", "1", "--registry", registry), 2, "say --not-name or --name NAME")
 
-    # group 25's face named: a new person, with register's checks
-    result = facecam("history", "correct", "25", "--name", "Michelle Obama", "--registry", registry)
+    # group 18's face named: a new person, with register's checks
+    result = facecam("history", "correct", "18", "--name", "Michelle Obama", "--registry", registry)
     assert result.returncode == 0, result.stderr
-    assert "sighting 25: Michelle Obama (was unknown)" in result.stderr
+    assert "sighting 18: Michelle Obama (was unknown)" in result.stderr
     assert {p["name"]: p["samples"] for p in Registry.open(registry).people()}["Michelle Obama"] == 1
-    # sighting 27 is her too: naming it Lin-Manuel Miranda is refused, her face matches her
-    assert_one_line_error(facecam("history", "correct", "27", "--name", LIN, "--registry", registry), 2,
+    # sighting 20 is her too: naming it Lin-Manuel Miranda is refused, her face matches her
+    assert_one_line_error(facecam("history", "correct", "20", "--name", LIN, "--registry", registry), 2,
                           "this face matches 'Michelle Obama'")
-    assert_one_line_error(facecam("history", "correct", "17", "--name", LIN, "--registry", registry), 2,
+    assert_one_line_error(facecam("history", "correct", "12", "--name", LIN, "--registry", registry), 2,
                           "is 'Lin-Manuel Miranda' already")
     # "that was Alex Lacamoire": the face becomes his sample, and a negative sample of the person it named
-    result = facecam("history", "correct", "17", "--name", "Alex Lacamoire", "--registry", registry)
+    result = facecam("history", "correct", "12", "--name", "Alex Lacamoire", "--registry", registry)
     assert result.returncode == 0, result.stderr
-    assert "sighting 17: Alex Lacamoire (was Lin-Manuel Miranda)" in result.stderr
+    assert "sighting 12: Alex Lacamoire (was Lin-Manuel Miranda)" in result.stderr
     assert {p["name"]: (p["samples"], p["negatives"]) for p in Registry.open(registry).people()} == {
         LIN: (1, 2), "Alex Lacamoire": (2, 0), "Michelle Obama": (1, 0)}
     # deleting him erases the negative sample too, crop and all
@@ -361,17 +362,17 @@ def test_the_same_over_http(seen, data, tmp_path):
     try:
         r = httpx.get(f"{url}/unknowns", params={"min_sightings": 2}, headers=AUTH, timeout=60)
         assert r.status_code == 200, r.text
-        assert [(g["cluster"], g["sightings"]) for g in r.json()] == [(25, 3), (11, 2)]
+        assert [(g["cluster"], g["sightings"]) for g in r.json()] == [(18, 3)]
         assert httpx.get(f"{url}/unknowns", timeout=60).status_code == 401  # biometric data: the token even to read
-        r = httpx.post(f"{url}/unknowns/25/enrol", json={"name": "Michelle Obama"}, timeout=60)
+        r = httpx.post(f"{url}/unknowns/18/enrol", json={"name": "Michelle Obama"}, timeout=60)
         assert r.status_code == 401
-        r = httpx.post(f"{url}/unknowns/25/enrol", json={"name": "Michelle Obama"}, headers=AUTH, timeout=60)
+        r = httpx.post(f"{url}/unknowns/18/enrol", json={"name": "Michelle Obama"}, headers=AUTH, timeout=60)
         assert r.status_code == 201 and r.json() == {"name": "Michelle Obama", "added": 3, "total": 3, "sightings": 3}, r.text
-        r = httpx.post(f"{url}/unknowns/25/enrol", json={"name": "Michelle Obama"}, headers=AUTH, timeout=60)
-        assert r.status_code == 404 and "no unknown group 25" in r.json()["detail"]
-        r = httpx.post(f"{url}/sightings/2/correct", json={"name": None}, headers=AUTH, timeout=60)
-        assert r.status_code == 200 and r.json() == {"sighting": 2, "was": LIN, "now": None}, r.text
-        r = httpx.post(f"{url}/sightings/2/correct", json={"name": None}, headers=AUTH, timeout=60)
+        r = httpx.post(f"{url}/unknowns/18/enrol", json={"name": "Michelle Obama"}, headers=AUTH, timeout=60)
+        assert r.status_code == 404 and "no unknown group 18" in r.json()["detail"]
+        r = httpx.post(f"{url}/sightings/1/correct", json={"name": None}, headers=AUTH, timeout=60)
+        assert r.status_code == 200 and r.json() == {"sighting": 1, "was": LIN, "now": None}, r.text
+        r = httpx.post(f"{url}/sightings/1/correct", json={"name": None}, headers=AUTH, timeout=60)
         assert r.status_code == 400 and "unknown already" in r.json()["detail"]
         r = httpx.post(f"{url}/sightings/999/correct", json={"name": "X"}, headers=AUTH, timeout=60)
         assert r.status_code == 404
@@ -379,7 +380,7 @@ def test_the_same_over_http(seen, data, tmp_path):
         r = httpx.post(f"{url}/search", params={"top": 2}, files={"image": ("lin.png", lin, "image/png")},
                        headers=AUTH, timeout=60)
         assert r.status_code == 200, r.text
-        assert [(s["id"], s["name"], s["score"]) for s in r.json()] == [(17, LIN, 1.0), (2, None, 1.0)]
+        assert [(s["id"], s["name"], s["score"]) for s in r.json()] == [(12, LIN, 1.0), (1, None, 1.0)]
         r = httpx.post(f"{url}/search", files={"image": ("x.png", b"not an image", "image/png")}, headers=AUTH, timeout=60)
         assert r.status_code == 415
         people = {p["name"]: p for p in httpx.get(f"{url}/identities", headers=AUTH, timeout=60).json()}
