@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import (BigInteger, Boolean, Column, Double, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
-                        Table, inspect, select, text)
+                        Table, inspect, text)
 
+from .. import migrations
 from ..errors import HistoryError
 from .times import iso
 
@@ -106,20 +107,5 @@ VERSION = len(MIGRATIONS)
 
 def migrate(conn, where: str) -> int:
     """Bring the schema up to VERSION inside the caller's transaction; returns the version found."""
-    if conn.dialect.name == "postgresql":  # the only dialect-specific line: serialise concurrent migrations
-        conn.execute(text("SELECT pg_advisory_xact_lock(7265843)"))
-    if not conn.dialect.has_table(conn, version_table.name):
-        if conn.dialect.has_table(conn, sightings.name):
-            raise HistoryError(f"{where}: holds a 'sightings' table that facecam did not make; use another database")
-        version_table.create(conn)
-        conn.execute(version_table.insert().values(version=0))
-    found = conn.execute(select(version_table.c.version)).scalar()
-    if found is None:
-        raise HistoryError(f"{where}: the schema version is missing; the history is damaged")
-    if found > VERSION:
-        raise HistoryError(f"{where}: written by a newer facecam (history schema {found}; this one knows up to "
-                           f"{VERSION}); upgrade facecam")
-    for version in range(found + 1, VERSION + 1):
-        MIGRATIONS[version - 1](conn)
-        conn.execute(version_table.update().values(version=version))
-    return found
+    return migrations.migrate(conn, table=version_table.name, ours=(sightings.name,), migrations=MIGRATIONS, lock=7265843,
+                              error=HistoryError, where=where, what="history")
