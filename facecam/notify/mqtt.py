@@ -132,7 +132,9 @@ class MqttSink:
         elif kind == "left":
             with self._lock:
                 self._present.get(name, {}).pop(source, None)
-            self._presence(name, last=body)
+                forgotten = self._people is not None and name not in self._people
+            if not forgotten:  # someone deleted leaves no retained presence behind
+                self._presence(name, last=body)
         elif kind == "unknown" and self.snapshots and snapshot is not None:
             if self.discovery and source not in self._sources:
                 self._sources.add(source)
