@@ -22,7 +22,7 @@ __all__ = ["Enrolled", "FaceCam", "Identified"]
 
 
 class FaceCam:
-    """registry: the registry folder (created on the first enrolment). detector: a detector, or
+    """registry: the registry folder (created on the first enrolment), or a postgresql:// URL. detector: a detector, or
     its weights (catalog name or file; None: the default). embedder: an embedder or a model name
     (None: the registry's own model, else the default). threshold: the match score (None: the
     model's default, 0.8 for the built-in models). history: the sightings' database (a SQLite
@@ -35,9 +35,9 @@ class FaceCam:
                  max_size: int | None = 640, history: str | Path | None = None):
         from .history import Place
         from .models import load_embedder, retinaface
-        from .registry import stored_model
+        from .registry import place, stored_model
 
-        self.path = Path(registry)
+        self.path = place(registry)
         if detector is None or isinstance(detector, (str, Path)):
             detector = retinaface.load(None if detector is None else str(detector), device=device,
                                        threshold=detect_threshold, max_size=max_size)

@@ -180,6 +180,8 @@ class Recognition:
             lines = [f"{self.fps.label()}   {counted(len(tracks), 'face')}{idle}{dropped}   q quits"]
             if self.writer is not None and self.writer.error:
                 lines.append(f"history unavailable: {counted(self.writer.waiting, 'sighting')} waiting")
+            if getattr(self.recognizer.registry, "offline", None):
+                lines.append("registry unavailable: the people known until now are recognised")
             band = draw.status(shown, lines)
             draw.left_out(shown, ignored, top=band, placed=(placed := []))
             draw.tracks(shown, tracks, top=band, placed=placed)  # labels below the status band, never under it

@@ -11,6 +11,7 @@ import numpy as np
 from .motion import DETECT, FOLLOW
 from .quality import detection_quality, same_face_cosine
 from .tracking import Track, Tracker
+from .words import counted
 
 
 class StageTimer:
@@ -65,7 +66,8 @@ class Recognizer:
     it is left out like a track not live, its label saying what to do.
     """
 
-    RELOAD_SECONDS = 2.0  # how often to look for people enrolled meanwhile by another process
+    RELOAD_SECONDS = 0.25  # how often to look for people enrolled meanwhile by another process (a stat, or a
+    # PostgreSQL notification polled)
     DETECT_EVERY = 5  # while faces are followed, the whole frame is still detected every 5th frame
     STEADY_VOTES = 3  # a track is followed once its last 3 matches agree on its name (or on none)
     GROWTH = 1.3  # ... and while its box has not grown by this much since it was last detected
@@ -77,7 +79,8 @@ class Recognizer:
     TURN_DEGREES = 15.0  # how far the head must turn from where it was when asked
 
     def __init__(self, detector, embedder, registry, threshold: float | None = None,
-                 reembed_every: int = 10, timer: StageTimer | None = None, gate=None, liveness=None, challenge=None):
+                 reembed_every: int = 10, timer: StageTimer | None = None, gate=None, liveness=None, challenge=None,
+                 warn=None):
         self.detector, self.embedder, self.registry = detector, embedder, registry
         self.threshold = embedder.default_threshold if threshold is None else threshold
         self.min_cosine = embedder.min_cosine(self.threshold)
@@ -86,6 +89,8 @@ class Recognizer:
         self.tracker = Tracker()
         self.timer = timer or StageTimer()
         self.gate, self.liveness, self.challenge = gate, liveness, challenge
+        self.warn = warn  # told once when a shared registry becomes unreachable, and when it is back
+        self._offline: str | None = None  # why the shared registry was unreachable at the last look
         self.ignored: list[Track] = []  # the tracks of the last frame left out: not judged live
         self._newly_counted: list[Track] = []  # judged live, or turned as asked, in this frame: their match is news
         self._turned_at: dict[str, float] = {}  # name -> when they were last seen having turned as asked
@@ -133,7 +138,12 @@ class Recognizer:
         """Track the faces (None: a frame the tracks were followed through, no detector ran);
         (the tracks visible, those to embed now)."""
         if time.monotonic() - self._checked > self.RELOAD_SECONDS:
+            was = self._offline
             self.registry, self._checked = self.registry.reload(), time.monotonic()
+            now = self._offline = getattr(self.registry, "offline", None)
+            if self.warn is not None and (was is None) != (now is None):
+                self.warn(f"{now}; recognising the {counted(len(self.registry.identities), 'person')} known until now"
+                          if now else "the registry is back")
         if faces is None:
             return self.tracker.follow(frame), []
         tracks = self.tracker.update(faces, frame)

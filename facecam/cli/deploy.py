@@ -38,14 +38,15 @@ def check(
                 "threshold": s.threshold if s.threshold is not None else settings.threshold,
                 "away_after": s.away_after if s.away_after is not None else settings.away_after}
                for s in settings.sources]
-    history = None if not settings.keep_history else hide_password(settings.history) if settings.history else "history.sqlite in the registry"
+    beside = "the registry's database" if isinstance(settings.registry, str) else "history.sqlite in the registry"
+    history = None if not settings.keep_history else hide_password(settings.history) if settings.history else beside
     events = [f"{kind.name}: {hide_password(str(where))}" for kind, where in targets(settings.sinks)]
     if json_out:
-        ui.out.print(json.dumps({"file": str(file), "sources": sources, "disabled": disabled, "registry": str(settings.registry),
+        ui.out.print(json.dumps({"file": str(file), "sources": sources, "disabled": disabled, "registry": hide_password(str(settings.registry)),
                                  "history": history, "events": events, "motion": settings.motion}), soft_wrap=True)
         return
     ui.info(f"{file}: {counted(len(sources), 'source')}" + (f" ({', '.join(disabled)} disabled)" if disabled else "")
-            + f"; registry {settings.registry}; history {history or 'none kept'}"
+            + f"; registry {hide_password(str(settings.registry))}; history {history or 'none kept'}"
             + (f"; events to {', '.join(events)}" if events else "") + ("" if settings.motion else "; motion gate off"))
     ui.table(None, ["name", "source", "mask", "threshold", "away (s)"],
              [[s["name"], s["source"], " ".join(s["motion_mask"]) or "-",

@@ -10,6 +10,7 @@ import typer
 
 from .. import config, ui
 from ..errors import UsageError
+from ..validate import hide_password
 from ..words import counted
 from .options import (BackboneOpt, CameraFpsOpt, CameraOpt, CameraSizeOpt, DetectorOpt, DeviceOpt, FourccOpt, HeadlessOpt,
                       MaxFramesOpt, MaxSizeOpt, ModelOpt, RegistryOpt, SourceOpt, ThresholdOpt, build_detector,
@@ -189,6 +190,6 @@ def _save(path, embedder, enrolled, skipped, json_out, *, threshold, **rules):
         ui.json_line(summary)
     else:
         for person, info in summary["enrolled"].items():
-            ui.info(f"{person}: {counted(info['added'], 'sample')} added, {info['total']} in all ({path})")
+            ui.info(f"{person}: {counted(info['added'], 'sample')} added, {info['total']} in all ({hide_password(str(path))})")
     if not enrolled:
         raise typer.Exit(1)

@@ -123,14 +123,14 @@ def calibrate(
     """Genuine and impostor score distributions, and the threshold that reaches a false-accept rate."""
     from ..evaluation import calibrate as run
     from ..evaluation.calibrate import folder_vectors
-    from ..registry import INDEX, Registry
+    from ..registry import Registry, exists
 
     if not 0 < far < 1:
         raise typer.BadParameter("must be between 0 and 1", param_hint="--far")
     path = registry_path(registry)
     embedder = embedder_for(path, model, device)
     vectors, labels = [], []
-    if (path / INDEX).is_file():
+    if exists(path):
         reg = Registry.open(path, model=embedder.model_info)
         faces = ~reg.negative  # corrections are strangers' faces, not the person's
         vectors, labels = list(reg.vectors[faces]), [reg.identities[i]["name"] for i in reg.ids[faces]]

@@ -31,7 +31,9 @@ ModelOpt = Annotated[
     Optional[str], typer.Option(help="Face embedder: a catalog name (see 'facecam models list') [default: the catalog's default].")
 ]
 RegistryOpt = Annotated[
-    Optional[Path], typer.Option("--registry", help="Registry folder [default: $FACECAM_REGISTRY or ./registry].")
+    Optional[str], typer.Option("--registry", help="Registry folder, or postgresql://user:password@host:port/database "
+                                "(one registry shared by every facecam that names it) [default: $FACECAM_REGISTRY or "
+                                "./registry].")
 ]
 CameraOpt = Annotated[int, typer.Option(min=0, max=63, help="Camera index (not with --source).")]
 SourceOpt = Annotated[Optional[str], typer.Option(help="A video file, a stream URL or a folder of images instead of the camera.")]
@@ -111,10 +113,11 @@ def build_detector(weights, backbone, device, threshold, max_size):
     return det
 
 
-def registry_path(path: Path | None) -> Path:
-    from ..registry import default_path
+def registry_path(path: str | Path | None) -> Path | str:
+    """The registry's place: a folder (Path) or a postgresql:// URL (str)."""
+    from ..registry import default_path, place
 
-    return path if path is not None else default_path()
+    return place(path) if path is not None else default_path()
 
 
 def embedder_for(registry: Path, model: str | None, device: str):

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from .. import ui
+from ..validate import hide_password
 from ..words import counted
 from .options import DeviceOpt, HistoryOpt, RegistryOpt, confirm, people_of, registry_path
 
@@ -22,12 +23,12 @@ def list_people(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per person on stdout.")] = False,
 ) -> None:
     """Everyone enrolled: samples, pose coverage, when, with which model."""
-    from ..registry import Registry
+    from ..registry import Registry, exists
 
     path = registry_path(registry)
-    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+    if not exists(path) if isinstance(path, str) else not path.exists() or (path.is_dir() and not any(path.iterdir())):
         # nothing enrolled yet is an answer, not an error
-        ui.info(f"nobody enrolled yet in {path} (facecam register --name NAME enrols someone)")
+        ui.info(f"nobody enrolled yet in {hide_password(str(path))} (facecam register --name NAME enrols someone)")
         return
     reg = Registry.open(path)
     rows = []
@@ -91,7 +92,7 @@ def registry_restore(registry: RegistryOpt = None) -> None:
     from ..registry import restore
 
     path = registry_path(registry)
-    ui.info(f"{path}: restored generation {restore(path)}")
+    ui.info(f"{hide_password(str(path))}: restored generation {restore(path)}")
 
 
 @registry_app.command("reembed")
@@ -121,6 +122,22 @@ def registry_export(file: Annotated[Path, typer.Argument(help="The .npz file to 
     ui.info(f"exported {len(reg.identities)} people, {len(reg.samples)} samples to {file}")
 
 
+@registry_app.command("copy")
+def registry_copy(
+    source: Annotated[str, typer.Argument(metavar="FROM", help="The registry to copy: a folder or postgresql://...")],
+    target: Annotated[str, typer.Argument(metavar="TO", help="Where to: a folder or postgresql://..., holding nobody.")],
+) -> None:
+    """Copy a registry, folder to PostgreSQL or back, and check the copy: the same people, vectors,
+    face crops and model (so a registry can grow from one machine to many without re-enrolling)."""
+    from ..registry import Registry, copy, place
+
+    origin = Registry.open(place(source))
+    copied = copy(origin, place(target))
+    ui.info(f"copied {counted(len(copied.identities), 'person')}, {counted(len(copied.samples), 'sample')} "
+            f"({copied.model['name']}) from {origin.path} to {hide_password(str(copied.path))}; checked: the same "
+            f"people, vectors and face crops")
+
+
 @registry_app.command("import")
 def registry_import(
     file: Annotated[Path, typer.Argument(help="A file written by 'facecam registry export'.")],
@@ -133,4 +150,4 @@ def registry_import(
     path = registry_path(registry)
     with transaction(path, model=doc["model"], create=True) as reg:
         names = import_people(reg, doc, vectors, ids)
-    ui.info(f"imported {len(names)} people into {path}")
+    ui.info(f"imported {len(names)} people into {hide_password(str(path))}")

@@ -9,6 +9,7 @@ import typer
 
 from .. import ui
 from ..errors import FacecamError, UsageError
+from ..validate import hide_password
 from ..words import counted
 from .options import HeadlessOpt, MaxFramesOpt, live_options, progress
 
@@ -31,7 +32,7 @@ def recognize(
     from .. import capture, live
     from ..notify import JsonLines
     from ..observe import MatchEvents
-    from ..registry import INDEX
+    from ..registry import exists
     from ..services.live import Live, unsaved_message
     from ..sources import Sources
 
@@ -41,13 +42,14 @@ def recognize(
         live.VideoOut.check(output)  # before anything runs: a run that cannot write its video stores nothing
     if not headless:
         capture.check_display()
-    if not (settings.registry / INDEX).is_file():
-        raise UsageError(f"{settings.registry}: no registry here; enrol people first (facecam register --name NAME)")
+    if not exists(settings.registry):
+        raise UsageError(f"{hide_password(str(settings.registry))}: no registry here; enrol people first "
+                         "(facecam register --name NAME)")
     on_stored = (lambda rows: [ui.json_line({"sighting": row}) for row in rows]) if json_out else None
     with Live(settings, warn=ui.warn, info=ui.info, sinks=(JsonLines(ui.json_line),) if json_out else (),
               on_stored=on_stored) as session:
         if not session.people.registry().identities:
-            ui.warn(f"{settings.registry}: nobody is enrolled; every face is unknown")
+            ui.warn(f"{hide_password(str(settings.registry))}: nobody is enrolled; every face is unknown")
         sources, several = session.sources, len(session.sources) > 1
         observers = [session.observers(s, MatchEvents(ui.json_line, s.name if several else None) if json_out else None)
                      for s in sources]

@@ -10,6 +10,7 @@ import typer
 
 from .. import ui
 from ..errors import UsageError
+from ..validate import hide_password
 from .options import live_options
 
 app = typer.Typer()
@@ -71,7 +72,7 @@ def serve(
                         source, None if replays.replaying else events.starts(source.name, live=source.live), replays=replays),
                     loop=loop))
             web = server.create_app(service, streams)
-            ui.info(f"facecam serve: {url(host, port, tls=bool(tls))} (the page; API docs at /docs), registry {settings.registry}"
+            ui.info(f"facecam serve: {url(host, port, tls=bool(tls))} (the page; API docs at /docs), registry {hide_password(str(settings.registry))}"
                     + ("" if token else "; read-only: set FACECAM_TOKEN to allow changes"))
             # open /stream and /events responses would hold a graceful shutdown up for ever
             uvicorn.run(web, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3, **tls)

@@ -283,11 +283,14 @@ class Place:
 
     @classmethod
     def of(cls, history: str | os.PathLike | None, registry: str | os.PathLike) -> "Place":
-        """`history` when given, else $FACECAM_HISTORY, else history.sqlite in the registry folder."""
+        """`history` when given, else $FACECAM_HISTORY, else history.sqlite in the registry folder
+        (the registry's own database when it is a postgresql:// URL)."""
         if history is not None:
             return cls(str(history), chosen=True)
         if os.environ.get("FACECAM_HISTORY"):
             return cls(os.environ["FACECAM_HISTORY"], chosen=False)
+        if str(registry).startswith(("postgresql://", "postgres://")):
+            return cls(str(registry), chosen=False, default=True)
         return cls(str(Path(registry) / FILE_NAME), chosen=False, default=True)
 
     def open(self) -> History:
@@ -304,7 +307,7 @@ class Place:
     def for_writing(self) -> History:
         """The history a recognising process writes, made if needed (with the registry folder,
         when it lives there by default)."""
-        if self.default:
+        if self.default and "://" not in self.target:
             Path(self.target).parent.mkdir(parents=True, exist_ok=True)
         return History.open(self.target, create=True)
 

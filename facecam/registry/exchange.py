@@ -16,13 +16,14 @@ from ..errors import ConflictError
 from ..storage import atomic_write
 from ..validate import shorten
 from .document import FORMAT, Invalid, RegistryError, check_export
-from .store import Registry
+from .store import Registry, transaction
 
 KEPT = ("time", "source", "frame", "pose", "quality", "yaw", "pitch", "sharpness", "frame_time", "negative")  # no crop: not exported
 
 
 def export(reg: Registry, file: str | Path) -> None:
-    doc = {"format": FORMAT, "model": reg.model, "identities": reg.identities,
+    identities = [{k: ident[k] for k in ("name", "created", "updated")} for ident in reg.identities]
+    doc = {"format": FORMAT, "model": reg.model, "identities": identities,
            "samples": [{k: v for k, v in s.items() if k in KEPT} for s in reg.samples]}
     buffer = io.BytesIO()
     np.savez(buffer, vectors=reg.vectors, ids=reg.ids, document=np.frombuffer(json.dumps(doc).encode(), np.uint8))
@@ -65,3 +66,50 @@ def import_people(reg: Registry, doc: dict, vectors: np.ndarray, ids: np.ndarray
         reg.add(name, vectors[rows], [{key: doc["samples"][r][key] for key in KEPT if key in doc["samples"][r]}
                                       for r in rows])
     return names
+
+
+def copy(source: Registry, target) -> Registry:
+    """Every person of `source` into the registry at `target` (a folder or a postgresql:// URL),
+    which must hold nobody: the same samples (vectors, metadata, kept face crops), the same model,
+    the same dates. The copy is read back and compared with the source (names, each person's
+    vectors bit for bit, negative samples, crops, model): a difference is an error. Returns it."""
+    import cv2
+
+    with transaction(target, model=source.model, create=True) as reg:
+        if reg.identities:
+            raise ConflictError(f"{reg.path}: {len(reg.identities)} people enrolled there already; copy into an "
+                                "empty registry (or export and import to merge)")
+        for i, ident in enumerate(source.identities):
+            rows = [k for k, s in enumerate(source.samples) if s["identity"] == i]
+            crops = []
+            for k in rows:
+                data = source.crop_bytes(source.samples[k])
+                crops.append(None if data is None else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+            reg.add(ident["name"], source.vectors[rows],
+                    [{key: v for key, v in source.samples[k].items() if key not in ("identity", "id", "crop")} for k in rows],
+                    crops)
+            reg.identities[-1].update(created=ident["created"], updated=ident["updated"])
+    copied = Registry.open(target, model=source.model)
+    _same(source, copied)
+    return copied
+
+
+def _same(source: Registry, copied: Registry) -> None:
+    def person(reg, i):
+        rows = reg.ids == i
+        samples = [s for s in reg.samples if s["identity"] == i]
+        return (reg.vectors[rows].tobytes(), [bool(s.get("negative")) for s in samples],
+                [bool(s.get("crop")) for s in samples])
+
+    problem = None
+    if copied.model != source.model:
+        problem = "the model differs"
+    elif copied.names() != source.names():
+        problem = "the people differ"
+    else:
+        for i, name in enumerate(source.names()):
+            if person(source, i) != person(copied, i):
+                problem = f"the samples of {shorten(name)} differ"
+                break
+    if problem:
+        raise RegistryError(f"{copied.path}: the copy does not match {source.path}: {problem}")

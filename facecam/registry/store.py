@@ -37,6 +37,7 @@ from ..errors import ConflictError, NotFoundError, Remedy, UsageError
 from ..storage import atomic_write, locked, sha256_file
 from ..validate import person_name, shorten
 from ..words import counted
+from . import postgres
 from .document import FORMAT, Invalid, RegistryError, array_name, check_document, check_model, checksum, crop_path
 
 INDEX = "registry.json"
@@ -50,9 +51,15 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def default_path() -> Path:
+def default_path() -> Path | str:
     """FACECAM_REGISTRY, else registry/ in the working directory."""
-    return Path(os.environ.get("FACECAM_REGISTRY", "registry"))
+    return place(os.environ.get("FACECAM_REGISTRY", "registry"))
+
+
+def place(target) -> Path | str:
+    """Where a registry is: a folder (a Path), or a postgresql:// URL (kept as the string)."""
+    text = str(target)
+    return text if postgres.is_url(text) else Path(target)
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,7 @@ class Registry:
     stamp: tuple | None = None  # (inode, mtime, size) of the registry.json read or written last
     changed: bool = False  # whether there is anything to save
     removed: bool = False  # someone was removed: the save erases them from the backup too
+    reembedded: bool = False  # every vector was replaced (by another model's)
 
     def __post_init__(self):
         if self.vectors is None:
@@ -94,6 +102,8 @@ class Registry:
         model: the embedder about to be used ({"name", "dim", "sha256"}); a registry written by
         another model is refused. create: an absent registry is an empty one for `model`.
         """
+        if postgres.is_url(str(path)):
+            return PostgresRegistry.open_url(str(path), model=model, create=create)
         path = Path(path)
         index = path / INDEX
         if not index.is_file():
@@ -171,11 +181,19 @@ class Registry:
         i = self.index_of(name)
         kept = [s for s in self.samples if s["identity"] == i and not s.get("negative") and s.get("crop")]
         for best in sorted(kept, key=lambda s: (s.get("pose") == "frontal", s.get("quality", 0.0)), reverse=True):
-            try:
-                return (self.path / best["crop"]).read_bytes()
-            except OSError:
-                continue  # a crop removed by hand: the next
-        return None
+            data = self.crop_bytes(best)
+            if data is not None:
+                return data
+        return None  # none kept, or removed by hand
+
+    def crop_bytes(self, sample: dict) -> bytes | None:
+        """The PNG of a sample's kept face crop (None when it kept none, or it is gone)."""
+        if not sample.get("crop"):
+            return None
+        try:
+            return (self.path / crop_path(sample["id"])).read_bytes()
+        except OSError:
+            return None
 
     def index_of(self, name: str) -> int:
         for i, ident in enumerate(self.identities):
@@ -388,20 +406,24 @@ def reembed(reg: Registry, embedder) -> None:
         )
     crops = []
     for s in reg.samples:
-        file = reg.path / crop_path(s["id"])
-        image = cv2.imread(str(file), cv2.IMREAD_COLOR)
+        data = reg.crop_bytes(s)
+        image = None if data is None else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if image is None:
-            raise RegistryError(f"{file}: missing or unreadable face crop")
+            raise RegistryError(f"{reg.path}: the face crop of sample {s['id']} is missing or unreadable")
         crops.append(embedder.crop(image, np.asarray(s["landmarks"], np.float32)))
     reg.vectors = embedder.embed_crops(np.stack(crops)) if crops else np.zeros((0, embedder.dim), np.float32)
     reg.model = embedder.model_info
-    reg.changed = True
+    reg.changed = reg.reembedded = True
 
 
 @contextlib.contextmanager
 def transaction(path: str | Path, *, model: dict | None = None, create: bool = False):
     """Lock the registry, load it, let the caller change it, save it if it changed (only if no
-    error; a failed transaction removes the crops it wrote)."""
+    error; a failed transaction removes the crops it wrote). A postgresql:// registry: one
+    database transaction, writers on every machine taking turns."""
+    if postgres.is_url(str(path)):
+        yield from _database_transaction(str(path), model=model, create=create)
+        return
     path = Path(path)
     if create:
         path.mkdir(parents=True, exist_ok=True)
@@ -417,8 +439,19 @@ def transaction(path: str | Path, *, model: dict | None = None, create: bool = F
             collect(path)  # what a failed or killed writer left behind
 
 
+def _database_transaction(url: str, *, model: dict | None, create: bool):
+    db = postgres.database(url)
+    with db.begin() as conn:
+        reg = postgres.load(conn, db, model=model, create=create, lock=True)
+        yield reg
+        if reg.changed:
+            postgres.save(conn, reg)
+
+
 def restore(path: str | Path) -> int:
     """Make the backup (previous generation) current again; returns its generation."""
+    if postgres.is_url(str(path)):
+        raise postgres.not_here(postgres.database(str(path)), "restore")
     path = Path(path)
     if not (path / INDEX).is_file() and not (path / BACKUP).is_file():
         raise RegistryError(f"{path}: no registry here")
@@ -433,9 +466,16 @@ def restore(path: str | Path) -> int:
         return reg.generation
 
 
+def exists(path: str | Path) -> bool:
+    """Whether anyone was ever enrolled there (a registry.json in the folder, or the database's registry row)."""
+    return stored_model(path) is not None if postgres.is_url(str(path)) else (Path(path) / INDEX).is_file()
+
+
 def stored_model(path: str | Path) -> dict | None:
     """The model recorded in a registry (None when there is none), without loading its arrays.
     Only the model is checked here: the whole document is, when the registry is opened."""
+    if postgres.is_url(str(path)):
+        return postgres.stored_model(postgres.database(str(path)))
     index = Path(path) / INDEX
     if not index.is_file():
         return None
@@ -455,9 +495,15 @@ class EnrolledNames:
     stat per call). None until a registry could be read."""
 
     def __init__(self, path: str | Path):
-        self.index, self.stamp, self.names = Path(path) / INDEX, None, None
+        self.names, self.stamp = None, None
+        if postgres.is_url(str(path)):
+            self.db, self.watch = postgres.database(str(path)), None
+        else:
+            self.db, self.index = None, Path(path) / INDEX
 
     def __call__(self) -> set[str] | None:
+        if self.db is not None:
+            return self._from_database()
         try:
             stamp = _stamp(self.index)
             if stamp != self.stamp:
@@ -465,6 +511,21 @@ class EnrolledNames:
                 self.names, self.stamp = {i["name"] for i in doc["identities"]}, stamp
         except (OSError, ValueError, RecursionError, Invalid):
             pass  # being replaced, or damaged: keep what was read last
+        return self.names
+
+    def _from_database(self) -> set[str] | None:
+        if self.watch is not None and self.watch.news == self.stamp:
+            return self.names
+        try:
+            news = None if self.watch is None else self.watch.news
+            generation = postgres.generation(self.db)
+            self.names = postgres.names(self.db)
+            if self.watch is None:
+                self.watch = postgres.Watch(self.db, generation)
+                self.watch.start()
+            self.watch.generation, self.stamp = generation, news
+        except RegistryError:
+            pass  # the database away: keep what was read last
         return self.names
 
 
@@ -494,3 +555,64 @@ def best_per_identity(scores: np.ndarray, ids: np.ndarray, identities: int) -> n
             if cols.any():
                 out[:, k] = scores[:, cols].max(axis=1)
     return out
+
+
+@dataclass
+class PostgresRegistry(Registry):
+    """A registry read from PostgreSQL (registry/postgres.py): the same in-memory registry, whose
+    crops live in the database and whose saves are transactions there. `path` is the Database."""
+
+    loaded: tuple = field(default_factory=lambda: (set(), {}))  # (sample ids, {person id: (name, updated)}) as stored: what a save compares with
+    pending_crops: dict = field(default_factory=dict)  # sample id -> PNG bytes to insert with it
+    watch: object = None  # postgres.Watch: when to reload (shared by the registries loaded after this one)
+    news: int = 0  # the watch's news when this one was loaded
+
+    @classmethod
+    def open_url(cls, url: str, *, model: dict | None, create: bool) -> "PostgresRegistry":
+        db = postgres.database(url)
+        with db.begin() as conn:
+            reg = postgres.load(conn, db, model=model, create=create, lock=False)
+        reg.watch = postgres.Watch(db, reg.generation)
+        return reg
+
+    @property
+    def offline(self) -> str | None:
+        """Why the database cannot be reached now (the registry in memory is used meanwhile)."""
+        return None if self.watch is None else self.watch.offline
+
+    def reload(self) -> "PostgresRegistry":
+        """The registry as stored now if it changed (told by the database, or its generation polled);
+        else, and while the database is away, this one."""
+        if self.watch is None:
+            return self
+        self.watch.start()
+        news = self.watch.news
+        if news == self.news:
+            return self
+        try:
+            if postgres.generation(self.path) == self.generation:
+                self.news = news
+                return self  # nothing new (the first look, or the database back unchanged)
+            with self.path.begin() as conn:
+                new = postgres.load(conn, self.path, model=self.model, create=True, lock=False)
+        except RegistryError as err:
+            self.watch.offline = err.message
+            return self
+        self.watch.generation, new.watch, new.news = new.generation, self.watch, news
+        return new
+
+    def crop_bytes(self, sample: dict) -> bytes | None:
+        if not sample.get("crop"):
+            return None
+        return self.pending_crops.get(sample["id"]) or postgres.crop(self.path, sample["id"])
+
+    def _write_crop(self, sample_id: str, crop_bgr: np.ndarray) -> str:
+        import cv2
+
+        ok, data = cv2.imencode(".png", crop_bgr)
+        if ok:
+            self.pending_crops[sample_id] = data.tobytes()
+        return crop_path(sample_id)
+
+    def save(self) -> None:
+        raise RegistryError(f"registry {self.path}: changes are saved by registry.transaction")

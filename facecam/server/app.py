@@ -106,6 +106,8 @@ class Health(BaseModel):
     writable: bool
     stream: bool
     history: bool
+    registry_offline: Optional[str] = Field(None, description="why a shared (PostgreSQL) registry cannot be reached now; "
+                                            "the people known before are recognised meanwhile")
     source: Optional[SourceHealth] = Field(None, description="the (first) live source, with --camera or --source")
     sources: list[SourceHealth] = Field([], description="every live source")
 
@@ -193,9 +195,10 @@ def create_app(service: Service, streams: list | None = None) -> FastAPI:
 
     @app.get("/health", response_model=Health)
     def health() -> Health:
-        people = len(service.registry().identities)
-        return Health(status="ok", version=__version__, model=service.embedder.name, people=people,
+        registry = service.registry()
+        return Health(status="ok", version=__version__, model=service.embedder.name, people=len(registry.identities),
                       writable=service.token is not None, stream=stream is not None, history=service.history is not None,
+                      registry_offline=getattr(registry, "offline", None),
                       source=SourceHealth(**stream.health()) if stream is not None else None,
                       sources=[SourceHealth(**s.health()) for s in streams])
 

@@ -260,7 +260,7 @@ class Live:
             gate = MotionGate(masks.get(None, MotionMask()).plus(masks.get(spec.name) if spec and spec.name else None))
         threshold = spec.threshold if spec is not None and spec.threshold is not None else self.settings.threshold
         return Recognizer(self.detector, self.embedder, self.people.registry(), threshold, gate=gate, liveness=self.liveness,
-                          challenge=random.SystemRandom() if self.settings.challenge else None)
+                          challenge=random.SystemRandom() if self.settings.challenge else None, warn=self.warn)
 
     def observers(self, source, *extra, replays=None) -> list:
         """A source's observers, in the order they are told of each frame: its sightings (with a

@@ -14,7 +14,7 @@ import numpy as np
 from .. import enrol
 from ..errors import InputError, NotFoundError
 from ..history import History, Place, iso
-from ..registry import Registry, transaction
+from ..registry import Registry, place, transaction
 from ..types import Detection, Sample
 from ..validate import person_name, shorten
 
@@ -56,7 +56,7 @@ class People:
 
     def __init__(self, registry: str | Path, embedder=None, *, threshold: float | None = None,
                  history: History | Place | None = None):
-        self.path, self.embedder, self.history = Path(registry), embedder, history
+        self.path, self.embedder, self.history = place(registry), embedder, history
         self.threshold = threshold if threshold is not None or embedder is None else embedder.default_threshold
         self._registry: Registry | None = None
         self._lock = threading.Lock()

@@ -20,10 +20,10 @@ from ..history import History, iso, public
 from ..history.unknowns import Cluster, decoded_face, face_vectors, going_on, nearest
 from ..images import read_image
 from ..quality import face_measures
-from ..registry import INDEX, crop_path, transaction
+from ..registry import exists, transaction
 from ..storage import atomic_write
 from ..types import Sample
-from ..validate import person_name, shorten
+from ..validate import hide_password, person_name, shorten
 from .people import People
 
 GROUP_SAMPLES = 8  # samples at most from one group of unknown faces
@@ -138,7 +138,7 @@ def export_person(people: People, name: str, output: Path) -> dict:
                 entries.append((f"faces/{row['id']}.jpg", face.crop))
                 counts["faces"] += 1
     counts["sightings"] = len(rows)
-    if (people.path / INDEX).is_file() and name in (reg := people.registry()).names():
+    if exists(people.path) and name in (reg := people.registry()).names():
         i = reg.index_of(name)
         # their own faces: a negative sample is a stranger's face (a correction), not theirs to be given
         samples = [{k: v for k, v in s.items() if k != "identity"} for s in reg.samples
@@ -146,12 +146,12 @@ def export_person(people: People, name: str, output: Path) -> dict:
         entries.append(("enrolment.json", json.dumps({"identity": reg.identities[i], "model": reg.model,
                                                       "samples": samples}, indent=2).encode()))
         for s in samples:
-            crop = people.path / crop_path(s["id"])
-            if crop.is_file():
-                entries.append((f"enrolment/{s['id']}.png", crop.read_bytes()))
+            crop = reg.crop_bytes(s)
+            if crop is not None:
+                entries.append((f"enrolment/{s['id']}.png", crop))
         counts["samples"] = len(samples)
     if not rows and not counts["samples"]:
-        raise NotFoundError(f"facecam holds nothing about {shorten(name)} (no enrolment in {people.path}, no sightings)")
+        raise NotFoundError(f"facecam holds nothing about {shorten(name)} (no enrolment in {hide_password(str(people.path))}, no sightings)")
     table = io.StringIO()
     if rows:
         writer = csv.DictWriter(table, fieldnames=list(rows[0]))
