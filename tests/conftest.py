@@ -120,6 +120,18 @@ def postgres():
     server.close()
 
 
+@pytest.fixture
+def broker():
+    """A Mosquitto broker of its own for the test (services.Mosquitto: url(), stop(), start())."""
+    from services import Mosquitto
+
+    if not Mosquitto.installed():
+        missing("mosquitto is not installed (apt-get install mosquitto mosquitto-clients; .ci/setup test does it)")
+    server = Mosquitto()
+    yield server
+    server.close()
+
+
 @pytest.fixture(scope="session")
 def enrolled(data, tmp_path_factory) -> Path:
     """Lin-Manuel Miranda and Alex Lacamoire enrolled from face_recognition's example photos,

@@ -13,7 +13,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 
 from helpers import CLIP, LIN, assert_one_line_error, facecam, missing, start_server, stop, wait_until
 from services import Mosquitto, Receiver, Subscriber
@@ -29,14 +28,6 @@ UNKNOWN_ALERTS = 4
 def need_mosquitto() -> None:
     if not Mosquitto.installed():
         missing("mosquitto is not installed (apt-get install mosquitto mosquitto-clients; .ci/setup test does it)")
-
-
-@pytest.fixture
-def broker():
-    need_mosquitto()
-    server = Mosquitto()
-    yield server
-    server.close()
 
 
 # --- presence and alerts, on small fakes -------------------------------------------------------

@@ -18,6 +18,15 @@ from facecam.registry import Registry, RegistryError, per_identity_scores, resto
 MODEL = {"name": "test-model", "dim": 8, "sha256": "0" * 64}
 
 
+@pytest.fixture(params=["folder", "postgresql"])
+def place(request, tmp_path):
+    """Where a registry is: a folder, or a database of a real PostgreSQL server (the same tests
+    run on both)."""
+    if request.param == "folder":
+        return tmp_path
+    return request.getfixturevalue("postgres").new_database()
+
+
 def unit(rng, n, d=8):
     v = rng.normal(size=(n, d)).astype(np.float32)
     return v / np.linalg.norm(v, axis=1, keepdims=True)
@@ -27,15 +36,15 @@ def meta(n):
     return [{"source": f"photo{k}.jpg"} for k in range(n)]
 
 
-def test_round_trip_and_matching(tmp_path):
+def test_round_trip_and_matching(place):
     rng = np.random.default_rng(0)
     alice, bob = unit(rng, 3), unit(rng, 2)
-    with transaction(tmp_path, model=MODEL, create=True) as reg:
+    with transaction(place, model=MODEL, create=True) as reg:
         reg.add("Alice", alice[:2], meta(2))
         reg.add("Bob", bob, meta(2))
-    with transaction(tmp_path, model=MODEL) as reg:
+    with transaction(place, model=MODEL) as reg:
         reg.add("Alice", alice[2:], meta(1))  # rows of Alice now sit apart until saved
-    reg = Registry.open(tmp_path, model=MODEL)
+    reg = Registry.open(place, model=MODEL)
     assert reg.names() == ["Alice", "Bob"] and reg.count("Alice") == 3 and reg.generation == 2
     assert reg.ids.tolist() == [0, 0, 0, 1, 1]  # grouped by identity on save
     np.testing.assert_array_equal(reg.vectors, np.concatenate([alice, bob]))
@@ -60,9 +69,9 @@ def test_per_identity_scores_is_the_max_over_samples():
     np.testing.assert_allclose(per_identity_scores(vectors[::-1], ids[::-1], 4, queries), scores)
 
 
-def test_names_delete_rename(tmp_path):
+def test_names_delete_rename(place):
     rng = np.random.default_rng(2)
-    with transaction(tmp_path, model=MODEL, create=True) as reg:
+    with transaction(place, model=MODEL, create=True) as reg:
         reg.add("Alice Tan", unit(rng, 1), meta(1))
         reg.add("Bob", unit(rng, 1), meta(1))
         for bad in ("", " Alice", "x" * 101, "a\nb"):
@@ -74,16 +83,27 @@ def test_names_delete_rename(tmp_path):
             reg.remove("Carol")
         reg.rename("Bob", "Robert")
         assert reg.remove("Alice Tan") == 1
-    reg = Registry.open(tmp_path)
+    reg = Registry.open(place)
     assert reg.names() == ["Robert"] and reg.ids.tolist() == [0]
+    with transaction(place, model=MODEL) as reg:  # two people swap their names in one change
+        reg.add("Carol", unit(rng, 1), meta(1))
+    with transaction(place, model=MODEL) as reg:
+        reg.rename("Robert", "Swap")
+        reg.rename("Carol", "Robert")
+        reg.rename("Swap", "Carol")
+    reg = Registry.open(place)
+    assert reg.names() == ["Carol", "Robert"] and reg.generation == 3
 
 
-def test_another_models_registry_is_refused(tmp_path):
-    with transaction(tmp_path, model=MODEL, create=True) as reg:
+def test_another_models_registry_is_refused(place):
+    with transaction(place, model=MODEL, create=True) as reg:
         reg.add("Alice", unit(np.random.default_rng(3), 1), meta(1))
     other = {"name": "sface", "dim": 128, "sha256": "f" * 64}
     with pytest.raises(RegistryError, match="enrolled with model test-model .8-d., not sface"):
-        Registry.open(tmp_path, model=other)
+        Registry.open(place, model=other)
+    with pytest.raises(RegistryError, match="enrolled with model test-model .8-d., not sface"):
+        with transaction(place, model=other):
+            pass
 
 
 def test_damaged_array_is_named_and_restore_brings_back_the_previous_generation(tmp_path):
@@ -119,15 +139,15 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_two_processes_writing_at_once_lose_nothing(tmp_path):
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), who, "15", "8"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for who in ("a", "b")]
+def test_four_processes_writing_at_once_lose_nothing(place):
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(place), who, "10", "8"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for who in "abcd"]
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
-    reg = Registry.open(tmp_path)
-    assert sorted(reg.names()) == sorted(f"{w}-{k}" for w in "ab" for k in range(15))
-    assert len(reg.samples) == 120 and reg.generation == 30
+    reg = Registry.open(place)
+    assert sorted(reg.names()) == sorted(f"{w}-{k}" for w in "abcd" for k in range(10))
+    assert len(reg.samples) == 160 and reg.generation == 40
 
 
 def test_writer_killed_mid_save_leaves_a_loadable_registry(tmp_path):
@@ -213,18 +233,22 @@ def test_crops_of_removed_people_go_only_when_the_removal_commits(tmp_path):
     assert not list((tmp_path / "crops").glob("*.png"))
 
 
-def test_reload_picks_up_what_another_process_saved(tmp_path):
+def test_reload_picks_up_what_another_process_saved(place):
+    from helpers import wait_until
+
     rng = np.random.default_rng(3)
-    with transaction(tmp_path, model=MODEL, create=True) as reg:
+    with transaction(place, model=MODEL, create=True) as reg:
         reg.add("Alice", unit(rng, 1), meta(1))
-    reader = Registry.open(tmp_path, model=MODEL)
-    assert reader.reload() is reader  # nothing changed: no reload
+    reader = Registry.open(place, model=MODEL)
+    time.sleep(0.5)  # (a database registry: its watch started and listening)
+    assert reader.reload() is reader and reader.reload() is reader  # nothing changed: no reload
     carol = unit(rng, 1)
     code = ("import numpy as np; from facecam.registry import transaction\n"
-            f"with transaction({str(tmp_path)!r}, model={MODEL!r}) as reg:\n"
+            f"with transaction({str(place)!r}, model={MODEL!r}) as reg:\n"
             f"    reg.add('Carol', np.array({carol.tolist()}, np.float32), {meta(1)!r})")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
-    fresh = reader.reload()
+    # a folder: at once (a stat); a database: once its notification came (well within a second)
+    fresh = wait_until(lambda: (r := reader.reload()) is not reader and r, 5, "the change")
     assert fresh.names() == ["Alice", "Carol"] and fresh.generation == reader.generation + 1
     assert fresh.match(carol, min_cosine=0.99)[0].name == "Carol"
 
