@@ -154,11 +154,10 @@ def _state(conn):
     return conn.execute(text("SELECT generation, model_name, model_dim, model_sha256 FROM facecam_registry")).one_or_none()
 
 
-def load(conn, db: Database, *, model: dict | None, create: bool, lock: bool):
-    """The registry as stored (a PostgresRegistry), or an empty one for `model` when `create`."""
+def load(conn, db: Database, into: type, *, model: dict | None, create: bool, lock: bool):
+    """The registry as stored (made as `into`, store.PostgresRegistry), or an empty one for
+    `model` when `create`."""
     from sqlalchemy import text
-
-    from .store import PostgresRegistry
 
     migrate(conn, db)
     if lock:  # writers take turns, also while the registry row does not exist yet
@@ -167,7 +166,7 @@ def load(conn, db: Database, *, model: dict | None, create: bool, lock: bool):
     if state is None:
         if not (create and model is not None):
             raise RegistryError(f"registry {db.where}: nobody enrolled yet; enrol someone first")
-        return PostgresRegistry(path=db, model=dict(model), generation=0)
+        return into(path=db, model=dict(model), generation=0)
     stored = {"name": state.model_name, "dim": state.model_dim}
     if state.model_sha256:
         stored["sha256"] = state.model_sha256
@@ -187,7 +186,7 @@ def load(conn, db: Database, *, model: dict | None, create: bool, lock: bool):
     dim = int(stored["dim"])
     vectors = (np.frombuffer(b"".join(bytes(row.vector) for row in rows), "<f4").reshape(-1, dim).astype(np.float32)
                if rows else np.zeros((0, dim), np.float32))
-    reg = PostgresRegistry(path=db, model=stored, identities=identities, samples=samples, vectors=vectors,
+    reg = into(path=db, model=stored, identities=identities, samples=samples, vectors=vectors,
                            generation=int(state.generation))
     reg.loaded = (set(s["id"] for s in samples), {p["_id"]: (p["name"], p["updated"]) for p in identities})
     if model is not None:

@@ -442,7 +442,7 @@ def transaction(path: str | Path, *, model: dict | None = None, create: bool = F
 def _database_transaction(url: str, *, model: dict | None, create: bool):
     db = postgres.database(url)
     with db.begin() as conn:
-        reg = postgres.load(conn, db, model=model, create=create, lock=True)
+        reg = postgres.load(conn, db, PostgresRegistry, model=model, create=create, lock=True)
         yield reg
         if reg.changed:
             postgres.save(conn, reg)
@@ -571,7 +571,7 @@ class PostgresRegistry(Registry):
     def open_url(cls, url: str, *, model: dict | None, create: bool) -> "PostgresRegistry":
         db = postgres.database(url)
         with db.begin() as conn:
-            reg = postgres.load(conn, db, model=model, create=create, lock=False)
+            reg = postgres.load(conn, db, PostgresRegistry, model=model, create=create, lock=False)
         reg.watch = postgres.Watch(db, reg.generation)
         return reg
 
@@ -594,7 +594,7 @@ class PostgresRegistry(Registry):
                 self.news = news
                 return self  # nothing new (the first look, or the database back unchanged)
             with self.path.begin() as conn:
-                new = postgres.load(conn, self.path, model=self.model, create=True, lock=False)
+                new = postgres.load(conn, self.path, PostgresRegistry, model=self.model, create=True, lock=False)
         except RegistryError as err:
             self.watch.offline = err.message
             return self
