@@ -15,6 +15,10 @@ def migrate(conn, *, table: str, ours: tuple[str, ...], migrations: list[Callabl
     """Bring the schema up to len(migrations); returns the version found. table: the version's;
     ours: tables facecam makes (one of them there without the version table: another program's);
     error: the FacecamError to raise; where, what: for its message ("history", "registry")."""
+    if conn.dialect.has_table(conn, table):  # up to date (the usual case): no lock, nothing waits on it
+        current = conn.execute(text(f"SELECT version FROM {table}")).scalar()
+        if current == len(migrations):
+            return current
     if conn.dialect.name == "postgresql":
         conn.execute(text(f"SELECT pg_advisory_xact_lock({lock})"))
     if not conn.dialect.has_table(conn, table):

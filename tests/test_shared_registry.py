@@ -174,3 +174,32 @@ def test_the_history_beside_a_shared_registry(postgres, data, tmp_path, history)
     result = facecam("delete", LIN, "--yes", "--registry", url, *chosen)
     assert result.returncode == 0 and f"deleted {LIN} (1 samples, 1 sightings)" in result.stderr, result.stderr
     assert facecam("history", "--registry", url, "--name", LIN, "--json", *chosen).stdout == ""
+
+
+def test_a_change_to_the_registry_and_the_history_commits_together(postgres, data, monkeypatch):
+    """With the history in the shared registry's database, correcting a sighting (its face enrolled,
+    the sighting renamed) is one transaction: when the history's part fails, the registry's is
+    undone too; when it does not, both are there."""
+    from facecam.history import History, Place
+    from facecam.models import load_embedder
+    from facecam.services import People
+    from facecam.services.sightings import correct
+
+    url = postgres.new_database()
+    assert facecam("register", "--name", LIN, data / EXAMPLES / "lin-manuel-miranda.png", "--registry", url).returncode == 0
+    assert facecam("recognize", "--source", data / CLIP, "--registry", url, "--headless", "--max-frames", "20").returncode == 0
+    people = People(url, load_embedder("sface", device="cpu"), history=Place.of(None, url))
+    store = History.open(url)
+    (pianist,) = [r["id"] for r in store.sightings() if r["name"] is None]  # the man at the piano
+
+    def failing(ids, name):
+        raise RuntimeError("the history's part fails")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "set_name", lambda ids, name: (History.set_name(store, ids, name), failing(ids, name)))
+        with pytest.raises(RuntimeError):
+            correct(people, store, pianist, name="The Pianist")
+    assert Registry.open(url).names() == [LIN] and store.sighting(pianist)["name"] is None
+    assert correct(people, store, pianist, name="The Pianist") == {"sighting": pianist, "was": None, "now": "The Pianist"}
+    assert Registry.open(url).names() == [LIN, "The Pianist"] and store.sighting(pianist)["name"] == "The Pianist"
+    store.close()

@@ -64,10 +64,12 @@ def reason(err: BaseException) -> str:
 
 
 class History:
-    """Open with History.open(target); every method runs in its own transaction."""
+    """Open with History.open(target); every method runs in its own transaction, or in the one a
+    registry in the same database opened (registry.postgres.together). url: the postgresql://
+    URL it was opened with (None for SQLite)."""
 
-    def __init__(self, engine, where: str):
-        self.engine, self.where = engine, where
+    def __init__(self, engine, where: str, url: str | None = None):
+        self.engine, self.where, self.url = engine, where, url
         self.dialect = engine.dialect.name
 
     # --- opening
@@ -81,7 +83,7 @@ class History:
             engine, where = _url_engine(target, create)
         else:
             engine, where = _sqlite_engine(Path(target), create)
-        history = cls(engine, where)
+        history = cls(engine, where, target if "://" in target else None)
         try:
             with history._writing() as conn:
                 schema.migrate(conn, where)
@@ -109,6 +111,11 @@ class History:
         return self.engine.execution_options(facecam_write=True).begin()
 
     def _run(self, work, *, write: bool = False):
+        from ..registry.postgres import joined
+
+        shared = joined(self.url) if self.url else None
+        if shared is not None:  # inside registry.postgres.together(): one transaction with the registry's change
+            return work(shared)
         try:
             with (self._writing() if write else self.engine.connect()) as conn:
                 return work(conn)

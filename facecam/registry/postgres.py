@@ -21,6 +21,8 @@ back.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import threading
 import time
@@ -127,6 +129,31 @@ class _Translated:
         if isinstance(value, (DBAPIError, SQLAlchemyError)):
             raise self.db.error(value) from None
         return False
+
+
+_joined: contextvars.ContextVar = contextvars.ContextVar("facecam_joined", default=None)  # (url, connection)
+
+
+@contextlib.contextmanager
+def together(url: str):
+    """One transaction for what is done inside on this database, the registry's changes and the
+    history's alike (when both live in it): they commit together or not at all."""
+    if _joined.get() is not None:
+        yield
+        return
+    db = database(url)
+    with db.begin() as conn:
+        token = _joined.set((url, conn))
+        try:
+            yield
+        finally:
+            _joined.reset(token)
+
+
+def joined(url: str):
+    """The connection of the together() transaction open on this database, if any."""
+    current = _joined.get()
+    return current[1] if current is not None and current[0] == url else None
 
 
 _databases: dict[str, Database] = {}

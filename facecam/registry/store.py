@@ -441,7 +441,7 @@ def transaction(path: str | Path, *, model: dict | None = None, create: bool = F
 
 def _database_transaction(url: str, *, model: dict | None, create: bool):
     db = postgres.database(url)
-    with db.begin() as conn:
+    with contextlib.nullcontext(postgres.joined(url)) if postgres.joined(url) is not None else db.begin() as conn:
         reg = postgres.load(conn, db, PostgresRegistry, model=model, create=create, lock=True)
         yield reg
         if reg.changed:

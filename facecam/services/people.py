@@ -5,7 +5,7 @@ erase a person (their sightings first, then their samples)."""
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +73,13 @@ class People:
             else:
                 self._registry = self._registry.reload()
             return self._registry
+
+    def together(self):
+        """One transaction for a change to both the registry and the history when they share a
+        PostgreSQL database (they commit together or not at all); elsewhere each keeps its own."""
+        from ..registry.postgres import together
+
+        return together(self.path) if isinstance(self.path, str) else nullcontext()
 
     @contextmanager
     def opened_history(self):
@@ -142,11 +149,11 @@ class People:
         """Rename an enrolled person, then their sightings; returns how many sightings moved."""
         new = person_name(new)
         self.registry().index_of(old)  # nobody by that name (or nobody enrolled yet): NotFoundError, before any lock
-        with transaction(self.path, model=self.model) as reg:
-            reg.rename(old, new)
         if new == old:
             return 0
-        with self.opened_history() as store:
+        with self.opened_history() as store, self.together():
+            with transaction(self.path, model=self.model) as reg:
+                reg.rename(old, new)
             return store.rename(old, new) if store is not None else 0
 
     def erasure(self, name: str) -> tuple[int | None, int]:
@@ -167,12 +174,12 @@ class People:
         crops from the registry and its backup. A name no longer enrolled that the history still
         holds has its sightings erased."""
         enrolled = name in self.registry().names()
-        with self.opened_history() as store:
+        with self.opened_history() as store, self.together():
             if not enrolled and not (store is not None and store.count(name=name)):
                 self.registry().index_of(name)  # the registry's own "no one named ..." error
             erased = store.erase(name) if store is not None else 0
-        removed = 0
-        if enrolled:
-            with transaction(self.path, model=self.model) as reg:
-                removed = reg.remove(name)
+            removed = 0
+            if enrolled:
+                with transaction(self.path, model=self.model) as reg:
+                    removed = reg.remove(name)
         return Erased(name=name, samples=removed, sightings=erased)

@@ -61,8 +61,9 @@ def enrol_group(people: People, store: History, cluster: Cluster, name: str, *, 
     sighting of the group carries the name. Returns {"name", "added", "total", "sightings"}."""
     name = person_name(name)
     samples = group_samples(store, cluster)
-    counts = people.enrol({name: samples}, add=add, force=force, can_replace=False)
-    named = store.set_name([r["id"] for r in cluster.rows], name)
+    with people.together():  # one transaction where the history shares the registry's database
+        counts = people.enrol({name: samples}, add=add, force=force, can_replace=False)
+        named = store.set_name([r["id"] for r in cluster.rows], name)
     return {"name": name, "added": len(samples), "total": counts[name], "sightings": named}
 
 
@@ -93,12 +94,13 @@ def correct(people: People, store: History, sighting_id: int, *, name: str | Non
     vector = face_vectors(store, [{**row, "embedding": face.embedding, "model": face.model}], people.embedder)[0]
     crop, landmarks = decoded_face(store, sighting_id)
     sample = Sample(vector, {"source": f"history sighting {sighting_id}", "landmarks": landmarks.round(2).tolist()}, crop)
-    if name is None:
-        with transaction(people.path, model=people.model) as reg:
-            enrol.add_negatives(reg, was, [sample])
-    else:
-        people.enrol({name: [sample]}, add=True, force=force, negatives={was: [sample]} if was is not None else {})
-    store.set_name([sighting_id], name)
+    with people.together():  # one transaction where the history shares the registry's database
+        if name is None:
+            with transaction(people.path, model=people.model) as reg:
+                enrol.add_negatives(reg, was, [sample])
+        else:
+            people.enrol({name: [sample]}, add=True, force=force, negatives={was: [sample]} if was is not None else {})
+        store.set_name([sighting_id], name)
     return {"sighting": sighting_id, "was": was, "now": name}
 
 
