@@ -26,7 +26,9 @@ def list_people(
     from ..registry import Registry, exists
 
     path = registry_path(registry)
-    if not exists(path) if isinstance(path, str) else not path.exists() or (path.is_dir() and not any(path.iterdir())):
+    # a database with nobody enrolled, or a folder that is not there or empty
+    empty = not exists(path) if isinstance(path, str) else not path.exists() or (path.is_dir() and not any(path.iterdir()))
+    if empty:
         # nothing enrolled yet is an answer, not an error
         ui.info(f"nobody enrolled yet in {hide_password(str(path))} (facecam register --name NAME enrols someone)")
         return
